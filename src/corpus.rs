@@ -1,0 +1,262 @@
+//! Corpus reading: finds the `.txt` and `.md` files of a corpus folder, fingerprints them, and
+//! reads each one as text. Problems with single files become warnings; the rest is still read.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use anyhow::{bail, Context, Result};
+
+use crate::label::TAXONOMY_FILE;
+use crate::model::{Format, SourceText};
+
+/// Bytes looked at to decide whether a file is binary.
+const SNIFF_BYTES: usize = 8192;
+
+/// A file found in the corpus, with what `stat` says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to the corpus folder, with `/` separators.
+    pub source: String,
+    pub path: PathBuf,
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch (0 if the system has none).
+    pub mtime_ns: u128,
+}
+
+/// What a scan of the corpus folder found: its documents in a stable order (sorted by
+/// relative path) and its taxonomy file, if any.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub root: PathBuf,
+    pub files: Vec<FileEntry>,
+    pub taxonomy: Option<FileEntry>,
+    pub warnings: Vec<String>,
+}
+
+impl Scan {
+    /// A fingerprint of names, sizes and modification times of every document and the
+    /// taxonomy: it changes when a file is added, removed, renamed, or written to.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Fnv64::new();
+        for entry in self.files.iter().chain(self.taxonomy.as_ref()) {
+            hash.write(entry.source.as_bytes());
+            hash.write(&[0]);
+            hash.write(&entry.size.to_le_bytes());
+            hash.write(&entry.mtime_ns.to_le_bytes());
+        }
+        format!("{:016x}", hash.finish())
+    }
+
+    /// Total size of the documents in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// Lists the documents of a corpus folder, recursively, skipping hidden entries. Fails when
+/// the folder is missing or holds no `.txt`/`.md` file; unreadable entries and symlink loops
+/// are warnings.
+pub fn scan(root: &Path) -> Result<Scan> {
+    let meta =
+        fs::metadata(root).with_context(|| format!("corpus folder {} cannot be read", root.display()))?;
+    if !meta.is_dir() {
+        bail!("corpus {} is not a folder", root.display());
+    }
+    let mut scan = Scan {
+        root: root.to_path_buf(),
+        files: Vec::new(),
+        taxonomy: None,
+        warnings: Vec::new(),
+    };
+    let mut visited = HashSet::new();
+    walk(root, "", &mut visited, &mut scan);
+    scan.files.sort_by(|a, b| a.source.cmp(&b.source));
+    if scan.files.is_empty() {
+        bail!("corpus folder {} holds no .txt or .md file", root.display());
+    }
+    Ok(scan)
+}
+
+fn walk(dir: &Path, prefix: &str, visited: &mut HashSet<PathBuf>, scan: &mut Scan) {
+    match fs::canonicalize(dir) {
+        Ok(real) => {
+            if !visited.insert(real) {
+                scan.warnings.push(format!(
+                    "skipping {}: folder already read (symlink loop)",
+                    dir.display()
+                ));
+                return;
+            }
+        }
+        Err(e) => {
+            scan.warnings.push(format!("skipping {}: {e}", dir.display()));
+            return;
+        }
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            scan.warnings
+                .push(format!("skipping folder {}: {e}", dir.display()));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            scan.warnings
+                .push(format!("skipping {}: name is not UTF-8", entry.path().display()));
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let source = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        // Follows symlinks: a link to a file is read as that file, a link to a folder is walked.
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                scan.warnings.push(format!("skipping {}: {e}", path.display()));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(&path, &source, visited, scan);
+        } else if meta.is_file() {
+            let file = FileEntry {
+                source: source.clone(),
+                path,
+                size: meta.len(),
+                mtime_ns: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos()),
+            };
+            if prefix.is_empty() && name == TAXONOMY_FILE {
+                scan.taxonomy = Some(file);
+            } else if format_of(name).is_some() {
+                scan.files.push(file);
+            }
+        }
+    }
+}
+
+/// The format a file name implies: `.txt` is plain text, `.md`/`.markdown` Markdown.
+pub fn format_of(name: &str) -> Option<Format> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "txt" => Some(Format::Text),
+        "md" | "markdown" => Some(Format::Markdown),
+        _ => None,
+    }
+}
+
+/// Reads one document. A binary file gives `Ok(None)` and a warning; invalid UTF-8 is
+/// replaced (U+FFFD) with a warning; NUL bytes become spaces.
+pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<SourceText>> {
+    let mut bytes = Vec::with_capacity(entry.size as usize);
+    fs::File::open(&entry.path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .with_context(|| format!("reading {}", entry.path.display()))?;
+    if looks_binary(&bytes[..bytes.len().min(SNIFF_BYTES)]) {
+        warnings.push(format!("skipping {}: binary file", entry.source));
+        return Ok(None);
+    }
+    let mut text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            warnings.push(format!(
+                "{} is not valid UTF-8: invalid bytes replaced",
+                entry.source
+            ));
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    if text.contains('\0') {
+        text = text.replace('\0', " ");
+    }
+    let format = format_of(&entry.source).unwrap_or(Format::Text);
+    Ok(Some(SourceText {
+        source: entry.source.clone(),
+        format,
+        text,
+    }))
+}
+
+/// Binary if more than 1% of the sample is NUL or more than 10% is other control bytes:
+/// a stray NUL in a text file does not make it binary.
+fn looks_binary(sample: &[u8]) -> bool {
+    if sample.is_empty() {
+        return false;
+    }
+    let nul = sample.iter().filter(|&&b| b == 0).count();
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b | 0))
+        .count();
+    nul * 100 > sample.len() || control * 10 > sample.len()
+}
+
+/// 64-bit FNV-1a: a small stable hash for fingerprints (std's hasher may change between
+/// Rust releases, and fingerprints are stored on disk).
+pub struct Fnv64(u64);
+
+impl Fnv64 {
+    pub fn new() -> Fnv64 {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stray_nul_is_text_but_many_nuls_are_binary() {
+        let mut text = b"hello world, this is text ".repeat(20);
+        text.push(0);
+        assert!(!looks_binary(&text));
+        assert!(looks_binary(&[0u8, 1, 2, 3, 0, 0, 7, 8]));
+    }
+
+    #[test]
+    fn format_comes_from_extension() {
+        assert_eq!(format_of("a.TXT"), Some(Format::Text));
+        assert_eq!(format_of("b.md"), Some(Format::Markdown));
+        assert_eq!(format_of("c.toml"), None);
+        assert_eq!(format_of("README"), None);
+    }
+
+    #[test]
+    fn fnv_matches_reference_values() {
+        let mut h = Fnv64::new();
+        h.write(b"a");
+        assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
+    }
+}

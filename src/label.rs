@@ -1,0 +1,515 @@
+//! Labelling: the taxonomy of roles and topics (`taxonomy.toml`) and the rules that give a
+//! passage its labels. Pure: parsing takes text, labelling takes a heading path and a passage.
+
+use std::fmt;
+
+use serde::Deserialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::model::Labels;
+
+/// File name of the taxonomy inside a corpus folder.
+pub const TAXONOMY_FILE: &str = "taxonomy.toml";
+
+/// Roles and topics of a corpus. Roles are found by aliases, topics by keywords; both match
+/// whole words, case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Taxonomy {
+    pub roles: Vec<Category>,
+    pub topics: Vec<Category>,
+}
+
+/// One role or topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    /// Aliases of a role or keywords of a topic, as written in the taxonomy.
+    pub terms: Vec<String>,
+    /// A topic given to passages outside any section (introduction, conclusion).
+    pub outside_sections: bool,
+    /// `terms` as lower-case word sequences, for matching.
+    patterns: Vec<Vec<String>>,
+}
+
+/// Which list of the taxonomy a value belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Role,
+    Topic,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Role => "role",
+            Kind::Topic => "topic",
+        })
+    }
+}
+
+/// Why a passage carries a label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    /// Terms found in the passage text, with how often each occurs.
+    Text(Vec<(String, usize)>),
+    /// Terms found in this heading of the passage's path.
+    Heading(String, Vec<String>),
+    /// The passage is outside any section.
+    OutsideSections,
+}
+
+/// A label with the evidence for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub kind: Kind,
+    pub slug: String,
+    pub evidence: Evidence,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.slug)?;
+        match &self.evidence {
+            Evidence::Text(terms) => {
+                let parts: Vec<String> = terms
+                    .iter()
+                    .map(|(term, n)| {
+                        if *n > 1 {
+                            format!("\"{term}\" ×{n}")
+                        } else {
+                            format!("\"{term}\"")
+                        }
+                    })
+                    .collect();
+                write!(f, "{} in text", parts.join(", "))
+            }
+            Evidence::Heading(heading, terms) => {
+                let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
+                write!(f, "{} in heading \"{heading}\"", quoted.join(", "))
+            }
+            Evidence::OutsideSections => f.write_str("outside any section"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaxonomy {
+    #[serde(default)]
+    role: Vec<RawRole>,
+    #[serde(default)]
+    topic: Vec<RawTopic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    outside_sections: bool,
+}
+
+/// A taxonomy file that cannot be used; the message is one line and names the place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxonomyError(pub String);
+
+impl fmt::Display for TaxonomyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TaxonomyError {}
+
+impl Taxonomy {
+    /// Parses `taxonomy.toml` text. Rejects syntax errors (with line and column), duplicate
+    /// slugs, and empty slugs, names, aliases or keywords.
+    pub fn parse(text: &str) -> Result<Taxonomy, TaxonomyError> {
+        let raw: RawTaxonomy = toml::from_str(text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|span| {
+                    let (line, column) = line_column(text, span.start);
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            TaxonomyError(format!("{place}{}", e.message().trim().replace('\n', " ")))
+        })?;
+        let roles = raw
+            .role
+            .into_iter()
+            .map(|r| Category::new(r.slug, r.name, r.aliases, false))
+            .collect();
+        let topics = raw
+            .topic
+            .into_iter()
+            .map(|t| Category::new(t.slug, t.name, t.keywords, t.outside_sections))
+            .collect();
+        let taxonomy = Taxonomy { roles, topics };
+        taxonomy.validate()?;
+        Ok(taxonomy)
+    }
+
+    fn validate(&self) -> Result<(), TaxonomyError> {
+        for (kind, list, what) in [
+            (Kind::Role, &self.roles, "alias"),
+            (Kind::Topic, &self.topics, "keyword"),
+        ] {
+            for (i, category) in list.iter().enumerate() {
+                if category.slug.trim().is_empty() {
+                    return Err(TaxonomyError(format!("{kind} #{} has an empty slug", i + 1)));
+                }
+                if category.name.trim().is_empty() {
+                    return Err(TaxonomyError(format!(
+                        "{kind} \"{}\" has an empty name",
+                        category.slug
+                    )));
+                }
+                if list[..i].iter().any(|other| other.slug == category.slug) {
+                    return Err(TaxonomyError(format!(
+                        "duplicate {kind} slug \"{}\"",
+                        category.slug
+                    )));
+                }
+                if category.patterns.iter().any(Vec::is_empty) {
+                    return Err(TaxonomyError(format!(
+                        "{kind} \"{}\" has an empty {what}",
+                        category.slug
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The roles and topics a passage is about, without the evidence.
+    pub fn label(&self, section: &[String], text: &str) -> Labels {
+        let reasons = self.explain(section, text);
+        let pick = |kind| {
+            reasons
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.slug.clone())
+                .collect()
+        };
+        Labels {
+            roles: pick(Kind::Role),
+            topics: pick(Kind::Topic),
+        }
+    }
+
+    /// The labels of a passage with the evidence for each. Roles come from aliases in the text;
+    /// failing that, from the nearest heading that names one. Topics come from the nearest
+    /// heading with a keyword; failing that, from the text; a passage outside any section gets
+    /// the `outside_sections` topics.
+    pub fn explain(&self, section: &[String], text: &str) -> Vec<Reason> {
+        let text_words = words(text);
+        let mut reasons = from_text(Kind::Role, &self.roles, &text_words);
+        if reasons.is_empty() {
+            reasons = from_headings(Kind::Role, &self.roles, section);
+        }
+        let mut topics = if section.is_empty() {
+            self.topics
+                .iter()
+                .filter(|t| t.outside_sections)
+                .map(|t| Reason {
+                    kind: Kind::Topic,
+                    slug: t.slug.clone(),
+                    evidence: Evidence::OutsideSections,
+                })
+                .collect()
+        } else {
+            from_headings(Kind::Topic, &self.topics, section)
+        };
+        if topics.is_empty() {
+            topics = from_text(Kind::Topic, &self.topics, &text_words);
+        }
+        reasons.extend(topics);
+        reasons
+    }
+
+    /// Finds the slug a user means by `value`: a slug, name or alias/keyword, in any case.
+    /// An unknown value is an error listing the valid slugs.
+    pub fn resolve(&self, kind: Kind, value: &str) -> Result<&str, TaxonomyError> {
+        let list = self.list(kind);
+        let wanted = words(value);
+        let found = list.iter().find(|c| {
+            c.slug.eq_ignore_ascii_case(value.trim())
+                || words(&c.name) == wanted
+                || c.patterns.contains(&wanted)
+        });
+        match found {
+            Some(category) => Ok(&category.slug),
+            None if list.is_empty() => Err(TaxonomyError(format!(
+                "unknown {kind} \"{value}\": the index has no taxonomy, so there are no {kind}s to filter by"
+            ))),
+            None => {
+                let valid: Vec<String> = list.iter().map(|c| format!("{} ({})", c.slug, c.name)).collect();
+                Err(TaxonomyError(format!(
+                    "unknown {kind} \"{value}\"; valid {kind}s: {}",
+                    valid.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// The roles or the topics.
+    pub fn list(&self, kind: Kind) -> &[Category] {
+        match kind {
+            Kind::Role => &self.roles,
+            Kind::Topic => &self.topics,
+        }
+    }
+}
+
+impl Category {
+    fn new(slug: String, name: String, terms: Vec<String>, outside_sections: bool) -> Category {
+        // Terms that read the same as words ("CTOs" and "CTOs'") are one pattern: keep the first.
+        let mut unique_terms: Vec<String> = Vec::new();
+        let mut patterns: Vec<Vec<String>> = Vec::new();
+        for term in terms {
+            let pattern = words(&term);
+            if pattern.is_empty() || !patterns.contains(&pattern) {
+                patterns.push(pattern);
+                unique_terms.push(term);
+            }
+        }
+        let terms = unique_terms;
+        Category {
+            slug: slug.trim().to_string(),
+            name: name.trim().to_string(),
+            terms,
+            outside_sections,
+            patterns,
+        }
+    }
+
+    /// How often each term occurs in `text_words`, for the terms that occur.
+    fn matches(&self, text_words: &[String]) -> Vec<(String, usize)> {
+        self.terms
+            .iter()
+            .zip(&self.patterns)
+            .filter_map(|(term, pattern)| {
+                let n = text_words
+                    .windows(pattern.len())
+                    .filter(|w| *w == pattern.as_slice())
+                    .count();
+                (n > 0).then(|| (term.clone(), n))
+            })
+            .collect()
+    }
+}
+
+/// Categories whose terms occur in the text.
+fn from_text(kind: Kind, list: &[Category], text_words: &[String]) -> Vec<Reason> {
+    list.iter()
+        .filter_map(|c| {
+            let found = c.matches(text_words);
+            (!found.is_empty()).then(|| Reason {
+                kind,
+                slug: c.slug.clone(),
+                evidence: Evidence::Text(found),
+            })
+        })
+        .collect()
+}
+
+/// Categories named by the deepest heading of the path that names any.
+fn from_headings(kind: Kind, list: &[Category], section: &[String]) -> Vec<Reason> {
+    for heading in section.iter().rev() {
+        let heading_words = words(heading);
+        let reasons: Vec<Reason> = list
+            .iter()
+            .filter_map(|c| {
+                let found = c.matches(&heading_words);
+                (!found.is_empty()).then(|| Reason {
+                    kind,
+                    slug: c.slug.clone(),
+                    evidence: Evidence::Heading(heading.clone(), found.into_iter().map(|(t, _)| t).collect()),
+                })
+            })
+            .collect();
+        if !reasons.is_empty() {
+            return reasons;
+        }
+    }
+    Vec::new()
+}
+
+/// Lower-case words of `text` (Unicode word boundaries; `’` read as `'` so "CEO’s" is "ceo's").
+fn words(text: &str) -> Vec<String> {
+    text.replace('’', "'")
+        .unicode_words()
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article_taxonomy() -> Taxonomy {
+        Taxonomy::parse(include_str!("../corpus/taxonomy.toml")).expect("article taxonomy parses")
+    }
+
+    fn path(headings: &[&str]) -> Vec<String> {
+        headings.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn roles_come_from_aliases_in_the_text() {
+        let t = article_taxonomy();
+        let labels = t.label(&path(&["X"]), "CTOs and the Chief Executive Officer meet.");
+        assert_eq!(labels.roles, ["ceo", "cto"]);
+    }
+
+    #[test]
+    fn aliases_match_whole_words_only() {
+        let t = article_taxonomy();
+        assert!(t.label(&[], "The directors met the board.").roles.is_empty());
+        assert!(t.label(&[], "no CEOship, no CTOish").roles.is_empty());
+    }
+
+    #[test]
+    fn possessive_alias_is_matched() {
+        let t = article_taxonomy();
+        assert_eq!(t.label(&[], "CEO's should possess skills.").roles, ["ceo"]);
+        assert_eq!(t.label(&[], "CEO’s should possess skills.").roles, ["ceo"]);
+    }
+
+    #[test]
+    fn passage_naming_no_role_takes_nearest_heading_role() {
+        let t = article_taxonomy();
+        let labels = t.label(
+            &path(&["Understanding the Core Responsibilities", "Role of a CTO"]),
+            "They evaluate new technologies.",
+        );
+        assert_eq!(labels.roles, ["cto"]);
+    }
+
+    #[test]
+    fn comparison_heading_does_not_add_roles_the_text_does_not_name() {
+        let t = article_taxonomy();
+        let labels = t.label(
+            &path(&["Distinguishing the Key Differences", "Product Manager vs CEO"]),
+            "Product Managers play a crucial role.",
+        );
+        assert_eq!(labels.roles, ["product-manager"]);
+    }
+
+    #[test]
+    fn topics_come_from_the_nearest_heading_first() {
+        let t = article_taxonomy();
+        let labels = t.label(
+            &path(&[
+                "The Interplay of Roles in a Business Setting",
+                "Conflict and Resolution: Navigating Role Overlaps",
+            ]),
+            "Skills and collaboration matter.",
+        );
+        assert_eq!(labels.topics, ["conflict"]);
+    }
+
+    #[test]
+    fn topics_fall_back_to_the_text() {
+        let t = article_taxonomy();
+        let labels = t.label(&path(&["Miscellany"]), "Good skills are essential.");
+        assert_eq!(labels.topics, ["skills"]);
+    }
+
+    #[test]
+    fn passage_outside_sections_is_overview() {
+        let t = article_taxonomy();
+        assert_eq!(
+            t.label(&[], "We examine skills and differences.").topics,
+            ["overview"]
+        );
+    }
+
+    #[test]
+    fn explain_names_the_alias_and_count() {
+        let t = article_taxonomy();
+        let reasons = t.explain(&path(&["Role of a CTO"]), "CTOs lead. CTOs build.");
+        assert_eq!(reasons[0].to_string(), "cto: \"CTOs\" ×2 in text");
+    }
+
+    #[test]
+    fn resolve_accepts_slug_name_or_alias_in_any_case() {
+        let t = article_taxonomy();
+        for value in [
+            "cto",
+            "CTO",
+            "Chief Technology Officer",
+            "chief technology officers",
+        ] {
+            assert_eq!(t.resolve(Kind::Role, value), Ok("cto"), "{value}");
+        }
+        assert_eq!(t.resolve(Kind::Topic, "Skills"), Ok("skills"));
+    }
+
+    #[test]
+    fn unknown_role_lists_the_valid_ones() {
+        let err = article_taxonomy()
+            .resolve(Kind::Role, "cfo")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown role \"cfo\""), "{err}");
+        for slug in ["product-manager", "ceo", "cto"] {
+            assert!(err.contains(slug), "{err}");
+        }
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let err = Taxonomy::parse("[[role]]\nslug = \"a\"\nname = \n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 3, column"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn duplicate_slug_is_rejected() {
+        let text = "[[role]]\nslug = \"a\"\nname = \"A\"\n[[role]]\nslug = \"a\"\nname = \"B\"\n";
+        assert_eq!(
+            Taxonomy::parse(text).unwrap_err().to_string(),
+            "duplicate role slug \"a\""
+        );
+    }
+
+    #[test]
+    fn empty_alias_is_rejected() {
+        let text = "[[role]]\nslug = \"a\"\nname = \"A\"\naliases = [\"A\", \" \"]\n";
+        assert_eq!(
+            Taxonomy::parse(text).unwrap_err().to_string(),
+            "role \"a\" has an empty alias"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let text = "[[role]]\nslug = \"a\"\nname = \"A\"\nalias = [\"A\"]\n";
+        assert!(Taxonomy::parse(text).unwrap_err().to_string().contains("alias"));
+    }
+}

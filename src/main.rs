@@ -1,0 +1,61 @@
+//! The `rsearch` binary: parse the command line, run it, map the outcome to an exit code
+//! (0 hits, 1 no hits, 2 error as one line on stderr; a closed pipe exits quietly).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rsearch::cli::Cli;
+use rsearch::commands::{self, Outcome};
+
+fn main() -> ExitCode {
+    // Panics are bugs; report them as one line like any other error, without a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            eprintln!("rsearch: {}", one_line(&e.to_string()));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match std::panic::catch_unwind(|| commands::run(cli)) {
+        Ok(Ok(Outcome::Success)) => ExitCode::SUCCESS,
+        Ok(Ok(Outcome::NoHits)) => ExitCode::from(1),
+        Ok(Err(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("rsearch: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            eprintln!("rsearch: internal error: {}", one_line(what));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Joins a multi-line message (clap's usage errors) into one line, dropping usage hints.
+fn one_line(message: &str) -> String {
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    message
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.trim_start().starts_with("tip:"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,104 @@
+//! Data types that cross pipeline stages: documents, sections, passages, labels and hits.
+//! Every stage speaks in these types; none of them knows about tantivy or the terminal.
+
+/// How a source file marks its structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Plain text: structure is inferred from short lines between blank lines.
+    Text,
+    /// Markdown: structure comes from `#` headings.
+    Markdown,
+}
+
+/// One file of the corpus, read and decoded, before segmentation.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    /// Path relative to the corpus folder, with `/` separators.
+    pub source: String,
+    pub format: Format,
+    pub text: String,
+}
+
+/// A segmented document: its title, its outline and its passages in reading order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub source: String,
+    pub title: String,
+    /// Every section in reading order, parents before children; the root section (text before
+    /// the first heading) has an empty path and is listed only when it holds something.
+    pub sections: Vec<Section>,
+    pub passages: Vec<Passage>,
+}
+
+/// A heading of the document with what it holds directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    /// Heading path from the top level down to this section's own heading.
+    pub path: Vec<String>,
+    /// Caption lines (picture and link captions) found in this section: kept, never passages.
+    pub captions: Vec<String>,
+    /// Number of passages directly in this section.
+    pub passages: usize,
+}
+
+/// A unit of retrieval: one paragraph, or one sentence-aligned piece of a long paragraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    /// 1-based position of the passage in its document.
+    pub ordinal: u64,
+    /// Heading path of the section the passage is in (empty before the first heading).
+    pub section: Vec<String>,
+    /// The passage text as written, with runs of whitespace collapsed to one space.
+    pub text: String,
+}
+
+/// Role and topic slugs given to a passage, in taxonomy order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    pub roles: Vec<String>,
+    pub topics: Vec<String>,
+}
+
+/// A highlighted excerpt of a passage: byte ranges of `text` to emphasise.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snippet {
+    pub text: String,
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// One ranked passage returned by a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Stable passage id, `source:ordinal`.
+    pub id: String,
+    pub rank: usize,
+    pub score: f32,
+    pub source: String,
+    pub document: String,
+    pub ordinal: u64,
+    pub section: Vec<String>,
+    pub labels: Labels,
+    pub text: String,
+    pub snippet: Snippet,
+}
+
+/// Label counts over every hit of a query, before the limit applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facets {
+    pub roles: Vec<(String, u64)>,
+    pub topics: Vec<(String, u64)>,
+}
+
+/// What a query found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Results {
+    pub query: String,
+    pub total_hits: usize,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+/// The id a user types to name a passage (`show ID`): the corpus-relative source and ordinal.
+pub fn passage_id(source: &str, ordinal: u64) -> String {
+    format!("{source}:{ordinal}")
+}
