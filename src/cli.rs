@@ -9,7 +9,9 @@ const EXAMPLES: &str = "\
 Examples:
   rsearch query cybersecurity
   rsearch query investors --role ceo
-  rsearch query '\"market research\" -survey' --limit 3 --json
+  rsearch query \"market research\" --by-role
+  rsearch query '\"board of directors\" -media' --limit 3 --format json
+  rsearch sections
   rsearch index --corpus ~/articles --index ~/.cache/articles-index";
 
 /// Passage-level search over a folder of articles, labelled by role and topic.
@@ -27,9 +29,60 @@ pub enum Command {
     Index(IndexArgs),
     /// Search the index; builds or refreshes it first when the corpus changed.
     #[command(
-        after_help = "Examples:\n  rsearch query cybersecurity\n  rsearch query \"board of directors\" --role ceo --full\n  rsearch query skills --role cto --topic skills --json"
+        after_help = "Examples:\n  rsearch query cybersecurity\n  rsearch query cybersecurty            # typos are forgiven\n  rsearch query \"board of directors\" --role ceo --full\n  rsearch query \"market research\" --by-role\n  rsearch query investors --explain\n  rsearch query skills --role cto --format jsonl | jq .id"
     )]
     Query(QueryArgs),
+    /// Print the outline each document was cut into: headings, passage counts, labels, captions.
+    #[command(after_help = "Example:\n  rsearch sections --corpus corpus")]
+    Sections(SectionsArgs),
+    /// List the taxonomy's roles and topics with their aliases, keywords and passage counts.
+    #[command(after_help = "Example:\n  rsearch labels")]
+    Labels(LabelsArgs),
+    /// Print one passage by id (as shown in every hit), with neighbouring passages.
+    #[command(after_help = "Example:\n  rsearch show product-manager-vs-ceo-vs-cto.txt:25 --context 1")]
+    Show(ShowArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  rsearch completions bash > ~/.local/share/bash-completion/completions/rsearch"
+    )]
+    Completions {
+        /// Shell to complete for.
+        shell: Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  rsearch man | man -l -")]
+    Man,
+}
+
+/// Where the index and its corpus are, and whether to refresh the index first.
+#[derive(Debug, Args)]
+pub struct IndexLocation {
+    /// Index folder to search.
+    #[arg(long, value_name = "DIR", default_value = "index")]
+    pub index: PathBuf,
+    /// Corpus folder the index is kept fresh from (default: the one it was built from, else ./corpus).
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Search the index as it is, without checking the corpus for changes.
+    #[arg(long)]
+    pub no_refresh: bool,
+    /// Memory budget of the index writer when a refresh rebuilds the index, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(16..=16384))]
+    pub memory: u64,
+}
+
+/// How results are printed.
+#[derive(Debug, Args)]
+pub struct Presentation {
+    /// Output format: readable blocks, one JSON object, or one JSON hit per line.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Plain)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// When to colour the output.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]
@@ -49,36 +102,74 @@ pub struct IndexArgs {
 pub struct QueryArgs {
     /// What to search for: words, "quoted phrases", +required, -excluded, AND, OR.
     pub query: String,
-    /// Index folder to search.
-    #[arg(long, value_name = "DIR", default_value = "index")]
-    pub index: PathBuf,
-    /// Corpus folder the index is kept fresh from (default: the one it was built from, else ./corpus).
-    #[arg(long, value_name = "DIR")]
-    pub corpus: Option<PathBuf>,
+    #[command(flatten)]
+    pub location: IndexLocation,
+    #[command(flatten)]
+    pub presentation: Presentation,
     /// Only passages about this role (slug, name or alias; repeat for any of several).
     #[arg(long, value_name = "ROLE")]
     pub role: Vec<String>,
     /// Only passages on this topic (slug, name or keyword; repeat for any of several).
     #[arg(long, value_name = "TOPIC")]
     pub topic: Vec<String>,
-    /// Number of passages to show.
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
-    pub limit: usize,
+    /// Number of passages to show (per role with --by-role; default 10, or 2 with --by-role).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
     /// Show each whole passage instead of a snippet.
     #[arg(long)]
     pub full: bool,
-    /// Print one JSON object instead of text.
+    /// Match words only as typed (no typo tolerance).
+    #[arg(long)]
+    pub exact: bool,
+    /// Show the best passages of each role of the taxonomy, side by side.
+    #[arg(long)]
+    pub by_role: bool,
+    /// Explain each hit's score (per term and field) and labels.
+    #[arg(long)]
+    pub explain: bool,
+    /// Show N passages before and after each hit.
+    #[arg(long, short = 'C', value_name = "N", default_value_t = 0)]
+    pub context: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SectionsArgs {
+    /// Corpus folder to outline.
+    #[arg(long, value_name = "DIR", default_value = "corpus")]
+    pub corpus: PathBuf,
+    /// Print JSON instead of a tree.
     #[arg(long)]
     pub json: bool,
-    /// Search the index as it is, without checking the corpus for changes.
+}
+
+#[derive(Debug, Args)]
+pub struct LabelsArgs {
+    #[command(flatten)]
+    pub location: IndexLocation,
+    /// Print JSON instead of a table.
     #[arg(long)]
-    pub no_refresh: bool,
-    /// When to colour the output.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-    /// Memory budget of the index writer when a refresh rebuilds the index, in MB.
-    #[arg(long, value_name = "MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(16..=16384))]
-    pub memory: u64,
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Passage id, `source:ordinal`.
+    pub id: String,
+    /// Show N passages before and after it.
+    #[arg(long, short = 'C', value_name = "N", default_value_t = 0)]
+    pub context: usize,
+    #[command(flatten)]
+    pub location: IndexLocation,
+    #[command(flatten)]
+    pub presentation: Presentation,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Plain,
+    Json,
+    Jsonl,
 }
 
 /// `--color`: colour on a terminal only (`auto`, honouring `NO_COLOR`), always, or never.
@@ -87,4 +178,14 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// Shells `completions` can write a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }

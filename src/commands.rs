@@ -1,22 +1,30 @@
-//! Commands: settles paths, colour and defaults from the parsed flags once, then drives the
-//! pipeline stages for each subcommand.
+//! Commands: settles paths, colour, width and defaults from the parsed flags once, then drives
+//! the pipeline stages for each subcommand.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::CommandFactory;
 
-use crate::cli::{Cli, ColorChoice, Command, IndexArgs, QueryArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, Format, IndexArgs, IndexLocation, LabelsArgs, Presentation, QueryArgs,
+    SectionsArgs, Shell, ShowArgs,
+};
 use crate::corpus;
 use crate::index::{self, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
-use crate::label::Kind;
-use crate::output::{Printer, Style};
+use crate::label::{Kind, Taxonomy};
+use crate::output::{Outline, Printer, RoleResults, Style};
 use crate::search::{self, Request};
+use crate::segment;
 
 /// Corpus folder used when neither the flag nor the index names one.
 const DEFAULT_CORPUS: &str = "corpus";
+/// Hits shown by default, and per role with `--by-role`.
+const DEFAULT_LIMIT: usize = 10;
+const DEFAULT_LIMIT_PER_ROLE: usize = 2;
 
-/// How a command ended, for the exit code: hits (0), no hits (1).
+/// How a command ended, for the exit code: success or hits (0), no hits (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
@@ -28,6 +36,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Index(args) => index(args),
         Command::Query(args) => query(args),
+        Command::Sections(args) => sections(args),
+        Command::Labels(args) => labels(args),
+        Command::Show(args) => show(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     }
 }
 
@@ -51,40 +64,185 @@ fn index(args: IndexArgs) -> Result<Outcome> {
 }
 
 fn query(args: QueryArgs) -> Result<Outcome> {
-    let dir = IndexDir::new(&args.index)?;
-    let opened = open_fresh(
-        &dir,
-        args.corpus.as_deref(),
-        !args.no_refresh,
-        settings(args.memory),
-    )?;
-    let resolve = |kind, values: &[String]| -> Result<Vec<String>> {
-        values
-            .iter()
-            .map(|v| Ok(opened.taxonomy.resolve(kind, v)?.to_string()))
-            .collect()
+    let opened = open(&args.location)?;
+    let roles = resolve(&opened.taxonomy, Kind::Role, &args.role)?;
+    let topics = resolve(&opened.taxonomy, Kind::Topic, &args.topic)?;
+    let default_limit = if args.by_role {
+        DEFAULT_LIMIT_PER_ROLE
+    } else {
+        DEFAULT_LIMIT
     };
     let request = Request {
         query: args.query.clone(),
-        roles: resolve(Kind::Role, &args.role)?,
-        topics: resolve(Kind::Topic, &args.topic)?,
-        limit: args.limit,
+        roles: roles.clone(),
+        topics: topics.clone(),
+        limit: args.limit.unwrap_or(default_limit),
+        typos: !args.exact,
+        explain: args.explain,
+        context: args.context,
     };
+    let printer = printer(&args.presentation, args.full);
     let results = search::run(&opened, &request)?;
+    if let Some(suggestion) = &results.did_you_mean {
+        eprintln!("did you mean: {suggestion}?");
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let found = if args.by_role {
+        if opened.taxonomy.roles.is_empty() {
+            bail!("--by-role needs roles, and the index has no taxonomy");
+        }
+        let mut per_role = Vec::new();
+        for role in opened
+            .taxonomy
+            .roles
+            .iter()
+            .filter(|r| roles.is_empty() || roles.contains(&r.slug))
+        {
+            let role_request = Request {
+                roles: vec![role.slug.clone()],
+                ..request.clone()
+            };
+            per_role.push(RoleResults {
+                role,
+                results: search::run(&opened, &role_request)?,
+            });
+        }
+        printer.print_by_role(&results, &per_role, &mut out)?;
+        per_role.iter().any(|r| r.results.total_hits > 0)
+    } else {
+        printer.print(&results, &mut out)?;
+        results.total_hits > 0
+    };
+    out.flush()?;
+    Ok(if found { Outcome::Success } else { Outcome::NoHits })
+}
+
+fn sections(args: SectionsArgs) -> Result<Outcome> {
+    let scan = corpus::scan(&args.corpus)?;
+    let taxonomy = match &scan.taxonomy {
+        Some(entry) => {
+            let text = std::fs::read_to_string(&entry.path)
+                .with_context(|| format!("reading {}", entry.path.display()))?;
+            Taxonomy::parse(&text).with_context(|| format!("taxonomy {}", entry.path.display()))?
+        }
+        None => Taxonomy::default(),
+    };
+    let mut warnings = scan.warnings.clone();
+    let mut outlines = Vec::new();
+    for entry in &scan.files {
+        let source = match corpus::read(entry, &mut warnings) {
+            Ok(Some(source)) => source,
+            Ok(None) => continue,
+            Err(e) => {
+                warnings.push(format!("skipping {}: {e:#}", entry.source));
+                continue;
+            }
+        };
+        let document = segment::document(&source);
+        let labels = document
+            .passages
+            .iter()
+            .map(|p| taxonomy.label(&p.section, &p.text))
+            .collect();
+        outlines.push(Outline { document, labels });
+    }
+    for warning in &warnings {
+        eprintln!("rsearch: warning: {warning}");
+    }
     let printer = Printer {
         style: if args.json { Style::Json } else { Style::Human },
-        color: use_color(args.color),
-        full: args.full,
+        color: use_color(ColorChoice::Auto),
+        full: false,
+        width: None,
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    printer.print(&results, &mut out)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    printer.print_outline(&outlines, &taxonomy, &mut out)?;
     out.flush()?;
-    Ok(if results.total_hits > 0 {
-        Outcome::Success
+    Ok(Outcome::Success)
+}
+
+fn labels(args: LabelsArgs) -> Result<Outcome> {
+    let opened = open(&args.location)?;
+    let counts = search::label_counts(&opened)?;
+    let printer = Printer {
+        style: if args.json { Style::Json } else { Style::Human },
+        color: use_color(ColorChoice::Auto),
+        full: false,
+        width: None,
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    printer.print_labels(&opened.taxonomy, &counts, &mut out)?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn show(args: ShowArgs) -> Result<Outcome> {
+    let opened = open(&args.location)?;
+    let Some(hit) = search::show(&opened, &args.id, args.context)? else {
+        bail!(
+            "no passage with id \"{}\" in the index (ids look like file.txt:12)",
+            args.id
+        );
+    };
+    let printer = printer(&args.presentation, true);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    printer.print_passage(&hit, &mut out)?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn completions(shell: Shell) -> Result<Outcome> {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Powershell => S::PowerShell,
+        Shell::Elvish => S::Elvish,
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    clap_complete::generate(shell, &mut Cli::command(), "rsearch", &mut out);
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn man() -> Result<Outcome> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// Slugs for `--role`/`--topic` values; an unknown value is an error naming the valid ones.
+fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<String>> {
+    let mut slugs: Vec<String> = Vec::new();
+    for value in values {
+        let slug = taxonomy.resolve(kind, value)?.to_string();
+        if !slugs.contains(&slug) {
+            slugs.push(slug);
+        }
+    }
+    Ok(slugs)
+}
+
+/// A printer for human output wraps to the terminal's width; machines get JSON unwrapped.
+fn printer(presentation: &Presentation, full: bool) -> Printer {
+    let style = match (presentation.json, presentation.format) {
+        (true, _) | (_, Format::Json) => Style::Json,
+        (_, Format::Jsonl) => Style::JsonLines,
+        (_, Format::Plain) => Style::Human,
+    };
+    let width = if io::stdout().is_terminal() {
+        terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
     } else {
-        Outcome::NoHits
-    })
+        None
+    };
+    Printer {
+        style,
+        color: use_color(presentation.color),
+        full,
+        width,
+    }
 }
 
 fn settings(memory_mb: u64) -> BuildSettings {
@@ -102,6 +260,16 @@ fn use_color(choice: ColorChoice) -> bool {
             io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     }
+}
+
+fn open(location: &IndexLocation) -> Result<Opened> {
+    let dir = IndexDir::new(&location.index)?;
+    open_fresh(
+        &dir,
+        location.corpus.as_deref(),
+        !location.no_refresh,
+        settings(location.memory),
+    )
 }
 
 /// Opens the index, (re)building it first when it is missing, unreadable, of another format,

@@ -80,6 +80,53 @@ pub struct Hit {
     pub labels: Labels,
     pub text: String,
     pub snippet: Snippet,
+    /// Why the hit scored and is labelled as it is (only when asked for).
+    pub explanation: Option<Explanation>,
+    /// Passages just before and after this one in its document (only when asked for).
+    pub context: Option<Context>,
+}
+
+/// Neighbouring passages of a hit, in document order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    pub before: Vec<Neighbor>,
+    pub after: Vec<Neighbor>,
+}
+
+/// A passage shown around a hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbor {
+    pub id: String,
+    pub ordinal: u64,
+    pub section: Vec<String>,
+    pub text: String,
+}
+
+/// The parts of a hit's score and the reasons for its labels.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Explanation {
+    /// One entry per matched term (or phrase) and field, largest first.
+    pub terms: Vec<TermScore>,
+    /// One line per label: `cto: "CTOs" ×2 in text`.
+    pub labels: Vec<String>,
+}
+
+/// The BM25 contribution of one term in one field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermScore {
+    pub field: String,
+    /// The indexed term (stemmed), or the phrase's words.
+    pub term: String,
+    /// Contribution to the total score, boosts included.
+    pub score: f32,
+    /// Occurrences in the field (BM25 `freq`), when known.
+    pub freq: Option<f32>,
+    /// BM25 inverse document frequency, when known.
+    pub idf: Option<f32>,
+    /// Product of the boosts applied (field weight, typo weight).
+    pub boost: f32,
+    /// A term matched through typo tolerance, not as typed.
+    pub typo: bool,
 }
 
 /// Label counts over every hit of a query, before the limit applies.
@@ -96,6 +143,8 @@ pub struct Results {
     pub total_hits: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+    /// The query with unknown words replaced by the closest indexed words, if any was unknown.
+    pub did_you_mean: Option<String>,
 }
 
 /// The id a user types to name a passage (`show ID`): the corpus-relative source and ordinal.

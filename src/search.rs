@@ -1,32 +1,73 @@
 //! Search: turns a user's query and filters into ranked, labelled hits with snippets.
 //! Never prints; any text a person types is a valid query.
 
-use anyhow::{Context, Result};
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
+
+use anyhow::{Context as _, Result};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
+use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
-use crate::index::{field, Fields, Opened};
+use crate::index::{analyzer, field, Fields, Opened};
 use crate::label::Kind;
-use crate::model::{Facets, Hit, Labels, Results, Snippet};
+use crate::model::{Context, Explanation, Facets, Hit, Labels, Neighbor, Results, Snippet, TermScore};
 
 /// A heading match counts, but less than a body match.
 const SECTION_BOOST: f32 = 0.5;
 /// The title is shared by every passage of a document: it separates documents, not passages.
 const TITLE_BOOST: f32 = 0.3;
+/// A typo match weighs a tenth of an exact one, so exact matches rank first.
+const TYPO_BOOST: f32 = 0.1;
+/// Indexed words a typed word may expand to through typos, closest and commonest first.
+const MAX_TYPO_EXPANSIONS: usize = 8;
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
 
-/// A search to run: the query as typed, label filters as slugs (any of each kind), and how
-/// many hits to return.
+/// A search to run: the query as typed, label filters as slugs (any of each kind), how many
+/// hits to return, and what to add to each hit.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub query: String,
     pub roles: Vec<String>,
     pub topics: Vec<String>,
     pub limit: usize,
+    /// Let words of 5 letters or more match indexed words one or two typos away.
+    pub typos: bool,
+    /// Attach score and label explanations to hits.
+    pub explain: bool,
+    /// Attach this many neighbouring passages on each side of every hit.
+    pub context: usize,
+}
+
+impl Request {
+    /// A plain request: typo tolerance on, no explanations, no context.
+    pub fn new(query: &str, limit: usize) -> Request {
+        Request {
+            query: query.to_string(),
+            roles: Vec::new(),
+            topics: Vec::new(),
+            limit,
+            typos: true,
+            explain: false,
+            context: 0,
+        }
+    }
+}
+
+/// Allowed typos for a word of `letters` characters: none under 5, one up to 8, two from 9.
+pub fn typo_budget(letters: usize) -> u8 {
+    match letters {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
 }
 
 /// Runs a search: BM25 over text, headings and title; filters restrict without scoring; facet
@@ -34,8 +75,8 @@ pub struct Request {
 pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
     let searcher = opened.reader.searcher();
     let fields = &opened.fields;
-    let user_query = parse(opened, &request.query);
-    let query = with_filters(user_query.box_clone(), fields, request);
+    let plan = Plan::build(opened, &searcher, &request.query, request.typos)?;
+    let query = with_filters(plan.query.box_clone(), fields, &request.roles, &request.topics);
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     let mut roles = FacetCollector::for_field(field::ROLES);
     roles.add_facet(Facet::root());
@@ -52,7 +93,7 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         topics: counts(opened, Kind::Topic, &topic_counts),
     };
     let mut snippets =
-        SnippetGenerator::create(&searcher, &*user_query, fields.text).context("preparing snippets")?;
+        SnippetGenerator::create(&searcher, &*plan.query, fields.text).context("preparing snippets")?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
     let mut hits = Vec::new();
     for (score, address) in top.into_iter().take(request.limit) {
@@ -60,25 +101,352 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         hit.rank = hits.len() + 1;
         hit.score = score;
         hit.snippet = snippet(&snippets, &hit.text);
+        if request.explain {
+            hit.explanation = Some(explain(opened, &searcher, &*plan.query, address, &plan, &hit)?);
+        }
+        if request.context > 0 {
+            hit.context = Some(context(
+                &searcher,
+                fields,
+                &hit.source,
+                hit.ordinal,
+                request.context,
+            )?);
+        }
         hits.push(hit);
     }
+    let did_you_mean = plan.did_you_mean(&searcher, fields, &request.query)?;
     Ok(Results {
         query: request.query.clone(),
         total_hits: total,
         hits,
         facets,
+        did_you_mean,
     })
 }
 
-/// Parses leniently: never an error. A colon only names a field when the word before it is
-/// one of ours, so "Note: costs" searches both words.
-fn parse(opened: &Opened, text: &str) -> Box<dyn Query> {
+/// Finds one passage by id (`source:ordinal`), with `around` neighbours on each side.
+pub fn show(opened: &Opened, id: &str, around: usize) -> Result<Option<Hit>> {
+    let searcher = opened.reader.searcher();
     let fields = &opened.fields;
-    let mut parser = QueryParser::for_index(&opened.index, vec![fields.text, fields.section, fields.title]);
-    parser.set_field_boost(fields.section, SECTION_BOOST);
-    parser.set_field_boost(fields.title, TITLE_BOOST);
-    let (query, _errors) = parser.parse_query_lenient(&escape_colons(&drop_question_words(text)));
-    query
+    let query = TermQuery::new(Term::from_field_text(fields.id, id), IndexRecordOption::Basic);
+    let top = searcher
+        .search(&query, &TopDocs::with_limit(1).order_by_score())
+        .context("looking up the passage")?;
+    let Some((_, address)) = top.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut hit = load(&searcher, fields, address)?;
+    hit.rank = 1;
+    hit.snippet = Snippet {
+        text: hit.text.clone(),
+        highlights: Vec::new(),
+    };
+    hit.context = Some(context(&searcher, fields, &hit.source, hit.ordinal, around)?);
+    Ok(Some(hit))
+}
+
+/// Passage counts per role and topic over the whole index, in taxonomy order.
+pub fn label_counts(opened: &Opened) -> Result<Facets> {
+    let searcher = opened.reader.searcher();
+    let mut roles = FacetCollector::for_field(field::ROLES);
+    roles.add_facet(Facet::root());
+    let mut topics = FacetCollector::for_field(field::TOPICS);
+    topics.add_facet(Facet::root());
+    let (role_counts, topic_counts) = searcher
+        .search(&tantivy::query::AllQuery, &(roles, topics))
+        .context("counting labels")?;
+    Ok(Facets {
+        roles: counts(opened, Kind::Role, &role_counts),
+        topics: counts(opened, Kind::Topic, &topic_counts),
+    })
+}
+
+/// A parsed query: the tantivy query plus what typo tolerance did to it.
+struct Plan {
+    query: Box<dyn Query>,
+    /// Typed words absent from the index, with the closest indexed term (stemmed), if any.
+    unknown: Vec<(String, Option<String>)>,
+    /// Terms (in the text and section fields) added by typo tolerance.
+    typo_terms: HashSet<String>,
+}
+
+impl Plan {
+    /// Parses leniently (never an error) and expands single words to near indexed words.
+    fn build(opened: &Opened, searcher: &Searcher, text: &str, typos: bool) -> Result<Plan> {
+        let fields = &opened.fields;
+        let mut parser =
+            QueryParser::for_index(&opened.index, vec![fields.text, fields.section, fields.title]);
+        parser.set_field_boost(fields.section, SECTION_BOOST);
+        parser.set_field_boost(fields.title, TITLE_BOOST);
+        let cleaned = escape_colons(&drop_question_words(text));
+        let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
+        let mut plan = Plan {
+            query: Box::new(tantivy::query::EmptyQuery),
+            unknown: Vec::new(),
+            typo_terms: HashSet::new(),
+        };
+        let mut builder = Builder {
+            parser: &parser,
+            searcher,
+            fields,
+            typos,
+            plan: &mut plan,
+        };
+        let query = builder.ast(ast)?;
+        if let Some(query) = query {
+            plan.query = query;
+        }
+        Ok(plan)
+    }
+
+    /// The query with each unknown word replaced by the indexed word closest to it, as it is
+    /// written in a passage; `None` when every word is known or nothing is close.
+    fn did_you_mean(&self, searcher: &Searcher, fields: &Fields, query: &str) -> Result<Option<String>> {
+        let mut replacements = Vec::new();
+        for (word, candidate) in &self.unknown {
+            if let Some(term) = candidate {
+                if let Some(surface) = surface_form(searcher, fields, term)? {
+                    replacements.push((word.to_lowercase(), surface));
+                }
+            }
+        }
+        if replacements.is_empty() {
+            return Ok(None);
+        }
+        let corrected: Vec<String> = query
+            .split_whitespace()
+            .map(|token| {
+                let core = token.trim_matches(|c: char| !c.is_alphanumeric());
+                match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
+                    Some((_, surface)) if !core.is_empty() => token.replacen(core, surface, 1),
+                    _ => token.to_string(),
+                }
+            })
+            .collect();
+        Ok(Some(corrected.join(" ")))
+    }
+}
+
+/// Turns the query grammar's tree into a tantivy query, handling plain words itself (for
+/// typo tolerance) and handing phrases, prefixes, ranges and fielded terms to tantivy's parser.
+struct Builder<'a> {
+    parser: &'a QueryParser,
+    searcher: &'a Searcher,
+    fields: &'a Fields,
+    typos: bool,
+    plan: &'a mut Plan,
+}
+
+impl Builder<'_> {
+    fn ast(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>> {
+        match ast {
+            UserInputAst::Clause(clauses) => {
+                let mut built: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (occur, sub) in clauses {
+                    if let Some(query) = self.ast(sub)? {
+                        built.push((occur.unwrap_or(Occur::Should), query));
+                    }
+                }
+                Ok(match built.len() {
+                    0 => None,
+                    1 if built[0].0 == Occur::Should || built[0].0 == Occur::Must => Some(built.remove(0).1),
+                    _ => Some(Box::new(BooleanQuery::new(built))),
+                })
+            }
+            UserInputAst::Boost(sub, boost) => Ok(self
+                .ast(*sub)?
+                .map(|q| Box::new(BoostQuery::new(q, boost.0 as f32)) as Box<dyn Query>)),
+            UserInputAst::Leaf(leaf) => match *leaf {
+                UserInputLeaf::Literal(literal)
+                    if literal.field_name.is_none()
+                        && literal.delimiter == Delimiter::None
+                        && !literal.prefix =>
+                {
+                    self.word(literal)
+                }
+                other => Ok(self.delegate(other)),
+            },
+        }
+    }
+
+    /// Lets tantivy's parser build a leaf it handles fully (phrases, fields, ranges, prefixes).
+    fn delegate(&self, leaf: UserInputLeaf) -> Option<Box<dyn Query>> {
+        let (query, _errors) = self
+            .parser
+            .build_query_from_user_input_ast_lenient(UserInputAst::Leaf(Box::new(leaf)));
+        Some(query)
+    }
+
+    /// A plain word: exact match in every field, plus near indexed words (typos) at a tenth of
+    /// the weight. A word that analyses to nothing (a stop word, punctuation) is dropped.
+    fn word(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
+        let tokens = analyse(&literal.phrase);
+        if tokens.len() != 1 {
+            return Ok(if tokens.is_empty() {
+                None
+            } else {
+                self.delegate(UserInputLeaf::Literal(literal))
+            });
+        }
+        let stem = &tokens[0];
+        let exact = self.delegate(UserInputLeaf::Literal(literal.clone()));
+        let letters = literal.phrase.chars().filter(|c| c.is_alphanumeric()).count();
+        let budget = typo_budget(letters);
+        let known = [self.fields.text, self.fields.section, self.fields.title]
+            .iter()
+            .map(|&f| self.searcher.doc_freq(&Term::from_field_text(f, stem)))
+            .sum::<tantivy::Result<u64>>()?
+            > 0;
+        let suggest_budget = budget.max(u8::from(letters >= 3));
+        let candidates = if suggest_budget > 0 {
+            near_terms(self.searcher, self.fields.text, stem, suggest_budget)?
+        } else {
+            Vec::new()
+        };
+        if !known {
+            let word = literal
+                .phrase
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_string();
+            self.plan
+                .unknown
+                .push((word, candidates.first().map(|c| c.term.clone())));
+        }
+        if !self.typos || budget == 0 {
+            return Ok(exact);
+        }
+        let mut typo_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for candidate in candidates
+            .iter()
+            .filter(|c| c.distance <= budget)
+            .take(MAX_TYPO_EXPANSIONS)
+        {
+            self.plan.typo_terms.insert(candidate.term.clone());
+            for (field, boost) in [(self.fields.text, 1.0), (self.fields.section, SECTION_BOOST)] {
+                let term = TermQuery::new(
+                    Term::from_field_text(field, &candidate.term),
+                    IndexRecordOption::WithFreqs,
+                );
+                typo_clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), boost * TYPO_BOOST)),
+                ));
+            }
+        }
+        if typo_clauses.is_empty() {
+            return Ok(exact);
+        }
+        // An unknown word has no exact clause: it could match nothing.
+        let exact = if known { exact } else { None };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            exact.into_iter().map(|q| (Occur::Should, q)).collect();
+        clauses.extend(typo_clauses);
+        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+    }
+}
+
+/// An indexed term near a typed one.
+struct NearTerm {
+    term: String,
+    distance: u8,
+    doc_freq: u64,
+}
+
+/// Indexed terms of `field` within `max_distance` edits of `stem` (transpositions count one),
+/// closest first, then commonest. Uses tantivy's Levenshtein automaton over the term dictionary.
+fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -> Result<Vec<NearTerm>> {
+    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, stem), max_distance, true);
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().search(fuzzy.automaton()?).into_stream()?;
+        while stream.advance() {
+            if let Ok(term) = std::str::from_utf8(stream.key()) {
+                if term != stem {
+                    *found.entry(term.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut near: Vec<NearTerm> = found
+        .into_iter()
+        .map(|(term, doc_freq)| NearTerm {
+            distance: edit_distance(stem, &term).min(u8::MAX as usize) as u8,
+            term,
+            doc_freq,
+        })
+        .collect();
+    near.sort_by(|a, b| {
+        a.distance
+            .cmp(&b.distance)
+            .then(b.doc_freq.cmp(&a.doc_freq))
+            .then(a.term.cmp(&b.term))
+    });
+    Ok(near)
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions), over chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// The terms the index analyser makes of `text`.
+fn analyse(text: &str) -> Vec<String> {
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut tokens = Vec::new();
+    while stream.advance() {
+        tokens.push(stream.token().text.clone());
+    }
+    tokens
+}
+
+/// How an indexed term is written in a passage that holds it (lower-cased).
+fn surface_form(searcher: &Searcher, fields: &Fields, term: &str) -> Result<Option<String>> {
+    let query = TermQuery::new(Term::from_field_text(fields.text, term), IndexRecordOption::Basic);
+    let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+    let Some((_, address)) = top.into_iter().next() else {
+        return Ok(None);
+    };
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let text = doc
+        .get_first(fields.text)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(&text);
+    while stream.advance() {
+        let token = stream.token();
+        if token.text == term {
+            return Ok(text
+                .get(token.offset_from..token.offset_to)
+                .map(str::to_lowercase));
+        }
+    }
+    Ok(None)
 }
 
 /// Words that shape a question but say nothing of its subject. Rare in passages, they would
@@ -132,9 +500,14 @@ fn escape_colons(text: &str) -> String {
 
 /// Adds role and topic filters: each kind is "any of", kinds combine with AND, and filters
 /// contribute nothing to the score.
-fn with_filters(query: Box<dyn Query>, fields: &Fields, request: &Request) -> Box<dyn Query> {
+fn with_filters(
+    query: Box<dyn Query>,
+    fields: &Fields,
+    roles: &[String],
+    topics: &[String],
+) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query)];
-    for (field, slugs) in [(fields.roles, &request.roles), (fields.topics, &request.topics)] {
+    for (field, slugs) in [(fields.roles, roles), (fields.topics, topics)] {
         if slugs.is_empty() {
             continue;
         }
@@ -217,7 +590,159 @@ pub fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result
         },
         text: text_of(fields.text),
         snippet: Snippet::default(),
+        explanation: None,
+        context: None,
     })
+}
+
+/// The passages within `around` positions of `ordinal` in the same document.
+fn context(
+    searcher: &Searcher,
+    fields: &Fields,
+    source: &str,
+    ordinal: u64,
+    around: usize,
+) -> Result<Context> {
+    let around = around as u64;
+    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_text(fields.source, source),
+        IndexRecordOption::Basic,
+    ));
+    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_u64(
+            fields.ordinal,
+            ordinal.saturating_sub(around),
+        )),
+        Bound::Included(Term::from_field_u64(
+            fields.ordinal,
+            ordinal.saturating_add(around),
+        )),
+    ));
+    let query = BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)]);
+    let top = searcher
+        .search(
+            &query,
+            &TopDocs::with_limit((2 * around + 1) as usize).order_by_score(),
+        )
+        .context("reading neighbouring passages")?;
+    let mut result = Context::default();
+    let mut neighbours = Vec::new();
+    for (_, address) in top {
+        let hit = load(searcher, fields, address)?;
+        neighbours.push(hit);
+    }
+    neighbours.sort_by_key(|h| h.ordinal);
+    for hit in neighbours {
+        let neighbour = Neighbor {
+            id: hit.id,
+            ordinal: hit.ordinal,
+            section: hit.section,
+            text: hit.text,
+        };
+        if neighbour.ordinal < ordinal {
+            result.before.push(neighbour);
+        } else if neighbour.ordinal > ordinal {
+            result.after.push(neighbour);
+        }
+    }
+    Ok(result)
+}
+
+/// Condenses tantivy's score explanation to one entry per term and field, and adds the
+/// reasons for each label.
+fn explain(
+    opened: &Opened,
+    searcher: &Searcher,
+    query: &dyn Query,
+    address: DocAddress,
+    plan: &Plan,
+    hit: &Hit,
+) -> Result<Explanation> {
+    // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
+    // check there must cost the breakdown, not the search.
+    let explained =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query.explain(searcher, address)));
+    let mut terms = Vec::new();
+    if let Ok(explanation) = explained {
+        let explanation = explanation.context("explaining a score")?;
+        let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
+        collect_terms(&tree, 1.0, &opened.index.schema(), plan, &mut terms);
+    }
+    terms.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let labels = opened
+        .taxonomy
+        .explain(&hit.section, &hit.text)
+        .iter()
+        .map(|reason| format!("{} {}", reason.kind, reason))
+        .collect();
+    Ok(Explanation { terms, labels })
+}
+
+/// Walks an explanation tree (tantivy's JSON form), multiplying boosts on the way down.
+fn collect_terms(
+    node: &serde_json::Value,
+    boost: f32,
+    schema: &tantivy::schema::Schema,
+    plan: &Plan,
+    out: &mut Vec<TermScore>,
+) {
+    let description = node["description"].as_str().unwrap_or_default();
+    let value = node["value"].as_f64().unwrap_or_default() as f32;
+    let details = node["details"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if let Some(factor) = description
+        .strip_prefix("Boost x")
+        .and_then(|rest| rest.split_whitespace().next())
+    {
+        let factor: f32 = factor.parse().unwrap_or(1.0);
+        for child in details {
+            collect_terms(child, boost * factor, schema, plan, out);
+        }
+        return;
+    }
+    if description.starts_with("TermQuery") || description == "Phrase Scorer" {
+        let (field, term) = node["context"]
+            .as_array()
+            .and_then(|c| {
+                c.iter()
+                    .find_map(|s| s.as_str().and_then(|s| parse_term_context(s, schema)))
+            })
+            .unwrap_or_else(|| (String::new(), "phrase".to_string()));
+        let find = |name: &str| -> Option<f32> {
+            let mut stack = vec![node];
+            while let Some(n) = stack.pop() {
+                if n["description"].as_str().is_some_and(|d| d.starts_with(name)) {
+                    return n["value"].as_f64().map(|v| v as f32);
+                }
+                stack.extend(n["details"].as_array().into_iter().flatten());
+            }
+            None
+        };
+        let freq = find("freq,");
+        let idf = find("idf");
+        out.push(TermScore {
+            typo: plan.typo_terms.contains(&term),
+            field,
+            term,
+            score: value * boost,
+            freq,
+            idf,
+            boost,
+        });
+        return;
+    }
+    for child in details {
+        collect_terms(child, boost, schema, plan, out);
+    }
+}
+
+/// Reads `Term=Term(field=5, type=Str, "cybersecur")` into the field name and term text.
+fn parse_term_context(context: &str, schema: &tantivy::schema::Schema) -> Option<(String, String)> {
+    let rest = context.strip_prefix("Term=Term(field=")?;
+    let id: u32 = rest.split(',').next()?.trim().parse().ok()?;
+    let name = schema.get_field_name(Field::from_field_id(id)).to_string();
+    let start = rest.find('"')?;
+    let end = rest.rfind('"')?;
+    (end > start).then(|| (name, rest[start + 1..end].to_string()))
 }
 
 /// The passage's best window around matched terms; the passage's opening when the match was
@@ -273,6 +798,30 @@ mod tests {
         assert_eq!(drop_question_words("doctor who"), "doctor who");
         assert_eq!(drop_question_words("who?"), "who?");
         assert_eq!(drop_question_words("\"who is\" here?"), "\"who is\" here?");
+    }
+
+    #[test]
+    fn typo_budget_follows_word_length() {
+        assert_eq!([4, 5, 8, 9, 14].map(typo_budget), [0, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn edit_distance_counts_transpositions_as_one() {
+        assert_eq!(edit_distance("cybersecurti", "cybersecur"), 2);
+        assert_eq!(edit_distance("form", "from"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn term_context_gives_field_and_text() {
+        let schema = crate::index::schema();
+        let text = schema.get_field(field::TEXT).expect("text field");
+        let context = format!("Term={:?}", Term::from_field_text(text, "cybersecur"));
+        assert_eq!(
+            parse_term_context(&context, &schema),
+            Some(("text".into(), "cybersecur".into()))
+        );
     }
 
     #[test]

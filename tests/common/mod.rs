@@ -24,6 +24,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl JsonHit {
+    /// The highlighted words of the snippet.
+    pub fn highlighted(&self) -> Vec<String> {
+        self.highlights
+            .iter()
+            .map(|[s, e]| self.snippet[*s..*e].to_string())
+            .collect()
+    }
+}
+
 impl Run {
     /// Fails the test unless the run exited with `code`, showing its output.
     pub fn expect_code(self, code: i32) -> Run {
@@ -117,6 +127,9 @@ pub struct JsonResults {
     pub total_hits: usize,
     pub hits: Vec<JsonHit>,
     pub facets: JsonFacets,
+    pub did_you_mean: Option<String>,
+    #[serde(default)]
+    pub by_role: Option<std::collections::BTreeMap<String, Vec<JsonHit>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +147,45 @@ pub struct JsonHit {
     pub text: String,
     pub snippet: String,
     pub highlights: Vec<[usize; 2]>,
+    #[serde(default)]
+    pub explanation: Option<JsonExplanation>,
+    #[serde(default)]
+    pub context: Option<JsonContext>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExplanation {
+    pub terms: Vec<JsonTermScore>,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonTermScore {
+    pub field: String,
+    pub term: String,
+    pub score: f32,
+    pub freq: Option<f32>,
+    pub idf: Option<f32>,
+    pub boost: f32,
+    pub typo: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonContext {
+    pub before: Vec<JsonNeighbor>,
+    pub after: Vec<JsonNeighbor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonNeighbor {
+    pub id: String,
+    pub ordinal: u64,
+    pub section: Vec<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize)]
