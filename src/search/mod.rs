@@ -6,18 +6,21 @@ use std::ops::Bound;
 
 use anyhow::{Context as _, Result};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+mod explain;
+mod typo;
+
+pub use typo::{edit_distance, typo_budget, TypoAutomaton};
+
 use crate::index::{analyzer, field, Fields, Opened};
 use crate::label::Kind;
-use crate::model::{Context, Explanation, Facets, Hit, Labels, Neighbor, Results, Snippet, TermScore};
+use crate::model::{Context, Facets, Hit, Labels, Neighbor, Results, Snippet};
 
 /// A heading match counts, but less than a body match.
 const SECTION_BOOST: f32 = 0.5;
@@ -61,15 +64,6 @@ impl Request {
     }
 }
 
-/// Allowed typos for a word of `letters` characters: none under 5, one up to 8, two from 9.
-pub fn typo_budget(letters: usize) -> u8 {
-    match letters {
-        0..=4 => 0,
-        5..=8 => 1,
-        _ => 2,
-    }
-}
-
 /// Runs a search: BM25 over text, headings and title; filters restrict without scoring; facet
 /// counts and the total cover every hit, not only the first `limit`.
 pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
@@ -102,7 +96,14 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         hit.score = score;
         hit.snippet = snippet(&snippets, &hit.text);
         if request.explain {
-            hit.explanation = Some(explain(opened, &searcher, &*plan.query, address, &plan, &hit)?);
+            hit.explanation = Some(explain::explain(
+                opened,
+                &searcher,
+                &*plan.query,
+                address,
+                &plan,
+                &hit,
+            )?);
         }
         if request.context > 0 {
             hit.context = Some(context(
@@ -163,12 +164,12 @@ pub fn label_counts(opened: &Opened) -> Result<Facets> {
 }
 
 /// A parsed query: the tantivy query plus what typo tolerance did to it.
-struct Plan {
+pub(crate) struct Plan {
     query: Box<dyn Query>,
     /// Typed words absent from the index, with the closest indexed term (stemmed), if any.
     unknown: Vec<(String, Option<String>)>,
     /// Terms (in the text and section fields) added by typo tolerance.
-    typo_terms: HashSet<String>,
+    pub(crate) typo_terms: HashSet<String>,
 }
 
 impl Plan {
@@ -298,9 +299,16 @@ impl Builder<'_> {
             .map(|&f| self.searcher.doc_freq(&Term::from_field_text(f, stem)))
             .sum::<tantivy::Result<u64>>()?
             > 0;
-        let suggest_budget = budget.max(u8::from(letters >= 3));
-        let candidates = if suggest_budget > 0 {
-            near_terms(self.searcher, self.fields.text, stem, suggest_budget)?
+        // Near words are looked up only when they are used: to expand a word (typo tolerance)
+        // or to suggest one for a word the index does not know. Building the automaton is the
+        // costliest step of a short query.
+        let search_budget = match (known, self.typos) {
+            (true, true) => budget,
+            (true, false) => 0,
+            (false, _) => budget.max(u8::from(letters >= 3)),
+        };
+        let candidates = if search_budget > 0 {
+            near_terms(self.searcher, self.fields.text, stem, search_budget)?
         } else {
             Vec::new()
         };
@@ -354,13 +362,15 @@ struct NearTerm {
 }
 
 /// Indexed terms of `field` within `max_distance` edits of `stem` (transpositions count one),
-/// closest first, then commonest. Uses tantivy's Levenshtein automaton over the term dictionary.
+/// closest first, then commonest.
 fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -> Result<Vec<NearTerm>> {
-    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, stem), max_distance, true);
     let mut found: BTreeMap<String, u64> = BTreeMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted.terms().search(fuzzy.automaton()?).into_stream()?;
+        let mut stream = inverted
+            .terms()
+            .search(TypoAutomaton::new(stem, max_distance))
+            .into_stream()?;
         while stream.advance() {
             if let Ok(term) = std::str::from_utf8(stream.key()) {
                 if term != stem {
@@ -384,32 +394,6 @@ fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -
             .then(a.term.cmp(&b.term))
     });
     Ok(near)
-}
-
-/// Optimal string alignment distance (Levenshtein with adjacent transpositions), over chars.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 /// The terms the index analyser makes of `text`.
@@ -648,103 +632,6 @@ fn context(
     Ok(result)
 }
 
-/// Condenses tantivy's score explanation to one entry per term and field, and adds the
-/// reasons for each label.
-fn explain(
-    opened: &Opened,
-    searcher: &Searcher,
-    query: &dyn Query,
-    address: DocAddress,
-    plan: &Plan,
-    hit: &Hit,
-) -> Result<Explanation> {
-    // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
-    // check there must cost the breakdown, not the search.
-    let explained =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query.explain(searcher, address)));
-    let mut terms = Vec::new();
-    if let Ok(explanation) = explained {
-        let explanation = explanation.context("explaining a score")?;
-        let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
-        collect_terms(&tree, 1.0, &opened.index.schema(), plan, &mut terms);
-    }
-    terms.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let labels = opened
-        .taxonomy
-        .explain(&hit.section, &hit.text)
-        .iter()
-        .map(|reason| format!("{} {}", reason.kind, reason))
-        .collect();
-    Ok(Explanation { terms, labels })
-}
-
-/// Walks an explanation tree (tantivy's JSON form), multiplying boosts on the way down.
-fn collect_terms(
-    node: &serde_json::Value,
-    boost: f32,
-    schema: &tantivy::schema::Schema,
-    plan: &Plan,
-    out: &mut Vec<TermScore>,
-) {
-    let description = node["description"].as_str().unwrap_or_default();
-    let value = node["value"].as_f64().unwrap_or_default() as f32;
-    let details = node["details"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if let Some(factor) = description
-        .strip_prefix("Boost x")
-        .and_then(|rest| rest.split_whitespace().next())
-    {
-        let factor: f32 = factor.parse().unwrap_or(1.0);
-        for child in details {
-            collect_terms(child, boost * factor, schema, plan, out);
-        }
-        return;
-    }
-    if description.starts_with("TermQuery") || description == "Phrase Scorer" {
-        let (field, term) = node["context"]
-            .as_array()
-            .and_then(|c| {
-                c.iter()
-                    .find_map(|s| s.as_str().and_then(|s| parse_term_context(s, schema)))
-            })
-            .unwrap_or_else(|| (String::new(), "phrase".to_string()));
-        let find = |name: &str| -> Option<f32> {
-            let mut stack = vec![node];
-            while let Some(n) = stack.pop() {
-                if n["description"].as_str().is_some_and(|d| d.starts_with(name)) {
-                    return n["value"].as_f64().map(|v| v as f32);
-                }
-                stack.extend(n["details"].as_array().into_iter().flatten());
-            }
-            None
-        };
-        let freq = find("freq,");
-        let idf = find("idf");
-        out.push(TermScore {
-            typo: plan.typo_terms.contains(&term),
-            field,
-            term,
-            score: value * boost,
-            freq,
-            idf,
-            boost,
-        });
-        return;
-    }
-    for child in details {
-        collect_terms(child, boost, schema, plan, out);
-    }
-}
-
-/// Reads `Term=Term(field=5, type=Str, "cybersecur")` into the field name and term text.
-fn parse_term_context(context: &str, schema: &tantivy::schema::Schema) -> Option<(String, String)> {
-    let rest = context.strip_prefix("Term=Term(field=")?;
-    let id: u32 = rest.split(',').next()?.trim().parse().ok()?;
-    let name = schema.get_field_name(Field::from_field_id(id)).to_string();
-    let start = rest.find('"')?;
-    let end = rest.rfind('"')?;
-    (end > start).then(|| (name, rest[start + 1..end].to_string()))
-}
-
 /// The passage's best window around matched terms; the passage's opening when the match was
 /// only in a heading or the title.
 fn snippet(generator: &SnippetGenerator, text: &str) -> Snippet {
@@ -798,30 +685,6 @@ mod tests {
         assert_eq!(drop_question_words("doctor who"), "doctor who");
         assert_eq!(drop_question_words("who?"), "who?");
         assert_eq!(drop_question_words("\"who is\" here?"), "\"who is\" here?");
-    }
-
-    #[test]
-    fn typo_budget_follows_word_length() {
-        assert_eq!([4, 5, 8, 9, 14].map(typo_budget), [0, 1, 1, 2, 2]);
-    }
-
-    #[test]
-    fn edit_distance_counts_transpositions_as_one() {
-        assert_eq!(edit_distance("cybersecurti", "cybersecur"), 2);
-        assert_eq!(edit_distance("form", "from"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
-
-    #[test]
-    fn term_context_gives_field_and_text() {
-        let schema = crate::index::schema();
-        let text = schema.get_field(field::TEXT).expect("text field");
-        let context = format!("Term={:?}", Term::from_field_text(text, "cybersecur"));
-        assert_eq!(
-            parse_term_context(&context, &schema),
-            Some(("text".into(), "cybersecur".into()))
-        );
     }
 
     #[test]

@@ -1,0 +1,126 @@
+//! Explanations: condenses tantivy's score explanation into one entry per term and field,
+//! and adds the evidence for each label.
+
+use anyhow::{Context as _, Result};
+use tantivy::query::Query;
+use tantivy::schema::{Field, Schema};
+use tantivy::{DocAddress, Searcher};
+
+use super::Plan;
+use crate::index::Opened;
+use crate::model::{Explanation, Hit, TermScore};
+
+/// Condenses tantivy's score explanation to one entry per term and field, and adds the
+/// reasons for each label.
+pub(super) fn explain(
+    opened: &Opened,
+    searcher: &Searcher,
+    query: &dyn Query,
+    address: DocAddress,
+    plan: &Plan,
+    hit: &Hit,
+) -> Result<Explanation> {
+    // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
+    // check there must cost the breakdown, not the search.
+    let explained =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query.explain(searcher, address)));
+    let mut terms = Vec::new();
+    if let Ok(explanation) = explained {
+        let explanation = explanation.context("explaining a score")?;
+        let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
+        collect_terms(&tree, 1.0, &opened.index.schema(), plan, &mut terms);
+    }
+    terms.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let labels = opened
+        .taxonomy
+        .explain(&hit.section, &hit.text)
+        .iter()
+        .map(|reason| format!("{} {}", reason.kind, reason))
+        .collect();
+    Ok(Explanation { terms, labels })
+}
+
+/// Walks an explanation tree (tantivy's JSON form), multiplying boosts on the way down.
+fn collect_terms(
+    node: &serde_json::Value,
+    boost: f32,
+    schema: &Schema,
+    plan: &Plan,
+    out: &mut Vec<TermScore>,
+) {
+    let description = node["description"].as_str().unwrap_or_default();
+    let value = node["value"].as_f64().unwrap_or_default() as f32;
+    let details = node["details"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if let Some(factor) = description
+        .strip_prefix("Boost x")
+        .and_then(|rest| rest.split_whitespace().next())
+    {
+        let factor: f32 = factor.parse().unwrap_or(1.0);
+        for child in details {
+            collect_terms(child, boost * factor, schema, plan, out);
+        }
+        return;
+    }
+    if description.starts_with("TermQuery") || description == "Phrase Scorer" {
+        let (field, term) = node["context"]
+            .as_array()
+            .and_then(|c| {
+                c.iter()
+                    .find_map(|s| s.as_str().and_then(|s| parse_term_context(s, schema)))
+            })
+            .unwrap_or_else(|| (String::new(), "phrase".to_string()));
+        let find = |name: &str| -> Option<f32> {
+            let mut stack = vec![node];
+            while let Some(n) = stack.pop() {
+                if n["description"].as_str().is_some_and(|d| d.starts_with(name)) {
+                    return n["value"].as_f64().map(|v| v as f32);
+                }
+                stack.extend(n["details"].as_array().into_iter().flatten());
+            }
+            None
+        };
+        let freq = find("freq,");
+        let idf = find("idf");
+        out.push(TermScore {
+            typo: plan.typo_terms.contains(&term),
+            field,
+            term,
+            score: value * boost,
+            freq,
+            idf,
+            boost,
+        });
+        return;
+    }
+    for child in details {
+        collect_terms(child, boost, schema, plan, out);
+    }
+}
+
+/// Reads `Term=Term(field=5, type=Str, "cybersecur")` into the field name and term text.
+fn parse_term_context(context: &str, schema: &Schema) -> Option<(String, String)> {
+    let rest = context.strip_prefix("Term=Term(field=")?;
+    let id: u32 = rest.split(',').next()?.trim().parse().ok()?;
+    let name = schema.get_field_name(Field::from_field_id(id)).to_string();
+    let start = rest.find('"')?;
+    let end = rest.rfind('"')?;
+    (end > start).then(|| (name, rest[start + 1..end].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::field;
+    use tantivy::Term;
+
+    #[test]
+    fn term_context_gives_field_and_text() {
+        let schema = crate::index::schema();
+        let text = schema.get_field(field::TEXT).expect("text field");
+        let context = format!("Term={:?}", Term::from_field_text(text, "cybersecur"));
+        assert_eq!(
+            parse_term_context(&context, &schema),
+            Some(("text".into(), "cybersecur".into()))
+        );
+    }
+}
