@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
@@ -224,30 +225,68 @@ impl Watch {
     }
 
     /// Whether the corpus at `root` still looks as it did: every folder and watched file has
-    /// the same modification time (and size), and the taxonomy is as it was.
+    /// the same modification time (and size), and the taxonomy is as it was. Large watches
+    /// are checked on one thread per core (a `stat` is a few microseconds on overlay file
+    /// systems; 1,500 folders take milliseconds on one thread).
     pub fn unchanged(&self, root: &Path) -> bool {
-        let stat = |relative: &str| {
+        let taxonomy_now = fs::metadata(root.join(TAXONOMY_FILE))
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| (m.len(), mtime_ns(&m)));
+        if taxonomy_now != self.taxonomy {
+            return false;
+        }
+        let checks: Vec<(&str, Option<u64>, u128)> = self
+            .dirs
+            .iter()
+            .map(|(relative, mtime)| (relative.as_str(), None, *mtime))
+            .chain(
+                self.files
+                    .iter()
+                    .map(|(relative, size, mtime)| (relative.as_str(), Some(*size), *mtime)),
+            )
+            .collect();
+        let same = |(relative, size, mtime): &(&str, Option<u64>, u128)| {
             let path = if relative.is_empty() {
                 root.to_path_buf()
             } else {
                 root.join(relative)
             };
-            fs::metadata(path).ok()
-        };
-        let dirs_same = self
-            .dirs
-            .iter()
-            .all(|(relative, mtime)| stat(relative).is_some_and(|m| m.is_dir() && mtime_ns(&m) == *mtime));
-        let taxonomy_now = stat(TAXONOMY_FILE)
-            .filter(fs::Metadata::is_file)
-            .map(|m| (m.len(), mtime_ns(&m)));
-        dirs_same
-            && taxonomy_now == self.taxonomy
-            && self.files.iter().all(|(relative, size, mtime)| {
-                stat(relative).is_some_and(|m| m.len() == *size && mtime_ns(&m) == *mtime)
+            fs::metadata(path).is_ok_and(|m| {
+                let kind_and_size = match size {
+                    None => m.is_dir(),
+                    Some(size) => m.is_file() && m.len() == *size,
+                };
+                kind_and_size && mtime_ns(&m) == *mtime
             })
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if checks.len() < PARALLEL_STAT_MIN || threads < 2 {
+            return checks.iter().all(same);
+        }
+        let changed = AtomicBool::new(false);
+        let chunk = checks.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in checks.chunks(chunk) {
+                let (changed, same) = (&changed, &same);
+                scope.spawn(move || {
+                    for check in part {
+                        if changed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if !same(check) {
+                            changed.store(true, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        !changed.load(Ordering::Relaxed)
     }
 }
+
+/// Watches with fewer entries than this are checked on one thread.
+const PARALLEL_STAT_MIN: usize = 256;
 
 /// The format a file name implies: `.txt` is plain text, `.md`/`.markdown` Markdown.
 pub fn format_of(name: &str) -> Option<Format> {
