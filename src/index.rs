@@ -16,11 +16,12 @@ use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
     STORED, STRING,
 };
+use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
     TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::corpus::{self, FileEntry, Scan, Watch};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
@@ -621,7 +622,14 @@ fn write_generation(
     settings: BuildSettings,
     progress: &Progress,
 ) -> Result<BuildSummary> {
-    let index = Index::create_in_dir(dir, schema())
+    let settings_of_index = IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        ..IndexSettings::default()
+    };
+    let index = Index::builder()
+        .schema(schema())
+        .settings(settings_of_index)
+        .create_in_dir(dir)
         .with_context(|| format!("creating index in {}", dir.display()))?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema())?;
