@@ -55,8 +55,8 @@ rsearch_list=$(printf '%s,' "${queries[@]}"); rsearch_list=${rsearch_list%,}
 # rg gets the query's words as alternatives, as rsearch matches any of them.
 rg_list=$(for q in "${queries[@]}"; do printf '%s,' "$(echo "$q" | tr -s ' ' '|')"; done); rg_list=${rg_list%,}
 
-files=$(find "$corpus" -type f \( -name '*.txt' -o -name '*.md' \) -not -path '*/.*' | wc -l)
-corpus_mb=$(du -sk "$corpus" | awk '{printf "%.1f", $1/1024}')
+read -r files corpus_mb < <(find "$corpus" -type f \( -name '*.txt' -o -name '*.md' \) -not -path '*/.*' \
+  -printf '%s\n' | awk '{n++; b+=$1} END {printf "%d %.2f\n", n, b/1e6}')
 
 echo "indexing $corpus ..." >&2
 /usr/bin/time -v "$bin" index --corpus "$corpus" --index "$work/index" >"$work/index.out" 2>"$work/index.time"
