@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::CommandFactory;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     Cli, ColorChoice, Command, Format, IndexArgs, IndexLocation, LabelsArgs, Presentation, QueryArgs,
@@ -116,22 +116,31 @@ fn show_progress(progress: &Progress, finished: &mpsc::Receiver<()>) {
         if started.elapsed() < Duration::from_secs(1) {
             continue;
         }
+        let files_done = progress.files_done.load(Ordering::Relaxed);
+        let files_total = progress.files_total.load(Ordering::Relaxed);
+        let message = if files_done < files_total {
+            format!("{files_done}/{files_total} files")
+        } else {
+            format!("{files_total} files, writing the index")
+        };
+        let bytes_done = progress.bytes_done.load(Ordering::Relaxed);
         let bar = bar.get_or_insert_with(|| {
             let style = ProgressStyle::with_template(
                 "{bar:30} {bytes}/{total_bytes} {msg} · {bytes_per_sec} · {eta} left",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-            ProgressBar::new(0).with_style(style)
+            let bar = ProgressBar::hidden().with_style(style);
+            bar.set_length(progress.bytes_total.load(Ordering::Relaxed));
+            bar.set_position(bytes_done);
+            bar.set_message(message.clone());
+            // The rate counts from here, not from the bytes done before the bar appeared.
+            bar.reset_eta();
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar
         });
-        let files_done = progress.files_done.load(Ordering::Relaxed);
-        let files_total = progress.files_total.load(Ordering::Relaxed);
         bar.set_length(progress.bytes_total.load(Ordering::Relaxed));
-        bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
-        bar.set_message(if files_done < files_total {
-            format!("{files_done}/{files_total} files")
-        } else {
-            format!("{files_total} files, writing the index")
-        });
+        bar.set_message(message);
+        bar.set_position(bytes_done);
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
