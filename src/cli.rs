@@ -67,7 +67,7 @@ pub struct IndexLocation {
     #[arg(long)]
     pub no_refresh: bool,
     /// Memory budget of the index writer when a refresh rebuilds the index, in MB.
-    #[arg(long, value_name = "MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(16..=16384))]
+    #[arg(long, value_name = "MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(16..=16384))]
     pub memory: u64,
 }
 
@@ -94,8 +94,11 @@ pub struct IndexArgs {
     #[arg(long, value_name = "DIR", default_value = "index")]
     pub index: PathBuf,
     /// Memory budget of the index writer, in MB.
-    #[arg(long, value_name = "MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(16..=16384))]
+    #[arg(long, value_name = "MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(16..=16384))]
     pub memory: u64,
+    /// Rebuild the whole index instead of re-indexing only the files that changed.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

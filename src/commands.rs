@@ -3,17 +3,22 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::CommandFactory;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     Cli, ColorChoice, Command, Format, IndexArgs, IndexLocation, LabelsArgs, Presentation, QueryArgs,
     SectionsArgs, Shell, ShowArgs,
 };
 use crate::corpus;
-use crate::index::{self, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
+use crate::index::{self, BuildKind, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
 use crate::label::{Kind, Taxonomy};
+use crate::model::Progress;
 use crate::output::{Outline, Printer, RoleResults, Style};
 use crate::search::{self, Request};
 use crate::segment;
@@ -48,19 +53,98 @@ fn index(args: IndexArgs) -> Result<Outcome> {
     let dir = IndexDir::new(&args.index)?;
     let scan = corpus::scan(&args.corpus)?;
     let lock = dir.lock()?;
-    let summary = dir.build(&scan, settings(args.memory), &lock)?;
+    let settings = BuildSettings {
+        full: args.full,
+        ..settings(args.memory)
+    };
+    let summary = with_progress(|progress| dir.update(&scan, settings, progress, &lock))?;
     report_warnings(&summary);
-    println!(
-        "indexed {} file{}, {} passages in {} sections ({:.1} KB) in {:.2} s → {}",
+    let totals = format!(
+        "{} file{}, {} passages in {} sections",
         summary.files,
         if summary.files == 1 { "" } else { "s" },
         summary.passages,
         summary.sections,
-        summary.bytes as f64 / 1024.0,
-        summary.elapsed.as_secs_f64(),
-        dir.root().display()
     );
+    match summary.kind {
+        BuildKind::Full => println!(
+            "indexed {totals} ({:.1} KB) in {:.2} s → {}",
+            summary.bytes as f64 / 1024.0,
+            summary.elapsed.as_secs_f64(),
+            dir.root().display()
+        ),
+        BuildKind::Update {
+            added: 0,
+            changed: 0,
+            removed: 0,
+        } => println!("index is up to date: {totals} → {}", dir.root().display()),
+        BuildKind::Update {
+            added,
+            changed,
+            removed,
+        } => println!(
+            "updated {added} added, {changed} changed, {removed} removed file{} in {:.2} s; now {totals} → {}",
+            if added + changed + removed == 1 { "" } else { "s" },
+            summary.elapsed.as_secs_f64(),
+            dir.root().display()
+        ),
+    }
     Ok(Outcome::Success)
+}
+
+/// Runs a build, showing a progress bar (files and bytes done, rate, time left) on stderr
+/// when it is a terminal and the build has run for more than a second.
+fn with_progress<T>(build: impl FnOnce(&Progress) -> Result<T>) -> Result<T> {
+    let progress = Progress::default();
+    if !io::stderr().is_terminal() {
+        return build(&progress);
+    }
+    let (finished, wait) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let progress = &progress;
+        scope.spawn(move || show_progress(progress, &wait));
+        let result = build(progress);
+        drop(finished);
+        result
+    })
+}
+
+fn show_progress(progress: &Progress, finished: &mpsc::Receiver<()>) {
+    let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(100)) {
+        if started.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let files_done = progress.files_done.load(Ordering::Relaxed);
+        let files_total = progress.files_total.load(Ordering::Relaxed);
+        let message = if files_done < files_total {
+            format!("{files_done}/{files_total} files")
+        } else {
+            format!("{files_total} files, writing the index")
+        };
+        let bytes_done = progress.bytes_done.load(Ordering::Relaxed);
+        let bar = bar.get_or_insert_with(|| {
+            let style = ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {msg} · {bytes_per_sec} · {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let bar = ProgressBar::hidden().with_style(style);
+            bar.set_length(progress.bytes_total.load(Ordering::Relaxed));
+            bar.set_position(bytes_done);
+            bar.set_message(message.clone());
+            // The rate counts from here, not from the bytes done before the bar appeared.
+            bar.reset_eta();
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar
+        });
+        bar.set_length(progress.bytes_total.load(Ordering::Relaxed));
+        bar.set_message(message);
+        bar.set_position(bytes_done);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 }
 
 fn query(args: QueryArgs) -> Result<Outcome> {
@@ -248,6 +332,7 @@ fn printer(presentation: &Presentation, full: bool) -> Printer {
 fn settings(memory_mb: u64) -> BuildSettings {
     BuildSettings {
         memory: (memory_mb as usize).saturating_mul(1 << 20),
+        full: false,
     }
 }
 
@@ -272,9 +357,9 @@ fn open(location: &IndexLocation) -> Result<Opened> {
     )
 }
 
-/// Opens the index, (re)building it first when it is missing, unreadable, of another format,
-/// or older than the corpus; says so in one line on stderr. The check and the rebuild run
-/// under the writer lock, so concurrent queries rebuild once.
+/// Opens the index, building or updating it first when it is missing, unreadable, of another
+/// format, or older than the corpus (a cheap check: see `corpus::Watch`); says so in one line
+/// on stderr. The update runs under the writer lock, so concurrent queries update once.
 fn open_fresh(
     dir: &IndexDir,
     corpus_flag: Option<&Path>,
@@ -290,6 +375,13 @@ fn open_fresh(
         (None, Ok(o)) => o.stamp.corpus.clone(),
         (None, Err(_)) => PathBuf::from(DEFAULT_CORPUS),
     };
+    let why = match &opened {
+        Ok(o) => match index::staleness(o, &corpus_root) {
+            None => return opened.map_err(|why| unusable(dir, &why)),
+            Some(why) => why,
+        },
+        Err(why) => why.clone(),
+    };
     let scan = match corpus::scan(&corpus_root) {
         Ok(scan) => scan,
         Err(e) => {
@@ -303,21 +395,19 @@ fn open_fresh(
             };
         }
     };
-    let why = match opened {
-        Ok(o) => match index::staleness(&o, &corpus_root, &scan) {
-            None => return Ok(o),
-            Some(why) => why,
-        },
-        Err(why) => why,
-    };
+    drop(opened);
     let lock = dir.lock()?;
     if let Ok(o) = dir.open() {
-        if index::staleness(&o, &corpus_root, &scan).is_none() {
+        if index::staleness(&o, &corpus_root).is_none() {
             return Ok(o);
         }
     }
-    eprintln!("rsearch: {why}; building the index in {}", dir.root().display());
-    let summary = dir.build(&scan, settings, &lock)?;
+    let action = match why {
+        Staleness::CorpusChanged => "updating",
+        _ => "building",
+    };
+    eprintln!("rsearch: {why}; {action} the index in {}", dir.root().display());
+    let summary = with_progress(|progress| dir.update(&scan, settings, progress, &lock))?;
     report_warnings(&summary);
     drop(lock);
     dir.open().map_err(|why| unusable(dir, &why))

@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::label::TAXONOMY_FILE;
 use crate::model::{Format, SourceText};
@@ -27,12 +29,14 @@ pub struct FileEntry {
 }
 
 /// What a scan of the corpus folder found: its documents in a stable order (sorted by
-/// relative path) and its taxonomy file, if any.
+/// relative path), its taxonomy file, if any, and every folder it walked.
 #[derive(Debug, Clone)]
 pub struct Scan {
     pub root: PathBuf,
     pub files: Vec<FileEntry>,
     pub taxonomy: Option<FileEntry>,
+    /// Every folder walked (`""` is the root), sorted, with its modification time.
+    pub dirs: Vec<(String, u128)>,
     pub warnings: Vec<String>,
 }
 
@@ -69,21 +73,48 @@ pub fn scan(root: &Path) -> Result<Scan> {
         root: root.to_path_buf(),
         files: Vec::new(),
         taxonomy: None,
+        dirs: Vec::new(),
         warnings: Vec::new(),
     };
     let mut visited = HashSet::new();
-    walk(root, "", &mut visited, &mut scan);
+    walk(root, "", &meta, &mut visited, &mut scan);
     scan.files.sort_by(|a, b| a.source.cmp(&b.source));
+    scan.dirs.sort();
     if scan.files.is_empty() {
         bail!("corpus folder {} holds no .txt or .md file", root.display());
     }
     Ok(scan)
 }
 
-fn walk(dir: &Path, prefix: &str, visited: &mut HashSet<PathBuf>, scan: &mut Scan) {
-    match fs::canonicalize(dir) {
-        Ok(real) => {
-            if !visited.insert(real) {
+/// Modification time of what `meta` describes, in nanoseconds since the epoch (0 if unknown).
+pub fn mtime_ns(meta: &fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Identifies a folder however it was reached, to stop at symlink loops.
+#[cfg(unix)]
+fn folder_id(_dir: &Path, meta: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn folder_id(dir: &Path, _meta: &fs::Metadata) -> Option<PathBuf> {
+    fs::canonicalize(dir).ok()
+}
+
+#[cfg(unix)]
+type FolderId = (u64, u64);
+#[cfg(not(unix))]
+type FolderId = PathBuf;
+
+fn walk(dir: &Path, prefix: &str, meta: &fs::Metadata, visited: &mut HashSet<FolderId>, scan: &mut Scan) {
+    match folder_id(dir, meta) {
+        Some(id) => {
+            if !visited.insert(id) {
                 scan.warnings.push(format!(
                     "skipping {}: folder already read (symlink loop)",
                     dir.display()
@@ -91,11 +122,13 @@ fn walk(dir: &Path, prefix: &str, visited: &mut HashSet<PathBuf>, scan: &mut Sca
                 return;
             }
         }
-        Err(e) => {
-            scan.warnings.push(format!("skipping {}: {e}", dir.display()));
+        None => {
+            scan.warnings
+                .push(format!("skipping {}: cannot be resolved", dir.display()));
             return;
         }
     }
+    scan.dirs.push((prefix.to_string(), mtime_ns(meta)));
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -114,41 +147,146 @@ fn walk(dir: &Path, prefix: &str, visited: &mut HashSet<PathBuf>, scan: &mut Sca
         if name.starts_with('.') {
             continue;
         }
+        let is_taxonomy = prefix.is_empty() && name == TAXONOMY_FILE;
+        let wanted_file = is_taxonomy || format_of(name).is_some();
+        // The entry's type comes with the listing: no `stat` for files that are not documents.
+        let file_type = entry.file_type().ok();
+        if file_type.is_some_and(|t| t.is_file()) && !wanted_file {
+            continue;
+        }
         let path = entry.path();
-        let source = if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}/{name}")
-        };
         // Follows symlinks: a link to a file is read as that file, a link to a folder is walked.
-        let meta = match fs::metadata(&path) {
+        let meta = match file_type {
+            Some(t) if !t.is_symlink() => entry.metadata(),
+            _ => fs::metadata(&path),
+        };
+        let meta = match meta {
             Ok(meta) => meta,
             Err(e) => {
                 scan.warnings.push(format!("skipping {}: {e}", path.display()));
                 continue;
             }
         };
+        let source = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if meta.is_dir() {
-            walk(&path, &source, visited, scan);
-        } else if meta.is_file() {
+            walk(&path, &source, &meta, visited, scan);
+        } else if meta.is_file() && wanted_file {
             let file = FileEntry {
-                source: source.clone(),
+                source,
                 path,
                 size: meta.len(),
-                mtime_ns: meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos()),
+                mtime_ns: mtime_ns(&meta),
             };
-            if prefix.is_empty() && name == TAXONOMY_FILE {
+            if is_taxonomy {
                 scan.taxonomy = Some(file);
-            } else if format_of(name).is_some() {
+            } else {
                 scan.files.push(file);
             }
         }
     }
 }
+
+/// What `query` looks at to tell, cheaply, whether the corpus changed since a build: the
+/// modification time of every folder (it changes when an entry is added, removed or renamed
+/// in that folder), the taxonomy's size and time, and, for corpora of at most
+/// [`Watch::MAX_FILES`] documents, every document's size and time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    pub dirs: Vec<(String, u128)>,
+    pub taxonomy: Option<(u64, u128)>,
+    /// Empty for larger corpora: an in-place edit there is seen by `rsearch index`.
+    pub files: Vec<(String, u64, u128)>,
+}
+
+impl Watch {
+    /// Corpora up to this many documents have every document checked before each query
+    /// (about a millisecond of `stat` calls).
+    pub const MAX_FILES: usize = 1000;
+
+    /// What to watch of a scanned corpus.
+    pub fn of(scan: &Scan) -> Watch {
+        let files = if scan.files.len() <= Watch::MAX_FILES {
+            scan.files
+                .iter()
+                .map(|f| (f.source.clone(), f.size, f.mtime_ns))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Watch {
+            dirs: scan.dirs.clone(),
+            taxonomy: scan.taxonomy.as_ref().map(|t| (t.size, t.mtime_ns)),
+            files,
+        }
+    }
+
+    /// Whether the corpus at `root` still looks as it did: every folder and watched file has
+    /// the same modification time (and size), and the taxonomy is as it was. Large watches
+    /// are checked on one thread per core (a `stat` is a few microseconds on overlay file
+    /// systems; 1,500 folders take milliseconds on one thread).
+    pub fn unchanged(&self, root: &Path) -> bool {
+        let taxonomy_now = fs::metadata(root.join(TAXONOMY_FILE))
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| (m.len(), mtime_ns(&m)));
+        if taxonomy_now != self.taxonomy {
+            return false;
+        }
+        let checks: Vec<(&str, Option<u64>, u128)> = self
+            .dirs
+            .iter()
+            .map(|(relative, mtime)| (relative.as_str(), None, *mtime))
+            .chain(
+                self.files
+                    .iter()
+                    .map(|(relative, size, mtime)| (relative.as_str(), Some(*size), *mtime)),
+            )
+            .collect();
+        let same = |(relative, size, mtime): &(&str, Option<u64>, u128)| {
+            let path = if relative.is_empty() {
+                root.to_path_buf()
+            } else {
+                root.join(relative)
+            };
+            fs::metadata(path).is_ok_and(|m| {
+                let kind_and_size = match size {
+                    None => m.is_dir(),
+                    Some(size) => m.is_file() && m.len() == *size,
+                };
+                kind_and_size && mtime_ns(&m) == *mtime
+            })
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if checks.len() < PARALLEL_STAT_MIN || threads < 2 {
+            return checks.iter().all(same);
+        }
+        let changed = AtomicBool::new(false);
+        let chunk = checks.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in checks.chunks(chunk) {
+                let (changed, same) = (&changed, &same);
+                scope.spawn(move || {
+                    for check in part {
+                        if changed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if !same(check) {
+                            changed.store(true, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        !changed.load(Ordering::Relaxed)
+    }
+}
+
+/// Watches with fewer entries than this are checked on one thread.
+const PARALLEL_STAT_MIN: usize = 256;
 
 /// The format a file name implies: `.txt` is plain text, `.md`/`.markdown` Markdown.
 pub fn format_of(name: &str) -> Option<Format> {

@@ -151,3 +151,15 @@ pub struct Results {
 pub fn passage_id(source: &str, ordinal: u64) -> String {
     format!("{source}:{ordinal}")
 }
+
+/// How far a build has got, advanced by the index stage's workers and read by whoever shows
+/// progress. Counters only: the stage never draws anything.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files and bytes the build will read (set once it knows).
+    pub files_total: std::sync::atomic::AtomicU64,
+    pub bytes_total: std::sync::atomic::AtomicU64,
+    /// Files and bytes read, segmented and handed to the index so far.
+    pub files_done: std::sync::atomic::AtomicU64,
+    pub bytes_done: std::sync::atomic::AtomicU64,
+}

@@ -41,6 +41,17 @@ const CONTINUATIONS: &[&str] = &[
 
 /// Splits one source file into its document: title, sections and passages.
 pub fn document(source: &SourceText) -> Document {
+    split(source, true).0
+}
+
+/// What indexing needs of a source file: the document's title and passages (its `sections`
+/// left empty) and its number of sections. Cut exactly as [`document`] cuts, but without the
+/// outline, which a table of contents nested hundreds of headings deep makes large.
+pub fn passages(source: &SourceText) -> (Document, usize) {
+    split(source, false)
+}
+
+fn split(source: &SourceText, outline: bool) -> (Document, usize) {
     let blocks = blocks(&source.text, source.format);
     let (title, body) = match source.format {
         Format::Text => text_title(&blocks),
@@ -51,7 +62,7 @@ pub fn document(source: &SourceText) -> Document {
         Format::Text => classify_text(body),
         Format::Markdown => classify_markdown(body),
     };
-    assemble(&source.source, title, body, &kinds)
+    assemble(&source.source, title, body, &kinds, outline)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -282,19 +293,29 @@ fn continues(paragraph: &str) -> bool {
     })
 }
 
-/// Builds sections and passages from classified blocks. In plain text a run of headings nests
-/// (a heading followed directly by a heading is its parent) and a lone heading is a sibling of
-/// the previous section that held text.
-fn assemble(source: &str, title: String, blocks: &[Block], kinds: &[Kind]) -> Document {
+/// Builds sections and passages from classified blocks, and counts the sections. In plain text
+/// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
+/// heading is a sibling of the previous section that held text. Without `outline`, sections
+/// are counted but not kept.
+fn assemble(
+    source: &str,
+    title: String,
+    blocks: &[Block],
+    kinds: &[Kind],
+    outline: bool,
+) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
         captions: Vec::new(),
         passages: 0,
     }];
+    let mut headings = 0;
     let mut passages = Vec::new();
     // Open headings, outermost first, with their levels.
     let mut open: Vec<(usize, String)> = Vec::new();
+    // The heading path of `open`, built when a passage or a kept section needs it.
     let mut path: Vec<String> = Vec::new();
+    let mut path_is_current = true;
     let mut i = 0;
     while i < blocks.len() {
         match kinds[i] {
@@ -314,22 +335,31 @@ fn assemble(source: &str, title: String, blocks: &[Block], kinds: &[Kind]) -> Do
                         open.pop();
                     }
                     open.push((level, heading_text(&blocks[j])));
-                    path = open.iter().map(|(_, text)| text.clone()).collect();
-                    sections.push(Section {
-                        path: path.clone(),
-                        captions: Vec::new(),
-                        passages: 0,
-                    });
+                    headings += 1;
+                    path_is_current = false;
+                    if outline {
+                        path = open.iter().map(|(_, text)| text.clone()).collect();
+                        path_is_current = true;
+                        sections.push(Section {
+                            path: path.clone(),
+                            captions: Vec::new(),
+                            passages: 0,
+                        });
+                    }
                 }
                 i = run_end;
                 continue;
             }
             Kind::Caption => {
-                if let Some(section) = sections.last_mut() {
+                if let Some(section) = sections.last_mut().filter(|_| outline) {
                     section.captions.push(blocks[i].normalised());
                 }
             }
             Kind::Paragraph => {
+                if !path_is_current {
+                    path = open.iter().map(|(_, text)| text.clone()).collect();
+                    path_is_current = true;
+                }
                 for text in split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS) {
                     passages.push(Passage {
                         ordinal: passages.len() as u64 + 1,
@@ -345,15 +375,16 @@ fn assemble(source: &str, title: String, blocks: &[Block], kinds: &[Kind]) -> Do
         i += 1;
     }
     let root = &sections[0];
-    if root.passages == 0 && root.captions.is_empty() {
+    if !outline || (root.passages == 0 && root.captions.is_empty()) {
         sections.remove(0);
     }
-    Document {
+    let document = Document {
         source: source.to_string(),
         title,
         sections,
         passages,
-    }
+    };
+    (document, headings)
 }
 
 #[cfg(test)]
@@ -381,6 +412,27 @@ mod tests {
     }
 
     const BODY: &str = "This paragraph has enough words to be body text and it ends with a full stop.";
+
+    #[test]
+    fn passages_without_outline_are_those_of_the_document() {
+        let text = format!(
+            "T\n\nTop\n\nChild\n\n{BODY}\n\nCaption line\n\nFurthermore, more text.\n\nNext\n\n{BODY}"
+        );
+        let source = SourceText {
+            source: "a.txt".into(),
+            format: Format::Text,
+            text,
+        };
+        let full = document(&source);
+        let (lean, sections) = passages(&source);
+        assert_eq!(lean.passages, full.passages);
+        assert_eq!(lean.title, full.title);
+        assert_eq!(
+            sections,
+            full.sections.iter().filter(|s| !s.path.is_empty()).count()
+        );
+        assert!(lean.sections.is_empty());
+    }
 
     #[test]
     fn first_line_is_the_title() {
