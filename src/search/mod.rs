@@ -16,7 +16,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 mod explain;
 mod typo;
 
-pub use typo::{edit_distance, typo_budget, TypoAutomaton};
+pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::index::{analyzer, field, Fields, Opened};
 use crate::label::Kind;
@@ -28,6 +28,9 @@ const SECTION_BOOST: f32 = 0.5;
 const TITLE_BOOST: f32 = 0.3;
 /// A typo match weighs a tenth of an exact one, so exact matches rank first.
 const TYPO_BOOST: f32 = 0.1;
+/// A word found in fewer passages than this is rare enough to be a misspelling itself, so typo
+/// matches are looked for too.
+const RARE_WORD_PASSAGES: u64 = 3;
 /// Indexed words a typed word may expand to through typos, closest and commonest first.
 const MAX_TYPO_EXPANSIONS: usize = 8;
 /// Longest snippet, in characters.
@@ -279,8 +282,9 @@ impl Builder<'_> {
         Some(query)
     }
 
-    /// A plain word: exact match in every field, plus near indexed words (typos) at a tenth of
-    /// the weight. A word that analyses to nothing (a stop word, punctuation) is dropped.
+    /// A plain word: exact match in every field, plus, for a word the index does not hold or
+    /// holds in few passages, near indexed words (typos) at a tenth of the weight. A word that
+    /// analyses to nothing (a stop word, punctuation) is dropped.
     fn word(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
         let tokens = analyse(&literal.phrase);
         if tokens.len() != 1 {
@@ -292,20 +296,25 @@ impl Builder<'_> {
         }
         let stem = &tokens[0];
         let exact = self.delegate(UserInputLeaf::Literal(literal.clone()));
-        let letters = literal.phrase.chars().filter(|c| c.is_alphanumeric()).count();
+        // Typos are counted on the indexed form (the stem), so its length sets the budget:
+        // "correction" is searched as "correct", a 7-letter word with one typo allowed.
+        let letters = stem.chars().count();
         let budget = typo_budget(letters);
-        let known = [self.fields.text, self.fields.section, self.fields.title]
+        let passages_with_word = [self.fields.text, self.fields.section, self.fields.title]
             .iter()
             .map(|&f| self.searcher.doc_freq(&Term::from_field_text(f, stem)))
-            .sum::<tantivy::Result<u64>>()?
-            > 0;
-        // Near words are looked up only when they are used: to expand a word (typo tolerance)
-        // or to suggest one for a word the index does not know. Building the automaton is the
-        // costliest step of a short query.
-        let search_budget = match (known, self.typos) {
-            (true, true) => budget,
-            (true, false) => 0,
-            (false, _) => budget.max(u8::from(letters >= 3)),
+            .sum::<tantivy::Result<u64>>()?;
+        let known = passages_with_word > 0;
+        // Near words are looked up for a word the index does not hold (to expand it and to
+        // suggest a spelling) and for a rare one (it may itself be a misspelling in a passage).
+        // A common word is taken as meant: that keeps a query over a large index fast, since
+        // walking every segment's term dictionary is its costliest step.
+        let search_budget = if passages_with_word >= RARE_WORD_PASSAGES {
+            0
+        } else if known {
+            budget
+        } else {
+            budget.max(u8::from(letters >= 3))
         };
         let candidates = if search_budget > 0 {
             near_terms(self.searcher, self.fields.text, stem, search_budget)?
@@ -361,16 +370,16 @@ struct NearTerm {
     doc_freq: u64,
 }
 
-/// Indexed terms of `field` within `max_distance` edits of `stem` (transpositions count one),
+/// Indexed terms of `field` within `max_distance` typos of `stem` ([`typo_distance`]),
 /// closest first, then commonest.
 fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -> Result<Vec<NearTerm>> {
     let mut found: BTreeMap<String, u64> = BTreeMap::new();
     for segment in searcher.segment_readers() {
+        let Some(automaton) = TypoAutomaton::new(stem, max_distance) else {
+            break;
+        };
         let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted
-            .terms()
-            .search(TypoAutomaton::new(stem, max_distance))
-            .into_stream()?;
+        let mut stream = inverted.terms().search(automaton).into_stream()?;
         while stream.advance() {
             if let Ok(term) = std::str::from_utf8(stream.key()) {
                 if term != stem {
@@ -382,7 +391,7 @@ fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -
     let mut near: Vec<NearTerm> = found
         .into_iter()
         .map(|(term, doc_freq)| NearTerm {
-            distance: edit_distance(stem, &term).min(u8::MAX as usize) as u8,
+            distance: typo_distance(stem, &term).min(usize::from(u8::MAX)) as u8,
             term,
             doc_freq,
         })
