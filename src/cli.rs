@@ -62,7 +62,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "TOPIC")]
     pub topic: Vec<String>,
     /// Number of passages to show.
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10, value_parser = at_least_one)]
     pub limit: usize,
     /// Show each whole passage instead of a snippet.
     #[arg(long)]
@@ -79,6 +79,15 @@ pub struct QueryArgs {
     /// Memory budget of the index writer when a refresh rebuilds the index, in MB.
     #[arg(long, value_name = "MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(16..=16384))]
     pub memory: u64,
+}
+
+/// A count that must be 1 or more (`--limit 0` would ask for nothing).
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `--color`: colour on a terminal only (`auto`, honouring `NO_COLOR`), always, or never.

@@ -4,12 +4,13 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 
 use crate::cli::{Cli, ColorChoice, Command, IndexArgs, QueryArgs};
 use crate::corpus;
 use crate::index::{self, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
 use crate::label::Kind;
+use crate::model::Results;
 use crate::output::{Printer, Style};
 use crate::search::{self, Request};
 
@@ -52,12 +53,11 @@ fn index(args: IndexArgs) -> Result<Outcome> {
 
 fn query(args: QueryArgs) -> Result<Outcome> {
     let dir = IndexDir::new(&args.index)?;
-    let opened = open_fresh(
-        &dir,
-        args.corpus.as_deref(),
-        !args.no_refresh,
-        settings(args.memory),
-    )?;
+    let refresh = !args.no_refresh;
+    let mut opened = open_fresh(&dir, args.corpus.as_deref(), refresh, settings(args.memory))?;
+    if refresh {
+        dir.remove_leftovers_if_idle();
+    }
     let resolve = |kind, values: &[String]| -> Result<Vec<String>> {
         values
             .iter()
@@ -70,7 +70,24 @@ fn query(args: QueryArgs) -> Result<Outcome> {
         topics: resolve(Kind::Topic, &args.topic)?,
         limit: args.limit,
     };
-    let results = search::run(&opened, &request)?;
+    let results = match search_guarded(&opened, &request) {
+        Ok(results) => results,
+        Err(e) => {
+            // A search that fails on an index whose files are damaged is a damaged index, not a
+            // bug: rebuild it (or say how) instead of showing tantivy's error.
+            let damaged = index::damaged_files(&opened);
+            if damaged.is_empty() {
+                return Err(e);
+            }
+            let why = Staleness::Damaged(damaged);
+            if !refresh {
+                return Err(unusable(&dir, &why));
+            }
+            let corpus_root = args.corpus.clone().unwrap_or_else(|| opened.stamp.corpus.clone());
+            opened = rebuild(&dir, &corpus_root, &why, settings(args.memory))?;
+            search_guarded(&opened, &request)?
+        }
+    };
     let printer = Printer {
         style: if args.json { Style::Json } else { Style::Human },
         color: use_color(args.color),
@@ -85,6 +102,33 @@ fn query(args: QueryArgs) -> Result<Outcome> {
     } else {
         Outcome::NoHits
     })
+}
+
+/// Runs a search, turning a panic inside tantivy (which a damaged index can cause) into an error.
+fn search_guarded(opened: &Opened, request: &Request) -> Result<Results> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| search::run(opened, request))) {
+        Ok(result) => result,
+        Err(_) => Err(anyhow!("searching the index failed")),
+    }
+}
+
+/// Rebuilds a damaged index under the writer lock, unless another process already replaced it
+/// with a sound one while this one waited for the lock.
+fn rebuild(dir: &IndexDir, corpus_root: &Path, why: &Staleness, settings: BuildSettings) -> Result<Opened> {
+    let scan = corpus::scan(corpus_root).with_context(|| format!("{why}, and it cannot be rebuilt"))?;
+    let lock = dir.lock()?;
+    if let Ok(o) = dir.open() {
+        if index::damaged_files(&o).is_empty() && index::staleness(&o, corpus_root, &scan).is_none() {
+            return Ok(o);
+        }
+    }
+    // A taxonomy error ends the command before the note, so the error stands alone.
+    index::read_taxonomy(&scan)?;
+    eprintln!("rsearch: {why}; building the index in {}", dir.root().display());
+    let summary = dir.build(&scan, settings, &lock)?;
+    report_warnings(&summary);
+    drop(lock);
+    dir.open().map_err(|why| unusable(dir, &why))
 }
 
 fn settings(memory_mb: u64) -> BuildSettings {
@@ -148,6 +192,8 @@ fn open_fresh(
             return Ok(o);
         }
     }
+    // A taxonomy error ends the command before the note, so the error stands alone.
+    index::read_taxonomy(&scan)?;
     eprintln!("rsearch: {why}; building the index in {}", dir.root().display());
     let summary = dir.build(&scan, settings, &lock)?;
     report_warnings(&summary);

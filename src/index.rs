@@ -136,6 +136,10 @@ pub struct Stamp {
     pub files: usize,
     pub passages: usize,
     pub sections: usize,
+    /// Hash of the taxonomy copied into the index ([`taxonomy_hash`]), so a damaged or missing
+    /// copy is caught on opening; absent when the corpus had no taxonomy.
+    #[serde(default)]
+    pub taxonomy: Option<String>,
 }
 
 /// An opened index, ready to search.
@@ -153,6 +157,8 @@ pub struct Opened {
 pub enum Staleness {
     Missing,
     Unreadable(String),
+    /// Files whose checksums no longer match what was written.
+    Damaged(Vec<String>),
     OtherFormat(u32),
     OtherCorpus(PathBuf),
     CorpusChanged,
@@ -163,6 +169,7 @@ impl std::fmt::Display for Staleness {
         match self {
             Staleness::Missing => write!(f, "no index yet"),
             Staleness::Unreadable(why) => write!(f, "index is unreadable ({why})"),
+            Staleness::Damaged(files) => write!(f, "index is damaged (bad checksum in {})", files.join(", ")),
             Staleness::OtherFormat(v) => {
                 write!(f, "index has format {v}, this rsearch writes {FORMAT_VERSION}")
             }
@@ -286,18 +293,7 @@ impl IndexDir {
         let started = Instant::now();
         self.check_is_ours()?;
         self.remove_leftovers();
-        let taxonomy_text = match &scan.taxonomy {
-            Some(entry) => Some(
-                fs::read_to_string(&entry.path)
-                    .with_context(|| format!("reading {}", entry.path.display()))?,
-            ),
-            None => None,
-        };
-        let taxonomy = match &taxonomy_text {
-            Some(text) => Taxonomy::parse(text)
-                .with_context(|| format!("taxonomy {}", scan.root.join(TAXONOMY_FILE).display()))?,
-            None => Taxonomy::default(),
-        };
+        let (taxonomy, taxonomy_text) = read_taxonomy(scan)?;
         let stamp_time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -362,6 +358,32 @@ impl IndexDir {
         Ok(())
     }
 
+    /// Removes temporary folders left by killed builds when no writer is at work (the lock is
+    /// free); a reader calls this so that a killed build is cleaned up without a new build.
+    /// Best effort: a read-only index folder is left as it is.
+    pub fn remove_leftovers_if_idle(&self) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        let has_leftovers = entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
+        if !has_leftovers {
+            return;
+        }
+        let Ok(file) = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(LOCK))
+        else {
+            return;
+        };
+        if file.try_lock().is_ok() {
+            self.remove_leftovers();
+        }
+    }
+
     /// Removes temporary folders left by builds that were killed (only called under the lock).
     fn remove_leftovers(&self) {
         let Ok(entries) = fs::read_dir(&self.root) else {
@@ -387,6 +409,41 @@ impl IndexDir {
             }
         }
     }
+}
+
+/// Reads and parses the corpus's taxonomy (an empty one when it has none), with its text.
+/// A build calls it first; a caller may call it before announcing a build that would fail.
+pub fn read_taxonomy(scan: &Scan) -> Result<(Taxonomy, Option<String>)> {
+    let Some(entry) = &scan.taxonomy else {
+        return Ok((Taxonomy::default(), None));
+    };
+    let text =
+        fs::read_to_string(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+    let taxonomy = Taxonomy::parse(&text)
+        .with_context(|| format!("taxonomy {}", scan.root.join(TAXONOMY_FILE).display()))?;
+    Ok((taxonomy, Some(text)))
+}
+
+/// Files of an opened index whose checksums do not match: called when a search fails, to tell
+/// a damaged index (rebuild it) from a bug. Reading every file is too slow for each query.
+pub fn damaged_files(opened: &Opened) -> Vec<String> {
+    let check = catch_unwind(AssertUnwindSafe(|| opened.index.validate_checksum()));
+    match check {
+        Ok(Ok(files)) => {
+            let mut names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+            names.sort();
+            names
+        }
+        Ok(Err(e)) => vec![format!("unreadable: {e}")],
+        Err(_) => vec!["unreadable".to_string()],
+    }
+}
+
+/// The hash of a taxonomy's text as stored in the stamp.
+pub fn taxonomy_hash(text: &str) -> String {
+    let mut hash = corpus::Fnv64::new();
+    hash.write(text.as_bytes());
+    format!("{:016x}", hash.finish())
 }
 
 /// Checks an opened index against the corpus as it is now.
@@ -420,9 +477,13 @@ fn open_generation(dir: &Path) -> Result<Opened, Staleness> {
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
         .map_err(|e: tantivy::TantivyError| unreadable(&e))?;
-    let taxonomy = match fs::read_to_string(dir.join(TAXONOMY_FILE)) {
-        Ok(text) => Taxonomy::parse(&text).map_err(|e| unreadable(&e))?,
-        Err(_) => Taxonomy::default(),
+    let taxonomy = match (fs::read_to_string(dir.join(TAXONOMY_FILE)), &stamp.taxonomy) {
+        (Ok(text), Some(hash)) if taxonomy_hash(&text) != *hash => {
+            return Err(Staleness::Damaged(vec![TAXONOMY_FILE.to_string()]))
+        }
+        (Ok(text), _) => Taxonomy::parse(&text).map_err(|e| unreadable(&e))?,
+        (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => Taxonomy::default(),
+        (Err(e), _) => return Err(unreadable(&format!("{TAXONOMY_FILE}: {e}"))),
     };
     Ok(Opened {
         index,
@@ -510,6 +571,7 @@ fn write_generation(
         files: summary.files,
         passages: summary.passages,
         sections: summary.sections,
+        taxonomy: taxonomy_text.map(taxonomy_hash),
     };
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);

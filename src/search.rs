@@ -35,6 +35,14 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
     let searcher = opened.reader.searcher();
     let fields = &opened.fields;
     let user_query = parse(opened, &request.query);
+    if !has_terms(&*user_query) {
+        // Only punctuation, stop words or symbols: nothing is searched, so nothing matches
+        // (tantivy would otherwise read an empty clause list as "every passage").
+        return Ok(Results {
+            query: request.query.clone(),
+            ..Results::default()
+        });
+    }
     let query = with_filters(user_query.box_clone(), fields, request);
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     let mut roles = FacetCollector::for_field(field::ROLES);
@@ -77,8 +85,22 @@ fn parse(opened: &Opened, text: &str) -> Box<dyn Query> {
     let mut parser = QueryParser::for_index(&opened.index, vec![fields.text, fields.section, fields.title]);
     parser.set_field_boost(fields.section, SECTION_BOOST);
     parser.set_field_boost(fields.title, TITLE_BOOST);
-    let (query, _errors) = parser.parse_query_lenient(&escape_colons(&drop_question_words(text)));
+    // Control characters (a NUL, a tab) separate words like spaces; inside a word they would
+    // turn it into a phrase query ("cyber\0security").
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let (query, _errors) = parser.parse_query_lenient(&escape_colons(&drop_question_words(&text)));
     query
+}
+
+/// Does the parsed query look for any indexed term? A query whose every word the analyzer
+/// drops (stop words, punctuation, emoji, words over 40 bytes) looks for none.
+fn has_terms(query: &dyn Query) -> bool {
+    let mut found = false;
+    query.query_terms(&mut |_, _| found = true);
+    found
 }
 
 /// Words that shape a question but say nothing of its subject. Rare in passages, they would

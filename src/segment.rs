@@ -287,11 +287,14 @@ fn is_markdown_caption(text: &str) -> bool {
     inner.starts_with('[') && inner.ends_with(')') && inner.contains("](") && !inner[1..].contains("\n")
 }
 
-/// A line ending in `.`, `!`, `,`, `;`, `:` or an ellipsis reads as a sentence, not a title.
-/// A question mark does not count: questions are common headings.
+/// A line ending in `.`, `!`, `,`, `;`, `:` or an ellipsis (or their CJK and Arabic forms)
+/// reads as a sentence, not a title. A question mark does not count: questions are common
+/// headings.
 fn ends_with_closing_punctuation(line: &str) -> bool {
-    let end = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '*', '_']);
-    end.ends_with(['.', '!', ',', ';', ':', '…'])
+    let end = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '*', '_', '」', '』', '）']);
+    end.ends_with([
+        '.', '!', ',', ';', ':', '…', '。', '！', '，', '；', '：', '،', '؛', '۔',
+    ])
 }
 
 /// Does this paragraph open with a word that carries on from the paragraph before it?
@@ -463,6 +466,13 @@ mod tests {
             "T\n\n{BODY}\n\nWhat does a widget do?\n\nA widget does things.\n"
         ));
         assert_eq!(paths(&doc), ["", "What does a widget do?"]);
+    }
+
+    #[test]
+    fn short_cjk_sentence_with_full_stop_is_a_paragraph() {
+        let doc = text_doc(&format!("T\n\n{BODY}\n\n検索 エンジン は 文書 を 探す。\n"));
+        assert_eq!(doc.passages.len(), 2);
+        assert!(doc.sections.iter().all(|s| s.path.is_empty()));
     }
 
     #[test]
