@@ -85,14 +85,23 @@ fn parse(opened: &Opened, text: &str) -> Box<dyn Query> {
     let mut parser = QueryParser::for_index(&opened.index, vec![fields.text, fields.section, fields.title]);
     parser.set_field_boost(fields.section, SECTION_BOOST);
     parser.set_field_boost(fields.title, TITLE_BOOST);
-    // Control characters (a NUL, a tab) separate words like spaces; inside a word they would
-    // turn it into a phrase query ("cyber\0security").
-    let text: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let (query, _errors) = parser.parse_query_lenient(&escape_colons(&drop_question_words(&text)));
+    let (query, _errors) = parser.parse_query_lenient(&escape_colons(&drop_question_words(&plain(text))));
     query
+}
+
+/// Replaces by spaces what would make tantivy's parser build a query that cannot run or that
+/// a person did not mean: control characters (a NUL inside "cyber\0security" would make it a
+/// phrase) and `*` (`title:*` asks tantivy for a fast field our text fields do not have), except
+/// after a closing quote, where it asks for a phrase prefix (`"market res"*`).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut previous = None;
+    for c in text.chars() {
+        let keep = !c.is_control() && (c != '*' || previous == Some('"'));
+        out.push(if keep { c } else { ' ' });
+        previous = Some(c);
+    }
+    out
 }
 
 /// Does the parsed query look for any indexed term? A query whose every word the analyzer
@@ -295,6 +304,14 @@ mod tests {
         assert_eq!(drop_question_words("doctor who"), "doctor who");
         assert_eq!(drop_question_words("who?"), "who?");
         assert_eq!(drop_question_words("\"who is\" here?"), "\"who is\" here?");
+    }
+
+    #[test]
+    fn stars_and_control_characters_become_spaces_except_a_phrase_prefix() {
+        assert_eq!(plain("title:* cto"), "title:  cto");
+        assert_eq!(plain("*"), " ");
+        assert_eq!(plain("\"market res\"*"), "\"market res\"*");
+        assert_eq!(plain("cyber\0security\t"), "cyber security ");
     }
 
     #[test]
