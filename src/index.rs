@@ -460,23 +460,33 @@ pub fn staleness(opened: &Opened, corpus_root: &Path, scan: &Scan) -> Option<Sta
 
 fn open_generation(dir: &Path) -> Result<Opened, Staleness> {
     let unreadable = |e: &dyn std::fmt::Display| Staleness::Unreadable(e.to_string());
-    let index = Index::open_in_dir(dir).map_err(|e| unreadable(&e))?;
+    if !dir.is_dir() {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        return Err(unreadable(&format!("{CURRENT} names {name:?}, which is missing")));
+    }
+    let index = Index::open_in_dir(dir).map_err(|e| Staleness::Unreadable(describe(&e)))?;
     let payload = index
         .load_metas()
-        .map_err(|e| unreadable(&e))?
+        .map_err(|e| Staleness::Unreadable(describe(&e)))?
         .payload
         .ok_or_else(|| unreadable(&"no version stamp"))?;
-    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    if stamp.format != FORMAT_VERSION {
-        return Err(Staleness::OtherFormat(stamp.format));
+    // The format is read first: a stamp of another format may not have this one's fields.
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: u32,
     }
+    let format: FormatOnly = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
+    if format.format != FORMAT_VERSION {
+        return Err(Staleness::OtherFormat(format.format));
+    }
+    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
-        .map_err(|e: tantivy::TantivyError| unreadable(&e))?;
+        .map_err(|e: tantivy::TantivyError| Staleness::Unreadable(describe(&e)))?;
     let taxonomy = match (fs::read_to_string(dir.join(TAXONOMY_FILE)), &stamp.taxonomy) {
         (Ok(text), Some(hash)) if taxonomy_hash(&text) != *hash => {
             return Err(Staleness::Damaged(vec![TAXONOMY_FILE.to_string()]))
@@ -492,6 +502,26 @@ fn open_generation(dir: &Path) -> Result<Opened, Staleness> {
         stamp,
         taxonomy,
     })
+}
+
+/// A tantivy error in a few words: the file and the first sentence of what is wrong with it,
+/// without the debug formatting of its error chain.
+fn describe(error: &tantivy::TantivyError) -> String {
+    use tantivy::directory::error::OpenReadError;
+    let first_sentence = |text: String| match text.split_once(". ") {
+        Some((first, _)) => first.to_string(),
+        None => text.trim_end_matches('.').to_string(),
+    };
+    match error {
+        tantivy::TantivyError::OpenReadError(OpenReadError::IoError { io_error, filepath }) => {
+            format!("{}: {}", filepath.display(), first_sentence(io_error.to_string()))
+        }
+        tantivy::TantivyError::OpenReadError(OpenReadError::FileDoesNotExist(path)) => {
+            format!("{} is missing", path.display())
+        }
+        tantivy::TantivyError::DataCorruption(corruption) => first_sentence(format!("{corruption:?}")),
+        other => first_sentence(other.to_string()),
+    }
 }
 
 /// Reads, segments, labels and indexes every file of the scan into `dir`, then commits with

@@ -321,7 +321,7 @@ fn truncated_segment_file_is_refused_or_rebuilt() {
                 fs::write(&file, &bytes[..bytes.len() / 2]).expect("truncate");
             }
         },
-        "index is unreadable (",
+        ".term: Footer magic byte mismatch)",
     );
 }
 
@@ -347,15 +347,15 @@ fn garbage_inside_stored_passages_is_refused_or_rebuilt() {
 fn garbage_meta_file_is_refused_or_rebuilt() {
     damaged_index_is_refused_or_rebuilt(
         |env| fs::write(live_generation(env).join("meta.json"), [0xff, 0x00, 0x13]).expect("write"),
-        "index is unreadable (Data corrupted",
+        "index is unreadable (Data corruption (in file `\"meta.json\"`): Meta file does not contain valid utf8 file)",
     );
 }
 
 #[test]
 fn garbage_current_file_is_refused_or_rebuilt() {
     damaged_index_is_refused_or_rebuilt(
-        |env| fs::write(env.index().join("CURRENT"), "gen-\u{0}garbage").expect("write"),
-        "index is unreadable (",
+        |env| fs::write(env.index().join("CURRENT"), "gen-\u{1}garbage").expect("write"),
+        "index is unreadable (CURRENT names \"gen-\\u{1}garbage\", which is missing)",
     );
 }
 

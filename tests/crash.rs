@@ -252,41 +252,51 @@ fn two_queries_on_a_missing_index_build_it_under_the_lock() {
     assert!(entries(&env.index(), "gen-").len() <= 2);
 }
 
-/// Rewrites the format version in the live generation's stamp, as another rsearch would have.
-fn stamp_format(env: &TestEnv, format: u32) {
+/// Rewrites the live generation's stamp (tantivy's commit payload in `meta.json`) as another
+/// rsearch would have written it: with `format`, and only that field when `bare`.
+fn stamp_format(env: &TestEnv, format: u32, bare: bool) {
     let current = fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
-    let meta = env.index().join(current.trim()).join("meta.json");
-    let text = fs::read_to_string(&meta).expect("meta.json");
-    let marker = format!("\\\"format\\\":{}", rsearch::index::FORMAT_VERSION);
-    assert!(text.contains(&marker), "{text}");
-    fs::write(&meta, text.replace(&marker, &format!("\\\"format\\\":{format}"))).expect("write");
+    let meta_path = env.index().join(current.trim()).join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&meta_path).expect("meta.json")).expect("JSON");
+    let payload = meta["payload"].as_str().expect("payload").to_string();
+    let mut stamp: serde_json::Value = serde_json::from_str(&payload).expect("stamp JSON");
+    assert_eq!(stamp["format"], rsearch::index::FORMAT_VERSION);
+    if bare {
+        stamp = serde_json::json!({});
+    }
+    stamp["format"] = format.into();
+    meta["payload"] = stamp.to_string().into();
+    fs::write(&meta_path, meta.to_string()).expect("write meta.json");
 }
 
 #[test]
 fn index_of_another_format_is_rebuilt() {
     let env = TestEnv::new();
     let before = answer(&env.query_json(&[QUERY, "--limit", "100000"]));
-    stamp_format(&env, 999);
-    let run = env
-        .run(&["query", QUERY, "--json", "--limit", "100000"])
-        .expect_code(0);
-    assert_eq!(
-        run.stderr,
-        format!(
-            "rsearch: index has format 999, this rsearch writes {}; building the index in index\n",
-            rsearch::index::FORMAT_VERSION
-        )
-    );
-    assert_eq!(answer(&run.json()), before);
-    let again = env.run(&["query", QUERY]).expect_code(0);
-    assert!(again.stderr.is_empty(), "{}", again.stderr);
+    for bare in [false, true] {
+        stamp_format(&env, 999, bare);
+        let run = env
+            .run(&["query", QUERY, "--json", "--limit", "100000"])
+            .expect_code(0);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "rsearch: index has format 999, this rsearch writes {}; building the index in index\n",
+                rsearch::index::FORMAT_VERSION
+            )
+        );
+        assert_eq!(answer(&run.json()), before);
+        let again = env.run(&["query", QUERY]).expect_code(0);
+        assert!(again.stderr.is_empty(), "{}", again.stderr);
+    }
 }
 
 #[test]
 fn index_of_another_format_without_its_corpus_is_refused() {
     let env = TestEnv::new();
     env.run(&["index"]).expect_code(0);
-    stamp_format(&env, 999);
+    stamp_format(&env, 999, false);
     fs::rename(env.corpus(), env.root().join("moved")).expect("move corpus");
     let run = env.run(&["query", QUERY]).expect_code(2);
     assert_eq!(
