@@ -139,7 +139,8 @@ fn drop_question_words(text: &str) -> String {
     }
 }
 
-/// Replaces `:` by a space unless it follows a searchable field name.
+/// Replaces `:` by a space unless it joins a searchable field name to what follows it
+/// (`title:skills`); `title: skills` (or `title:*`, once the star is gone) searches both words.
 fn escape_colons(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, c) in text.char_indices() {
@@ -149,7 +150,8 @@ fn escape_colons(text: &str) -> String {
                 .rfind(|ch: char| !ch.is_alphanumeric() && ch != '_')
                 .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
             let word = &before[word_start..];
-            if [field::TEXT, field::SECTION, field::TITLE].contains(&word) {
+            let joined = text[i + 1..].starts_with(|ch: char| !ch.is_whitespace());
+            if joined && [field::TEXT, field::SECTION, field::TITLE].contains(&word) {
                 out.push(c);
             } else {
                 out.push(' ');
@@ -290,6 +292,8 @@ mod tests {
     fn colon_after_a_plain_word_is_not_a_field() {
         assert_eq!(escape_colons("Note: costs"), "Note  costs");
         assert_eq!(escape_colons("section:skills"), "section:skills");
+        assert_eq!(escape_colons("title: cto"), "title  cto");
+        assert_eq!(escape_colons("title:"), "title ");
         assert_eq!(escape_colons("::"), "  ");
         assert_eq!(escape_colons("日本:語"), "日本 語");
     }

@@ -122,7 +122,7 @@ fn killed_build_leaves_the_previous_index_answering_and_the_next_run_recovers() 
     );
     let mut moments = Moments::new();
     let seed = moments.0;
-    let (mut killed, mut completed) = (0, 0);
+    let (mut killed, mut completed, mut as_before, mut leftovers) = (0, 0, 0, 0);
     for round in 0..rounds("RSEARCH_KILL_ROUNDS", 4) {
         let mut child = spawn(&env, &["index"]);
         let spawned = Instant::now();
@@ -136,6 +136,7 @@ fn killed_build_leaves_the_previous_index_answering_and_the_next_run_recovers() 
         } else {
             killed += 1;
         }
+        leftovers += usize::from(!entries(&env.index(), ".tmp-").is_empty());
         let run = env
             .run(&["query", QUERY, "--json", "--limit", "100000", "--no-refresh"])
             .expect_code(0);
@@ -144,6 +145,7 @@ fn killed_build_leaves_the_previous_index_answering_and_the_next_run_recovers() 
             "round {round}, seed {seed}: {}",
             run.stderr
         );
+        as_before += usize::from(run.stdout == before.stdout);
         // Killed before its switch, the build left the old index exactly as it was; killed
         // after it (or done), the new index answers.
         assert!(
@@ -151,7 +153,12 @@ fn killed_build_leaves_the_previous_index_answering_and_the_next_run_recovers() 
             "round {round}, seed {seed}: index answers neither as before nor as rebuilt"
         );
     }
-    eprintln!("{killed} builds killed, {completed} completed before the kill (seed {seed})");
+    eprintln!(
+        "{killed} builds killed, {completed} completed before the kill; {leftovers} left a \
+         .tmp-* folder; the index answered as before {as_before} times, as rebuilt {} times \
+         (seed {seed})",
+        killed + completed - as_before
+    );
     let run = env
         .run(&["query", QUERY, "--json", "--limit", "100000"])
         .expect_code(0);
