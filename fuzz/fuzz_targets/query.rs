@@ -17,8 +17,8 @@ fn article_index() -> &'static Opened {
     let (_, opened) = INDEX.get_or_init(|| {
         let folder = tempfile::tempdir().expect("temporary folder");
         let dir = IndexDir::new(&folder.path().join("index")).expect("index folder");
-        let scan = corpus::scan(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"))
-            .expect("bundled corpus");
+        let scan =
+            corpus::scan(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")).expect("bundled corpus");
         let lock = dir.lock().expect("lock");
         dir.build(&scan, BuildSettings { memory: 50 << 20 }, &lock)
             .expect("index builds");
