@@ -122,13 +122,7 @@ fn rebuild(dir: &IndexDir, corpus_root: &Path, why: &Staleness, settings: BuildS
             return Ok(o);
         }
     }
-    // A taxonomy error ends the command before the note, so the error stands alone.
-    index::read_taxonomy(&scan)?;
-    eprintln!("rsearch: {why}; building the index in {}", dir.root().display());
-    let summary = dir.build(&scan, settings, &lock)?;
-    report_warnings(&summary);
-    drop(lock);
-    dir.open().map_err(|why| unusable(dir, &why))
+    build_announced(dir, &scan, why, settings, lock)
 }
 
 fn settings(memory_mb: u64) -> BuildSettings {
@@ -192,10 +186,21 @@ fn open_fresh(
             return Ok(o);
         }
     }
-    // A taxonomy error ends the command before the note, so the error stands alone.
-    index::read_taxonomy(&scan)?;
+    build_announced(dir, &scan, &why, settings, lock)
+}
+
+/// Builds the index under the held lock, saying why in one line on stderr first, and opens it.
+/// A taxonomy error ends the command before the note, so the error stands alone.
+fn build_announced(
+    dir: &IndexDir,
+    scan: &corpus::Scan,
+    why: &Staleness,
+    settings: BuildSettings,
+    lock: index::WriteLock,
+) -> Result<Opened> {
+    index::read_taxonomy(scan)?;
     eprintln!("rsearch: {why}; building the index in {}", dir.root().display());
-    let summary = dir.build(&scan, settings, &lock)?;
+    let summary = dir.build(scan, settings, &lock)?;
     report_warnings(&summary);
     drop(lock);
     dir.open().map_err(|why| unusable(dir, &why))

@@ -136,8 +136,8 @@ pub struct Stamp {
     pub files: usize,
     pub passages: usize,
     pub sections: usize,
-    /// Hash of the taxonomy copied into the index ([`taxonomy_hash`]), so a damaged or missing
-    /// copy is caught on opening; absent when the corpus had no taxonomy.
+    /// FNV-1a hash of the taxonomy copied into the index, so a damaged or missing copy is
+    /// caught on opening; absent when the corpus had no taxonomy (or an older rsearch wrote it).
     #[serde(default)]
     pub taxonomy: Option<String>,
 }
@@ -440,7 +440,7 @@ pub fn damaged_files(opened: &Opened) -> Vec<String> {
 }
 
 /// The hash of a taxonomy's text as stored in the stamp.
-pub fn taxonomy_hash(text: &str) -> String {
+fn taxonomy_hash(text: &str) -> String {
     let mut hash = corpus::Fnv64::new();
     hash.write(text.as_bytes());
     format!("{:016x}", hash.finish())

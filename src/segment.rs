@@ -90,7 +90,7 @@ pub fn split_paragraph(text: &str, max_words: usize) -> Vec<String> {
 /// The sentences of a paragraph (Unicode sentence rules), each running up to whitespace or the
 /// end: a boundary inside a run of non-space characters (`why?Because`) is no place to cut, as
 /// cutting there would split a word in two.
-pub fn sentences(text: &str) -> Vec<&str> {
+fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     for (offset, sentence) in text.split_sentence_bound_indices() {
