@@ -116,7 +116,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "TOPIC")]
     pub topic: Vec<String>,
     /// Number of passages to show (per role with --by-role; default 10, or 2 with --by-role).
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, short = 'n', value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
     /// Show each whole passage instead of a snippet.
     #[arg(long)]
@@ -173,6 +173,15 @@ pub enum Format {
     Plain,
     Json,
     Jsonl,
+}
+
+/// A count that must be 1 or more (`--limit 0` would ask for nothing).
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `--color`: colour on a terminal only (`auto`, honouring `NO_COLOR`), always, or never.

@@ -18,7 +18,7 @@ use crate::cli::{
 use crate::corpus;
 use crate::index::{self, BuildKind, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
 use crate::label::{Kind, Taxonomy};
-use crate::model::Progress;
+use crate::model::{Progress, Results};
 use crate::output::{Outline, Printer, RoleResults, Style};
 use crate::search::{self, Request};
 use crate::segment;
@@ -166,7 +166,7 @@ fn query(args: QueryArgs) -> Result<Outcome> {
         context: args.context,
     };
     let printer = printer(&args.presentation, args.full);
-    let results = search::run(&opened, &request)?;
+    let (opened, results) = search_or_repair(&args.location, opened, &request)?;
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -188,7 +188,7 @@ fn query(args: QueryArgs) -> Result<Outcome> {
             };
             per_role.push(RoleResults {
                 role,
-                results: search::run(&opened, &role_request)?,
+                results: search_guarded(&opened, &role_request)?,
             });
         }
         printer.print_by_role(&results, &per_role, &mut out)?;
@@ -347,14 +347,64 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Opens the index of a command, fresh unless `--no-refresh`; a reader also clears the
+/// leftovers of a killed build when no writer is at work.
 fn open(location: &IndexLocation) -> Result<Opened> {
     let dir = IndexDir::new(&location.index)?;
-    open_fresh(
+    let opened = open_fresh(
         &dir,
         location.corpus.as_deref(),
         !location.no_refresh,
         settings(location.memory),
-    )
+    )?;
+    if !location.no_refresh {
+        dir.remove_leftovers_if_idle();
+    }
+    Ok(opened)
+}
+
+/// Runs a search. A search that fails on an index whose files are damaged is a damaged index,
+/// not a bug: the index is rebuilt (or, with `--no-refresh`, the user is told how) and the
+/// search runs again.
+fn search_or_repair(
+    location: &IndexLocation,
+    opened: Opened,
+    request: &Request,
+) -> Result<(Opened, Results)> {
+    let error = match search_guarded(&opened, request) {
+        Ok(results) => return Ok((opened, results)),
+        Err(e) => e,
+    };
+    let damaged = index::damaged_files(&opened);
+    if damaged.is_empty() {
+        return Err(error);
+    }
+    let dir = IndexDir::new(&location.index)?;
+    let why = Staleness::Damaged(damaged);
+    if location.no_refresh {
+        return Err(unusable(&dir, &why));
+    }
+    let corpus_root = location
+        .corpus
+        .clone()
+        .unwrap_or_else(|| opened.stamp.corpus.clone());
+    drop(opened);
+    let scan = corpus::scan(&corpus_root).with_context(|| format!("{why}, and it cannot be rebuilt"))?;
+    let lock = dir.lock()?;
+    let repaired = match dir.open() {
+        Ok(o) if index::damaged_files(&o).is_empty() && index::staleness(&o, &corpus_root).is_none() => o,
+        _ => build_announced(&dir, &scan, &why, settings(location.memory), lock)?,
+    };
+    let results = search_guarded(&repaired, request)?;
+    Ok((repaired, results))
+}
+
+/// Runs a search, turning a panic inside tantivy (which a damaged index can cause) into an error.
+fn search_guarded(opened: &Opened, request: &Request) -> Result<Results> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| search::run(opened, request))) {
+        Ok(result) => result,
+        Err(_) => Err(anyhow!("searching the index failed")),
+    }
 }
 
 /// Opens the index, building or updating it first when it is missing, unreadable, of another
@@ -402,12 +452,33 @@ fn open_fresh(
             return Ok(o);
         }
     }
-    let action = match why {
-        Staleness::CorpusChanged => "updating",
-        _ => "building",
+    build_announced(dir, &scan, &why, settings, lock)
+}
+
+/// Builds or updates the index under the held lock, saying why in one line on stderr first,
+/// and opens it. A taxonomy error ends the command before the note, so the error stands alone.
+fn build_announced(
+    dir: &IndexDir,
+    scan: &corpus::Scan,
+    why: &Staleness,
+    settings: BuildSettings,
+    lock: index::WriteLock,
+) -> Result<Opened> {
+    index::read_taxonomy(scan)?;
+    // Only a changed corpus is brought up to date in place; anything wrong with the index
+    // itself (missing, damaged, another format or corpus) gets a new generation.
+    let (action, settings) = match why {
+        Staleness::CorpusChanged => ("updating", settings),
+        _ => (
+            "building",
+            BuildSettings {
+                full: true,
+                ..settings
+            },
+        ),
     };
     eprintln!("rsearch: {why}; {action} the index in {}", dir.root().display());
-    let summary = with_progress(|progress| dir.update(&scan, settings, progress, &lock))?;
+    let summary = with_progress(|progress| dir.update(scan, settings, progress, &lock))?;
     report_warnings(&summary);
     drop(lock);
     dir.open().map_err(|why| unusable(dir, &why))

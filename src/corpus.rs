@@ -137,7 +137,10 @@ fn walk(dir: &Path, prefix: &str, meta: &fs::Metadata, visited: &mut HashSet<Fol
             return;
         }
     };
-    for entry in entries.flatten() {
+    // Sorted, so warnings come in the same order on every file system.
+    let mut entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
             scan.warnings
@@ -298,13 +301,17 @@ pub fn format_of(name: &str) -> Option<Format> {
     }
 }
 
-/// Reads one document. A binary file gives `Ok(None)` and a warning; invalid UTF-8 is
+/// Reads one document. An empty or binary file gives `Ok(None)` and a warning; invalid UTF-8 is
 /// replaced (U+FFFD) with a warning; NUL bytes become spaces.
 pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<SourceText>> {
     let mut bytes = Vec::with_capacity(entry.size as usize);
     fs::File::open(&entry.path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .with_context(|| format!("reading {}", entry.path.display()))?;
+    if bytes.is_empty() {
+        warnings.push(format!("skipping {}: empty file", entry.source));
+        return Ok(None);
+    }
     if looks_binary(&bytes[..bytes.len().min(SNIFF_BYTES)]) {
         warnings.push(format!("skipping {}: binary file", entry.source));
         return Ok(None);
@@ -313,8 +320,9 @@ pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<Sour
         Ok(text) => text,
         Err(e) => {
             warnings.push(format!(
-                "{} is not valid UTF-8: invalid bytes replaced",
-                entry.source
+                "{} is not valid UTF-8 (first bad byte at offset {}): invalid bytes replaced by U+FFFD",
+                entry.source,
+                e.utf8_error().valid_up_to()
             ));
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
@@ -330,8 +338,8 @@ pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<Sour
     }))
 }
 
-/// Binary if more than 1% of the sample is NUL or more than 10% is other control bytes:
-/// a stray NUL in a text file does not make it binary.
+/// Binary if more than 1% of the sample (and more than two bytes) is NUL, or more than 10% is
+/// other control bytes: a stray NUL in a text file, even a short one, does not make it binary.
 fn looks_binary(sample: &[u8]) -> bool {
     if sample.is_empty() {
         return false;
@@ -341,7 +349,7 @@ fn looks_binary(sample: &[u8]) -> bool {
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b | 0))
         .count();
-    nul * 100 > sample.len() || control * 10 > sample.len()
+    (nul > 2 && nul * 100 > sample.len()) || control * 10 > sample.len()
 }
 
 /// 64-bit FNV-1a: a small stable hash for fingerprints (std's hasher may change between
@@ -380,6 +388,7 @@ mod tests {
         let mut text = b"hello world, this is text ".repeat(20);
         text.push(0);
         assert!(!looks_binary(&text));
+        assert!(!looks_binary(b"Nul\n\nA paragraph about the\0axolotl.\n"));
         assert!(looks_binary(&[0u8, 1, 2, 3, 0, 0, 7, 8]));
     }
 

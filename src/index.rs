@@ -151,6 +151,10 @@ pub struct Stamp {
     pub files: usize,
     pub passages: usize,
     pub sections: usize,
+    /// FNV-1a hash of the taxonomy copied into the index, so a damaged or missing copy is
+    /// caught on opening; absent when the corpus had no taxonomy (or an older rsearch wrote it).
+    #[serde(default)]
+    pub taxonomy: Option<String>,
 }
 
 /// One indexed file as the manifest remembers it: `index` re-reads a file only when its size
@@ -187,6 +191,8 @@ pub struct Opened {
 pub enum Staleness {
     Missing,
     Unreadable(String),
+    /// Files whose checksums no longer match what was written.
+    Damaged(Vec<String>),
     OtherFormat(u32),
     OtherCorpus(PathBuf),
     CorpusChanged,
@@ -197,6 +203,7 @@ impl std::fmt::Display for Staleness {
         match self {
             Staleness::Missing => write!(f, "no index yet"),
             Staleness::Unreadable(why) => write!(f, "index is unreadable ({why})"),
+            Staleness::Damaged(files) => write!(f, "index is damaged (bad checksum in {})", files.join(", ")),
             Staleness::OtherFormat(v) => {
                 write!(f, "index has format {v}, this rsearch writes {FORMAT_VERSION}")
             }
@@ -366,12 +373,7 @@ impl IndexDir {
         let started = Instant::now();
         self.check_is_ours()?;
         self.remove_leftovers();
-        let taxonomy_text = read_taxonomy(scan)?;
-        let taxonomy = match &taxonomy_text {
-            Some(text) => Taxonomy::parse(text)
-                .with_context(|| format!("taxonomy {}", scan.root.join(TAXONOMY_FILE).display()))?,
-            None => Taxonomy::default(),
-        };
+        let (taxonomy, taxonomy_text) = read_taxonomy(scan)?;
         let stamp_time = now_ns();
         let temp = self
             .root
@@ -419,7 +421,8 @@ impl IndexDir {
             return Ok(None);
         }
         let stored_taxonomy = fs::read_to_string(generation.join(TAXONOMY_FILE)).ok();
-        if read_taxonomy(scan)? != stored_taxonomy {
+        let taxonomy_text = read_taxonomy(scan)?.1;
+        if taxonomy_text != stored_taxonomy {
             return Ok(None);
         }
         let Ok(manifest) = read_manifest(&generation.join(&live.stamp.manifest)) else {
@@ -494,7 +497,7 @@ impl IndexDir {
             all.append(&mut warnings);
             summary_of(&kept, bytes, all, kind)
         };
-        let stamp = stamp_of(scan, manifest_name.clone(), &summary);
+        let stamp = stamp_of(scan, manifest_name.clone(), &summary, taxonomy_text.as_deref());
         let mut commit = writer.prepare_commit().context("preparing the index commit")?;
         commit.set_payload(&serde_json::to_string(&stamp)?);
         commit.commit().context("committing the index")?;
@@ -540,6 +543,32 @@ impl IndexDir {
         Ok(())
     }
 
+    /// Removes temporary folders left by killed builds when no writer is at work (the lock is
+    /// free); a reader calls this so that a killed build is cleaned up without a new build.
+    /// Best effort: a read-only index folder is left as it is.
+    pub fn remove_leftovers_if_idle(&self) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        let has_leftovers = entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
+        if !has_leftovers {
+            return;
+        }
+        let Ok(file) = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(LOCK))
+        else {
+            return;
+        };
+        if file.try_lock().is_ok() {
+            self.remove_leftovers();
+        }
+    }
+
     /// Removes temporary folders left by builds that were killed (only called under the lock).
     fn remove_leftovers(&self) {
         let Ok(entries) = fs::read_dir(&self.root) else {
@@ -567,6 +596,41 @@ impl IndexDir {
     }
 }
 
+/// Reads and parses the corpus's taxonomy (an empty one when it has none), with its text.
+/// A build calls it first; a caller may call it before announcing a build that would fail.
+pub fn read_taxonomy(scan: &Scan) -> Result<(Taxonomy, Option<String>)> {
+    let Some(entry) = &scan.taxonomy else {
+        return Ok((Taxonomy::default(), None));
+    };
+    let text =
+        fs::read_to_string(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+    let taxonomy = Taxonomy::parse(&text)
+        .with_context(|| format!("taxonomy {}", scan.root.join(TAXONOMY_FILE).display()))?;
+    Ok((taxonomy, Some(text)))
+}
+
+/// Files of an opened index whose checksums do not match: called when a search fails, to tell
+/// a damaged index (rebuild it) from a bug. Reading every file is too slow for each query.
+pub fn damaged_files(opened: &Opened) -> Vec<String> {
+    let check = catch_unwind(AssertUnwindSafe(|| opened.index.validate_checksum()));
+    match check {
+        Ok(Ok(files)) => {
+            let mut names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+            names.sort();
+            names
+        }
+        Ok(Err(e)) => vec![format!("unreadable: {e}")],
+        Err(_) => vec!["unreadable".to_string()],
+    }
+}
+
+/// The hash of a taxonomy's text as stored in the stamp.
+fn taxonomy_hash(text: &str) -> String {
+    let mut hash = corpus::Fnv64::new();
+    hash.write(text.as_bytes());
+    format!("{:016x}", hash.finish())
+}
+
 /// Checks an opened index against the corpus as it is now, cheaply: the folder it was built
 /// from, then the folder and file times its [`Watch`] recorded (no walk of the corpus).
 pub fn staleness(opened: &Opened, corpus_root: &Path) -> Option<Staleness> {
@@ -582,26 +646,40 @@ pub fn staleness(opened: &Opened, corpus_root: &Path) -> Option<Staleness> {
 
 fn open_generation(dir: &Path) -> Result<Opened, Staleness> {
     let unreadable = |e: &dyn std::fmt::Display| Staleness::Unreadable(e.to_string());
-    let index = Index::open_in_dir(dir).map_err(|e| unreadable(&e))?;
+    if !dir.is_dir() {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        return Err(unreadable(&format!("{CURRENT} names {name:?}, which is missing")));
+    }
+    let index = Index::open_in_dir(dir).map_err(|e| Staleness::Unreadable(describe(&e)))?;
     let payload = index
         .load_metas()
-        .map_err(|e| unreadable(&e))?
+        .map_err(|e| Staleness::Unreadable(describe(&e)))?
         .payload
         .ok_or_else(|| unreadable(&"no version stamp"))?;
-    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    if stamp.format != FORMAT_VERSION {
-        return Err(Staleness::OtherFormat(stamp.format));
+    // The format is read first: a stamp of another format may not have this one's fields.
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: u32,
     }
+    let format: FormatOnly = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
+    if format.format != FORMAT_VERSION {
+        return Err(Staleness::OtherFormat(format.format));
+    }
+    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
-        .map_err(|e: tantivy::TantivyError| unreadable(&e))?;
-    let taxonomy = match fs::read_to_string(dir.join(TAXONOMY_FILE)) {
-        Ok(text) => Taxonomy::parse(&text).map_err(|e| unreadable(&e))?,
-        Err(_) => Taxonomy::default(),
+        .map_err(|e: tantivy::TantivyError| Staleness::Unreadable(describe(&e)))?;
+    let taxonomy = match (fs::read_to_string(dir.join(TAXONOMY_FILE)), &stamp.taxonomy) {
+        (Ok(text), Some(hash)) if taxonomy_hash(&text) != *hash => {
+            return Err(Staleness::Damaged(vec![TAXONOMY_FILE.to_string()]))
+        }
+        (Ok(text), _) => Taxonomy::parse(&text).map_err(|e| unreadable(&e))?,
+        (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => Taxonomy::default(),
+        (Err(e), _) => return Err(unreadable(&format!("{TAXONOMY_FILE}: {e}"))),
     };
     Ok(Opened {
         index,
@@ -610,6 +688,26 @@ fn open_generation(dir: &Path) -> Result<Opened, Staleness> {
         stamp,
         taxonomy,
     })
+}
+
+/// A tantivy error in a few words: the file and the first sentence of what is wrong with it,
+/// without the debug formatting of its error chain.
+fn describe(error: &tantivy::TantivyError) -> String {
+    use tantivy::directory::error::OpenReadError;
+    let first_sentence = |text: String| match text.split_once(". ") {
+        Some((first, _)) => first.to_string(),
+        None => text.trim_end_matches('.').to_string(),
+    };
+    match error {
+        tantivy::TantivyError::OpenReadError(OpenReadError::IoError { io_error, filepath }) => {
+            format!("{}: {}", filepath.display(), first_sentence(io_error.to_string()))
+        }
+        tantivy::TantivyError::OpenReadError(OpenReadError::FileDoesNotExist(path)) => {
+            format!("{} is missing", path.display())
+        }
+        tantivy::TantivyError::DataCorruption(corruption) => first_sentence(format!("{corruption:?}")),
+        other => first_sentence(other.to_string()),
+    }
 }
 
 /// Reads, segments, labels and indexes every file of the scan into `dir`, then commits with
@@ -648,7 +746,7 @@ fn write_generation(
     let mut all_warnings = scan.warnings.clone();
     all_warnings.append(&mut warnings);
     let summary = summary_of(&records, scan.bytes(), all_warnings, BuildKind::Full);
-    let stamp = stamp_of(scan, manifest_name, &summary);
+    let stamp = stamp_of(scan, manifest_name, &summary, taxonomy_text);
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);
     commit.commit().context("committing the index")?;
@@ -821,16 +919,6 @@ fn purge_deleted(
     Ok(())
 }
 
-/// The corpus's taxonomy text, if it has one.
-fn read_taxonomy(scan: &Scan) -> Result<Option<String>> {
-    scan.taxonomy
-        .as_ref()
-        .map(|entry| {
-            fs::read_to_string(&entry.path).with_context(|| format!("reading {}", entry.path.display()))
-        })
-        .transpose()
-}
-
 /// Writes the manifest into `dir` under a new name (synced before the commit that names it).
 fn write_manifest(dir: &Path, records: &[FileRecord]) -> Result<String> {
     let name = format!("{MANIFEST_PREFIX}{}.json", now_ns());
@@ -880,7 +968,7 @@ fn summary_of(records: &[FileRecord], bytes: u64, warnings: Vec<String>, kind: B
     }
 }
 
-fn stamp_of(scan: &Scan, manifest: String, summary: &BuildSummary) -> Stamp {
+fn stamp_of(scan: &Scan, manifest: String, summary: &BuildSummary, taxonomy: Option<&str>) -> Stamp {
     Stamp {
         format: FORMAT_VERSION,
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -890,6 +978,7 @@ fn stamp_of(scan: &Scan, manifest: String, summary: &BuildSummary) -> Stamp {
         files: summary.files,
         passages: summary.passages,
         sections: summary.sections,
+        taxonomy: taxonomy.map(taxonomy_hash),
     }
 }
 

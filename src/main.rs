@@ -46,7 +46,11 @@ fn one_line(message: &str) -> String {
     let message = message.strip_prefix("error: ").unwrap_or(message);
     message
         .lines()
-        .take_while(|line| !line.starts_with("Usage:") && !line.trim_start().starts_with("tip:"))
+        .take_while(|line| {
+            !line.starts_with("Usage:")
+                && !line.trim_start().starts_with("tip:")
+                && !line.starts_with("For more information")
+        })
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()

@@ -82,7 +82,7 @@ pub fn split_paragraph(text: &str, max_words: usize) -> Vec<String> {
     let mut pieces = Vec::with_capacity(parts);
     let mut current = String::new();
     let mut current_words = 0;
-    for sentence in text.split_sentence_bounds() {
+    for sentence in sentences(text) {
         let words = word_count(sentence);
         if current_words > 0 && words > 0 && (current_words + words > max_words || current_words >= target) {
             pieces.push(current.trim().to_string());
@@ -96,6 +96,27 @@ pub fn split_paragraph(text: &str, max_words: usize) -> Vec<String> {
         pieces.push(current.trim().to_string());
     }
     pieces
+}
+
+/// The sentences of a paragraph (Unicode sentence rules), each running up to whitespace or the
+/// end: a boundary inside a run of non-space characters (`why?Because`) is no place to cut, as
+/// cutting there would split a word in two.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (offset, sentence) in text.split_sentence_bound_indices() {
+        let end = offset + sentence.len();
+        let rest = &text[end..];
+        if rest.is_empty() || sentence.ends_with(char::is_whitespace) || rest.starts_with(char::is_whitespace)
+        {
+            out.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
 }
 
 /// A run of non-blank lines.
@@ -197,11 +218,12 @@ fn file_stem(source: &str) -> String {
     }
 }
 
-/// The text of a heading block, without Markdown `#` marks.
-fn heading_text(block: &Block) -> String {
-    match atx_heading(block.lines[0]) {
-        Some((_, text)) => text.split_whitespace().collect::<Vec<_>>().join(" "),
-        None => block.normalised(),
+/// The text of a heading block: without its `#` marks in Markdown, as written in plain text
+/// (where a `#` is a word of the document like any other).
+fn heading_text(block: &Block, kind: Kind) -> String {
+    match (kind, atx_heading(block.lines[0])) {
+        (Kind::Heading(Some(_)), Some((_, text))) => text.split_whitespace().collect::<Vec<_>>().join(" "),
+        _ => block.normalised(),
     }
 }
 
@@ -276,11 +298,14 @@ fn is_markdown_caption(text: &str) -> bool {
     inner.starts_with('[') && inner.ends_with(')') && inner.contains("](") && !inner[1..].contains("\n")
 }
 
-/// A line ending in `.`, `!`, `,`, `;`, `:` or an ellipsis reads as a sentence, not a title.
-/// A question mark does not count: questions are common headings.
+/// A line ending in `.`, `!`, `,`, `;`, `:` or an ellipsis (or their CJK and Arabic forms)
+/// reads as a sentence, not a title. A question mark does not count: questions are common
+/// headings.
 fn ends_with_closing_punctuation(line: &str) -> bool {
-    let end = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '*', '_']);
-    end.ends_with(['.', '!', ',', ';', ':', '…'])
+    let end = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '*', '_', '」', '』', '）']);
+    end.ends_with([
+        '.', '!', ',', ';', ':', '…', '。', '！', '，', '；', '：', '،', '؛', '۔',
+    ])
 }
 
 /// Does this paragraph open with a word that carries on from the paragraph before it?
@@ -334,7 +359,7 @@ fn assemble(
                     while open.last().is_some_and(|(l, _)| *l >= level) {
                         open.pop();
                     }
-                    open.push((level, heading_text(&blocks[j])));
+                    open.push((level, heading_text(&blocks[j], kinds[j])));
                     headings += 1;
                     path_is_current = false;
                     if outline {
@@ -496,6 +521,13 @@ mod tests {
     }
 
     #[test]
+    fn short_cjk_sentence_with_full_stop_is_a_paragraph() {
+        let doc = text_doc(&format!("T\n\n{BODY}\n\n検索 エンジン は 文書 を 探す。\n"));
+        assert_eq!(doc.passages.len(), 2);
+        assert!(doc.sections.iter().all(|s| s.path.is_empty()));
+    }
+
+    #[test]
     fn short_sentence_with_full_stop_is_a_paragraph() {
         let doc = text_doc(&format!("T\n\n{BODY}\n\nThat is all.\n"));
         assert_eq!(doc.passages.len(), 2);
@@ -602,6 +634,294 @@ mod tests {
                 "stray short passage {:?}",
                 p.text
             );
+        }
+    }
+    #[test]
+    fn cut_never_falls_inside_a_word() {
+        assert_eq!(
+            sentences("Why?Because it is. Next one."),
+            ["Why?Because it is. ", "Next one."]
+        );
+        let paragraph = format!(
+            "{} why?Because {}",
+            "word ".repeat(100).trim(),
+            "more ".repeat(100).trim()
+        );
+        let pieces = split_paragraph(&paragraph, 120);
+        assert_eq!(pieces.join(" "), paragraph);
+    }
+
+    #[test]
+    fn hash_in_a_plain_text_heading_is_kept() {
+        let doc = text_doc(&format!("T\n\n# Notes\n\n{BODY}\n"));
+        assert_eq!(paths(&doc), ["# Notes"]);
+    }
+}
+
+/// Properties of segmentation over generated documents: nothing is lost or duplicated, and
+/// passages respect the length limit.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// File name of generated documents; its stem is the title when the text gives none, and
+    /// no generated word equals it.
+    const SOURCE_STEM: &str = "generated_sample";
+
+    /// Words a document is made of: plain, Unicode, sentence ends, continuation openers,
+    /// Markdown-looking marks, and words with a sentence boundary inside.
+    const VOCABULARY: &[&str] = &[
+        "the",
+        "product",
+        "manager",
+        "CEO",
+        "CTO",
+        "market",
+        "strategy",
+        "team",
+        "builds",
+        "leads",
+        "café",
+        "naïve",
+        "日本語",
+        "検索",
+        "مدير",
+        "المنتج",
+        "🚀",
+        "Ωmega",
+        "straße",
+        "done.",
+        "why?",
+        "stop!",
+        "end.",
+        "etc.",
+        "e.g.",
+        "Dr.",
+        "(CEO)",
+        "\"quoted\"",
+        "well,",
+        "so;",
+        "note:",
+        "—",
+        "Furthermore,",
+        "In",
+        "addition,",
+        "They",
+        "Also",
+        "However,",
+        "#",
+        "##",
+        "```",
+        "-",
+        "*",
+        "1.",
+        "2024",
+        "why?Because",
+        "end.Next",
+        "a.b",
+        "x\u{a0}y",
+        "tab\tbed",
+    ];
+
+    /// Words for Markdown bodies: no `#` or fence marks, which Markdown reads as structure.
+    fn markdown_word() -> impl Strategy<Value = String> {
+        proptest::sample::select(VOCABULARY)
+            .prop_filter("structure mark", |w| !w.starts_with('#') && !w.starts_with("```"))
+            .prop_map(str::to_string)
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        proptest::sample::select(VOCABULARY).prop_map(str::to_string)
+    }
+
+    /// A block: a short line (heading- or caption-shaped), or a paragraph of one to three
+    /// hundred words over one or more lines.
+    fn block(word: BoxedStrategy<String>) -> impl Strategy<Value = Vec<Vec<String>>> {
+        prop_oneof![
+            3 => prop::collection::vec(word.clone(), 1..8).prop_map(|line| vec![line]),
+            3 => prop::collection::vec(prop::collection::vec(word.clone(), 1..30), 1..4),
+            2 => prop::collection::vec(word.clone(), 100..300).prop_map(|words| {
+                words.chunks(17).map(<[String]>::to_vec).collect()
+            }),
+        ]
+    }
+
+    /// What separates blocks: one or more blank lines, some holding spaces or tabs.
+    fn gap() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![Just(""), Just("  "), Just("\t"), Just(" \u{3000}")],
+            1..4,
+        )
+        .prop_map(|lines| lines.join("\n") + "\n")
+    }
+
+    /// A plain-text document: blocks separated by blank-line runs, with LF or CRLF line ends.
+    fn text_document() -> impl Strategy<Value = (String, bool)> {
+        (
+            prop::collection::vec((block(word().boxed()), gap()), 0..14),
+            any::<bool>(),
+        )
+            .prop_map(|(blocks, crlf)| (render(&blocks, crlf), crlf))
+    }
+
+    /// A Markdown document: `#` headings of levels 1 to 3 among paragraphs and short lines.
+    fn markdown_document() -> impl Strategy<Value = String> {
+        let heading = (1usize..4, prop::collection::vec(markdown_word(), 1..6))
+            .prop_map(|(level, words)| vec![vec![format!("{} {}", "#".repeat(level), words.join(" "))]]);
+        let item = prop_oneof![1 => heading, 3 => block(markdown_word().boxed())];
+        prop::collection::vec((item, gap()), 0..14).prop_map(|blocks| {
+            let blocks: Vec<(Vec<Vec<String>>, String)> = blocks;
+            render(&blocks, false)
+        })
+    }
+
+    fn render(blocks: &[(Vec<Vec<String>>, String)], crlf: bool) -> String {
+        let mut text = String::new();
+        for (lines, gap) in blocks {
+            for line in lines {
+                text.push_str(&line.join(" "));
+                text.push('\n');
+            }
+            text.push_str(gap);
+        }
+        if crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        text
+    }
+
+    fn segment(text: &str, format: Format) -> Document {
+        let extension = if format == Format::Text { "txt" } else { "md" };
+        document(&SourceText {
+            source: format!("notes/{SOURCE_STEM}.{extension}"),
+            format,
+            text: text.to_string(),
+        })
+    }
+
+    /// The words a reader sees in the document; in Markdown a heading's `#` marks are markup.
+    fn document_words(text: &str, format: Format) -> Vec<&str> {
+        text.split_whitespace()
+            .filter(|w| format == Format::Text || !w.chars().all(|c| c == '#'))
+            .collect()
+    }
+
+    /// Checks that `doc_words` is exactly: the title, then for each section its heading, then
+    /// its captions and passages interleaved, each caption and passage in order.
+    fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), String> {
+        let mut pos = 0;
+        if doc.title != SOURCE_STEM {
+            let title: Vec<&str> = doc.title.split_whitespace().collect();
+            if doc_words.get(..title.len()) != Some(title.as_slice()) {
+                return Err(format!("title {:?} does not open the document", doc.title));
+            }
+            pos = title.len();
+        }
+        let mut passages = doc.passages.iter();
+        for section in &doc.sections {
+            if let Some(heading) = section.path.last() {
+                let heading: Vec<&str> = heading.split_whitespace().collect();
+                if doc_words.get(pos..pos + heading.len()) != Some(heading.as_slice()) {
+                    return Err(format!("heading {:?} not at word {pos}", section.path));
+                }
+                pos += heading.len();
+            }
+            let own: Vec<&Passage> = passages.by_ref().take(section.passages).collect();
+            if own.len() != section.passages || own.iter().any(|p| p.section != section.path) {
+                return Err(format!("passages of {:?} do not match its count", section.path));
+            }
+            let body: Vec<&str> = own.iter().flat_map(|p| p.text.split_whitespace()).collect();
+            let captions: Vec<Vec<&str>> = section
+                .captions
+                .iter()
+                .map(|c| c.split_whitespace().collect())
+                .collect();
+            let len = body.len() + captions.iter().map(Vec::len).sum::<usize>();
+            let Some(span) = doc_words.get(pos..pos + len) else {
+                return Err(format!("section {:?} runs past the end", section.path));
+            };
+            if !interleaves(span, &captions, &body) {
+                return Err(format!("words of section {:?} out of place", section.path));
+            }
+            pos += len;
+        }
+        if passages.next().is_some() {
+            return Err("passages outside every section".into());
+        }
+        if pos != doc_words.len() {
+            return Err(format!("{} of {} words placed", pos, doc_words.len()));
+        }
+        Ok(())
+    }
+
+    /// Is `span` the caption blocks (each whole, in order) and the body words (in order) merged?
+    fn interleaves(span: &[&str], captions: &[Vec<&str>], body: &[&str]) -> bool {
+        let mut reachable = vec![vec![false; body.len() + 1]; captions.len() + 1];
+        reachable[0][0] = true;
+        for c in 0..=captions.len() {
+            for b in 0..=body.len() {
+                if !reachable[c][b] {
+                    continue;
+                }
+                let at = captions[..c].iter().map(Vec::len).sum::<usize>() + b;
+                if b < body.len() && span[at] == body[b] {
+                    reachable[c][b + 1] = true;
+                }
+                if c < captions.len() && span.get(at..at + captions[c].len()) == Some(captions[c].as_slice())
+                {
+                    reachable[c + 1][b] = true;
+                }
+            }
+        }
+        reachable[captions.len()][body.len()]
+    }
+
+    /// A passage over the limit must be one sentence that cannot be cut.
+    fn within_limit(doc: &Document) -> Result<(), String> {
+        for passage in &doc.passages {
+            if passage.text.trim().is_empty() {
+                return Err("empty passage".into());
+            }
+            let words = word_count(&passage.text);
+            if words > MAX_PASSAGE_WORDS && sentences(&passage.text).len() > 1 {
+                return Err(format!("passage {} has {words} words", passage.ordinal));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn plain_text_loses_no_word((text, crlf) in text_document()) {
+            let doc = segment(&text, Format::Text);
+            let words = document_words(&text, Format::Text);
+            prop_assert_eq!(every_word_in_one_place(&doc, &words), Ok(()), "{:#?}", doc);
+            prop_assert_eq!(within_limit(&doc), Ok(()));
+            if crlf {
+                prop_assert_eq!(segment(&text.replace("\r\n", "\n"), Format::Text), doc);
+            }
+        }
+
+        #[test]
+        fn markdown_loses_no_word(text in markdown_document()) {
+            let doc = segment(&text, Format::Markdown);
+            let words = document_words(&text, Format::Markdown);
+            prop_assert_eq!(every_word_in_one_place(&doc, &words), Ok(()), "{:#?}", doc);
+            prop_assert_eq!(within_limit(&doc), Ok(()));
+        }
+
+        #[test]
+        fn long_paragraph_pieces_join_back(words in prop::collection::vec(word(), 1..600)) {
+            let paragraph = words.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+            let pieces = split_paragraph(&paragraph, MAX_PASSAGE_WORDS);
+            prop_assert_eq!(pieces.join(" "), paragraph);
+            for piece in &pieces {
+                prop_assert!(word_count(piece) <= MAX_PASSAGE_WORDS || sentences(piece).len() == 1);
+            }
         }
     }
 }

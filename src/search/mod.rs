@@ -73,6 +73,16 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
     let searcher = opened.reader.searcher();
     let fields = &opened.fields;
     let plan = Plan::build(opened, &searcher, &request.query, request.typos)?;
+    if !has_terms(&*plan.query) {
+        // Only punctuation, stop words or symbols: nothing is searched, so nothing matches
+        // (tantivy would otherwise read an empty clause list as "every passage").
+        let did_you_mean = plan.did_you_mean(&searcher, fields, &request.query)?;
+        return Ok(Results {
+            query: request.query.clone(),
+            did_you_mean,
+            ..Results::default()
+        });
+    }
     let query = with_filters(plan.query.box_clone(), fields, &request.roles, &request.topics);
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     let mut roles = FacetCollector::for_field(field::ROLES);
@@ -183,7 +193,7 @@ impl Plan {
             QueryParser::for_index(&opened.index, vec![fields.text, fields.section, fields.title]);
         parser.set_field_boost(fields.section, SECTION_BOOST);
         parser.set_field_boost(fields.title, TITLE_BOOST);
-        let cleaned = escape_colons(&drop_question_words(text));
+        let cleaned = escape_colons(&drop_question_words(&plain(text)));
         let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
         let mut plan = Plan {
             query: Box::new(tantivy::query::EmptyQuery),
@@ -442,6 +452,29 @@ fn surface_form(searcher: &Searcher, fields: &Fields, term: &str) -> Result<Opti
     Ok(None)
 }
 
+/// Replaces by spaces what would make tantivy's parser build a query that cannot run or that
+/// a person did not mean: control characters (a NUL inside "cyber\0security" would make it a
+/// phrase) and `*` (`title:*` asks tantivy for a fast field our text fields do not have), except
+/// after a closing quote, where it asks for a phrase prefix (`"market res"*`).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut previous = None;
+    for c in text.chars() {
+        let keep = !c.is_control() && (c != '*' || previous == Some('"'));
+        out.push(if keep { c } else { ' ' });
+        previous = Some(c);
+    }
+    out
+}
+
+/// Does the parsed query look for any indexed term? A query whose every word the analyzer
+/// drops (stop words, punctuation, emoji, words over 40 bytes) looks for none.
+fn has_terms(query: &dyn Query) -> bool {
+    let mut found = false;
+    query.query_terms(&mut |_, _| found = true);
+    found
+}
+
 /// Words that shape a question but say nothing of its subject. Rare in passages, they would
 /// otherwise score high ("who" in "who talks to investors?").
 const QUESTION_WORDS: &[&str] = &[
@@ -469,7 +502,8 @@ fn drop_question_words(text: &str) -> String {
     }
 }
 
-/// Replaces `:` by a space unless it follows a searchable field name.
+/// Replaces `:` by a space unless it joins a searchable field name to what follows it
+/// (`title:skills`); `title: skills` (or `title:*`, once the star is gone) searches both words.
 fn escape_colons(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, c) in text.char_indices() {
@@ -479,7 +513,8 @@ fn escape_colons(text: &str) -> String {
                 .rfind(|ch: char| !ch.is_alphanumeric() && ch != '_')
                 .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
             let word = &before[word_start..];
-            if [field::TEXT, field::SECTION, field::TITLE].contains(&word) {
+            let joined = text[i + 1..].starts_with(|ch: char| !ch.is_whitespace());
+            if joined && [field::TEXT, field::SECTION, field::TITLE].contains(&word) {
                 out.push(c);
             } else {
                 out.push(' ');
@@ -681,6 +716,8 @@ mod tests {
         assert_eq!(escape_colons("Note: costs"), "Note  costs");
         assert_eq!(escape_colons("section:skills"), "section:skills");
         assert_eq!(escape_colons("::"), "  ");
+        assert_eq!(escape_colons("title: cto"), "title  cto");
+        assert_eq!(escape_colons("title:"), "title ");
         assert_eq!(escape_colons("日本:語"), "日本 語");
     }
 
@@ -694,6 +731,14 @@ mod tests {
         assert_eq!(drop_question_words("doctor who"), "doctor who");
         assert_eq!(drop_question_words("who?"), "who?");
         assert_eq!(drop_question_words("\"who is\" here?"), "\"who is\" here?");
+    }
+
+    #[test]
+    fn stars_and_control_characters_become_spaces_except_a_phrase_prefix() {
+        assert_eq!(plain("title:* cto"), "title:  cto");
+        assert_eq!(plain("*"), " ");
+        assert_eq!(plain("\"market res\"*"), "\"market res\"*");
+        assert_eq!(plain("cyber\0security\t"), "cyber security ");
     }
 
     #[test]

@@ -184,15 +184,34 @@ mod tests {
     #[test]
     fn automaton_agrees_with_typo_distance() {
         let words = [
-            "cybersecur", "cybersecurti", "stakehold", "stakeholdr", "market", "markt", "narket",
-            "amrket", "form", "from", "board", "broad", "a", "", "abcdef", "badcfe", "x",
+            "cybersecur",
+            "cybersecurti",
+            "stakehold",
+            "stakeholdr",
+            "market",
+            "markt",
+            "narket",
+            "amrket",
+            "form",
+            "from",
+            "board",
+            "broad",
+            "a",
+            "",
+            "abcdef",
+            "badcfe",
+            "x",
         ];
         for typed in words {
             for max in 0..=2u8 {
                 let automaton = TypoAutomaton::new(typed, max).expect("short word");
                 for indexed in words {
                     let expected = typo_distance(typed, indexed) <= usize::from(max);
-                    assert_eq!(run(&automaton, indexed), expected, "{typed} vs {indexed} within {max}");
+                    assert_eq!(
+                        run(&automaton, indexed),
+                        expected,
+                        "{typed} vs {indexed} within {max}"
+                    );
                 }
             }
         }
