@@ -405,3 +405,39 @@ fn help_of_every_command_shows_an_example() {
         assert!(run.stdout.contains("Example"), "{command}: {}", run.stdout);
     }
 }
+
+#[test]
+fn rare_word_also_matches_its_correct_spelling_below_the_exact_match() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.corpus().join("budget.txt"),
+        "Budget notes\n\nThe quarterly budgt review was late again this year.\n\n\
+         The quarterly budget review was late again this year.\n",
+    )
+    .expect("write");
+    let tolerant = env.query_json(&["budgt"]);
+    let texts: Vec<&str> = tolerant.hits.iter().map(|h| h.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "The quarterly budgt review was late again this year.",
+            "The quarterly budget review was late again this year."
+        ],
+        "the exact match ranks above the typo match of the same text"
+    );
+    assert!(tolerant.hits[0].score > tolerant.hits[1].score);
+    assert_eq!(tolerant.hits[1].highlighted(), ["budget"]);
+    let exact = env.query_json(&["budgt", "--exact"]);
+    assert_eq!(exact.total_hits, 1);
+}
+
+#[test]
+fn first_letter_typo_counts_double() {
+    let env = TestEnv::new();
+    env.run(&["index"]).expect_code(0);
+    // "narket" is one substitution from "market", but on the first letter: two typos, and a
+    // six-letter word allows one.
+    env.run(&["query", "narket"]).expect_code(1);
+    // The same typo further in is forgiven.
+    assert!(env.query_json(&["maeket"]).hits[0].text.contains("market"));
+}
