@@ -85,19 +85,28 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
     }
     let query = with_filters(plan.query.box_clone(), fields, &request.roles, &request.topics);
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
-    let mut roles = FacetCollector::for_field(field::ROLES);
-    roles.add_facet(Facet::root());
-    let mut topics = FacetCollector::for_field(field::TOPICS);
-    topics.add_facet(Facet::root());
-    let (top, total, role_counts, topic_counts) = searcher
-        .search(
-            &query,
-            &(TopDocs::with_limit(limit).order_by_score(), Count, roles, topics),
-        )
+    // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
+    // the total and the label counts need every hit, so they come from a second pass that
+    // scores nothing, and the label counts only when the index has labels.
+    let top = searcher
+        .search(&query, &TopDocs::with_limit(limit).order_by_score())
         .context("searching the index")?;
-    let facets = Facets {
-        roles: counts(opened, Kind::Role, &role_counts),
-        topics: counts(opened, Kind::Topic, &topic_counts),
+    let (total, facets) = if opened.taxonomy.roles.is_empty() && opened.taxonomy.topics.is_empty() {
+        let total = query.count(&searcher).context("counting hits")?;
+        (total, Facets::default())
+    } else {
+        let mut roles = FacetCollector::for_field(field::ROLES);
+        roles.add_facet(Facet::root());
+        let mut topics = FacetCollector::for_field(field::TOPICS);
+        topics.add_facet(Facet::root());
+        let (total, role_counts, topic_counts) = searcher
+            .search(&query, &(Count, roles, topics))
+            .context("counting hits per label")?;
+        let facets = Facets {
+            roles: counts(opened, Kind::Role, &role_counts),
+            topics: counts(opened, Kind::Topic, &topic_counts),
+        };
+        (total, facets)
     };
     let mut snippets =
         SnippetGenerator::create(&searcher, &*plan.query, fields.text).context("preparing snippets")?;
@@ -262,6 +271,9 @@ impl Builder<'_> {
                         built.push((occur.unwrap_or(Occur::Should), query));
                     }
                 }
+                if built.iter().all(|(occur, _)| *occur == Occur::Should) {
+                    built = flatten_should(built);
+                }
                 Ok(match built.len() {
                     0 => None,
                     1 if built[0].0 == Occur::Should || built[0].0 == Occur::Must => Some(built.remove(0).1),
@@ -371,6 +383,27 @@ impl Builder<'_> {
         clauses.extend(typo_clauses);
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }
+}
+
+/// Lifts the clauses of nested "any of" queries into one "any of": the score is the same sum,
+/// and one flat union of terms lets tantivy skip blocks of postings that cannot reach the top.
+fn flatten_should(clauses: Vec<(Occur, Box<dyn Query>)>) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut flat = Vec::with_capacity(clauses.len());
+    for (occur, query) in clauses {
+        match query.downcast_ref::<BooleanQuery>() {
+            Some(nested) if nested.clauses().iter().all(|(o, _)| *o == Occur::Should) => {
+                flat.extend(flatten_should(
+                    nested
+                        .clauses()
+                        .iter()
+                        .map(|(o, q)| (*o, q.box_clone()))
+                        .collect(),
+                ));
+            }
+            _ => flat.push((occur, query)),
+        }
+    }
+    flat
 }
 
 /// An indexed term near a typed one.
