@@ -233,12 +233,7 @@ fn sections(args: SectionsArgs) -> Result<Outcome> {
     for warning in &warnings {
         eprintln!("rsearch: warning: {warning}");
     }
-    let printer = Printer {
-        style: if args.json { Style::Json } else { Style::Human },
-        color: use_color(ColorChoice::Auto),
-        full: false,
-        width: None,
-    };
+    let printer = listing_printer(args.json);
     let mut out = io::BufWriter::new(io::stdout().lock());
     printer.print_outline(&outlines, &taxonomy, &mut out)?;
     out.flush()?;
@@ -248,12 +243,7 @@ fn sections(args: SectionsArgs) -> Result<Outcome> {
 fn labels(args: LabelsArgs) -> Result<Outcome> {
     let opened = open(&args.location)?;
     let counts = search::label_counts(&opened)?;
-    let printer = Printer {
-        style: if args.json { Style::Json } else { Style::Human },
-        color: use_color(ColorChoice::Auto),
-        full: false,
-        width: None,
-    };
+    let printer = listing_printer(args.json);
     let mut out = io::BufWriter::new(io::stdout().lock());
     printer.print_labels(&opened.taxonomy, &counts, &mut out)?;
     out.flush()?;
@@ -307,6 +297,16 @@ fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<Str
         }
     }
     Ok(slugs)
+}
+
+/// A printer for `sections` and `labels`: a table or a tree for people, or JSON.
+fn listing_printer(json: bool) -> Printer {
+    Printer {
+        style: if json { Style::Json } else { Style::Human },
+        color: use_color(ColorChoice::Auto),
+        full: false,
+        width: None,
+    }
 }
 
 /// A printer for human output wraps to the terminal's width; machines get JSON unwrapped.

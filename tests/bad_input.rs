@@ -8,9 +8,6 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
 use common::{Run, TestEnv, ARTICLE};
-use rsearch::corpus;
-use rsearch::index::{BuildSettings, IndexDir};
-use rsearch::model::Progress;
 use rsearch::search::{self, Request};
 
 /// The article's passage count: what a corpus of only the article indexes.
@@ -471,21 +468,7 @@ fn nul_byte_in_a_query_is_searched_like_a_space() {
     // A command line cannot carry a NUL byte (the OS ends the argument there), so the query
     // is run through the library, as any caller embedding rsearch would.
     let env = TestEnv::new();
-    let dir = IndexDir::new(&env.index()).expect("index dir");
-    let scan = corpus::scan(&env.corpus()).expect("scan");
-    let lock = dir.lock().expect("lock");
-    dir.build(
-        &scan,
-        BuildSettings {
-            memory: 50 << 20,
-            full: true,
-        },
-        &Progress::default(),
-        &lock,
-    )
-    .expect("build");
-    drop(lock);
-    let opened = dir.open().unwrap_or_else(|why| panic!("open: {why}"));
+    let opened = env.open_index();
     let search = |query: &str| {
         search::run(
             &opened,

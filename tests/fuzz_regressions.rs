@@ -7,9 +7,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::TestEnv;
-use rsearch::corpus;
-use rsearch::index::{BuildSettings, IndexDir};
-use rsearch::model::Progress;
 use rsearch::model::{Format, SourceText};
 use rsearch::search::{self, Request};
 use rsearch::segment;
@@ -33,21 +30,7 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn query_inputs_that_crashed_now_search() {
     let env = TestEnv::new();
-    let dir = IndexDir::new(&env.index()).expect("index dir");
-    let scan = corpus::scan(&env.corpus()).expect("scan");
-    let lock = dir.lock().expect("lock");
-    dir.build(
-        &scan,
-        BuildSettings {
-            memory: 50 << 20,
-            full: true,
-        },
-        &Progress::default(),
-        &lock,
-    )
-    .expect("build");
-    drop(lock);
-    let opened = dir.open().unwrap_or_else(|why| panic!("open: {why}"));
+    let opened = env.open_index();
     let cases = inputs("query");
     assert!(!cases.is_empty());
     for (path, bytes) in cases {
