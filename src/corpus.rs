@@ -41,19 +41,6 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// A fingerprint of names, sizes and modification times of every document and the
-    /// taxonomy: it changes when a file is added, removed, renamed, or written to.
-    pub fn fingerprint(&self) -> String {
-        let mut hash = Fnv64::new();
-        for entry in self.files.iter().chain(self.taxonomy.as_ref()) {
-            hash.write(entry.source.as_bytes());
-            hash.write(&[0]);
-            hash.write(&entry.size.to_le_bytes());
-            hash.write(&entry.mtime_ns.to_le_bytes());
-        }
-        format!("{:016x}", hash.finish())
-    }
-
     /// Total size of the documents in bytes.
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -352,8 +339,8 @@ fn looks_binary(sample: &[u8]) -> bool {
     (nul > 2 && nul * 100 > sample.len()) || control * 10 > sample.len()
 }
 
-/// 64-bit FNV-1a: a small stable hash for fingerprints (std's hasher may change between
-/// Rust releases, and fingerprints are stored on disk).
+/// 64-bit FNV-1a: a small stable hash for what the index stores (std's hasher may change between
+/// Rust releases, and these hashes are kept on disk).
 pub struct Fnv64(u64);
 
 impl Fnv64 {

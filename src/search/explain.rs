@@ -15,15 +15,15 @@ use crate::model::{Explanation, Hit, TermScore};
 pub(super) fn explain(
     opened: &Opened,
     searcher: &Searcher,
-    query: &dyn Query,
     address: DocAddress,
     plan: &Plan,
     hit: &Hit,
 ) -> Result<Explanation> {
     // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
     // check there must cost the breakdown, not the search.
-    let explained =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query.explain(searcher, address)));
+    let explained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        plan.query.explain(searcher, address)
+    }));
     let mut terms = Vec::new();
     if let Ok(explanation) = explained {
         let explanation = explanation.context("explaining a score")?;

@@ -118,14 +118,7 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         hit.score = score;
         hit.snippet = snippet(&snippets, &hit.text);
         if request.explain {
-            hit.explanation = Some(explain::explain(
-                opened,
-                &searcher,
-                &*plan.query,
-                address,
-                &plan,
-                &hit,
-            )?);
+            hit.explanation = Some(explain::explain(opened, &searcher, address, &plan, &hit)?);
         }
         if request.context > 0 {
             hit.context = Some(context(
@@ -187,7 +180,7 @@ pub fn label_counts(opened: &Opened) -> Result<Facets> {
 
 /// A parsed query: the tantivy query plus what typo tolerance did to it.
 pub(crate) struct Plan {
-    query: Box<dyn Query>,
+    pub(crate) query: Box<dyn Query>,
     /// Typed words absent from the index, with the closest indexed term (stemmed), if any.
     unknown: Vec<(String, Option<String>)>,
     /// Terms (in the text and section fields) added by typo tolerance.
