@@ -175,22 +175,18 @@ fn query(args: QueryArgs) -> Result<Outcome> {
         if opened.taxonomy.roles.is_empty() {
             bail!("--by-role needs roles, and the index has no taxonomy");
         }
-        let mut per_role = Vec::new();
-        for role in opened
+        let chosen: Vec<_> = opened
             .taxonomy
             .roles
             .iter()
             .filter(|r| roles.is_empty() || roles.contains(&r.slug))
-        {
-            let role_request = Request {
-                roles: vec![role.slug.clone()],
-                ..request.clone()
-            };
-            per_role.push(RoleResults {
-                role,
-                results: search_guarded(&opened, &role_request)?,
-            });
-        }
+            .collect();
+        let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
+        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&opened, &request, &slugs))?
+            .into_iter()
+            .zip(chosen)
+            .map(|(results, role)| RoleResults { role, results })
+            .collect();
         printer.print_by_role(&results, &per_role, &mut out)?;
         per_role.iter().any(|r| r.results.total_hits > 0)
     } else {
@@ -401,7 +397,12 @@ fn search_or_repair(
 
 /// Runs a search, turning a panic inside tantivy (which a damaged index can cause) into an error.
 fn search_guarded(opened: &Opened, request: &Request) -> Result<Results> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| search::run(opened, request))) {
+    guarded(|| search::run(opened, request))
+}
+
+/// Runs a search step, turning a panic inside tantivy into an error.
+fn guarded<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
         Ok(result) => result,
         Err(_) => Err(anyhow!("searching the index failed")),
     }

@@ -71,15 +71,39 @@ impl Request {
 /// counts and the total cover every hit, not only the first `limit`.
 pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
     let searcher = opened.reader.searcher();
-    let fields = &opened.fields;
     let plan = Plan::build(opened, &searcher, &request.query, request.typos)?;
+    let mut results = execute(opened, &searcher, &plan, request)?;
+    results.did_you_mean = plan.did_you_mean(&searcher, &opened.fields, &request.query)?;
+    Ok(results)
+}
+
+/// Runs the request once per role slug, each restricted to that role (`--by-role`). The query
+/// is parsed, and its typo lookups made, once for all roles; the spelling suggestion belongs
+/// to the overall search, so these results carry none.
+pub fn run_per_role(opened: &Opened, request: &Request, roles: &[String]) -> Result<Vec<Results>> {
+    let searcher = opened.reader.searcher();
+    let plan = Plan::build(opened, &searcher, &request.query, request.typos)?;
+    roles
+        .iter()
+        .map(|slug| {
+            let role_request = Request {
+                roles: vec![slug.clone()],
+                ..request.clone()
+            };
+            execute(opened, &searcher, &plan, &role_request)
+        })
+        .collect()
+}
+
+/// Searches with a parsed query: the filters, the best hits with their snippets (and
+/// explanations and context when asked), the total and the label counts.
+fn execute(opened: &Opened, searcher: &Searcher, plan: &Plan, request: &Request) -> Result<Results> {
+    let fields = &opened.fields;
     if !has_terms(&*plan.query) {
         // Only punctuation, stop words or symbols: nothing is searched, so nothing matches
         // (tantivy would otherwise read an empty clause list as "every passage").
-        let did_you_mean = plan.did_you_mean(&searcher, fields, &request.query)?;
         return Ok(Results {
             query: request.query.clone(),
-            did_you_mean,
             ..Results::default()
         });
     }
@@ -92,7 +116,7 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         .search(&query, &TopDocs::with_limit(limit).order_by_score())
         .context("searching the index")?;
     let (total, facets) = if opened.taxonomy.roles.is_empty() && opened.taxonomy.topics.is_empty() {
-        let total = query.count(&searcher).context("counting hits")?;
+        let total = query.count(searcher).context("counting hits")?;
         (total, Facets::default())
     } else {
         let mut roles = FacetCollector::for_field(field::ROLES);
@@ -109,20 +133,20 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         (total, facets)
     };
     let mut snippets =
-        SnippetGenerator::create(&searcher, &*plan.query, fields.text).context("preparing snippets")?;
+        SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
     let mut hits = Vec::new();
     for (score, address) in top.into_iter().take(request.limit) {
-        let mut hit = load(&searcher, fields, address)?;
+        let mut hit = load(searcher, fields, address)?;
         hit.rank = hits.len() + 1;
         hit.score = score;
         hit.snippet = snippet(&snippets, &hit.text);
         if request.explain {
-            hit.explanation = Some(explain::explain(opened, &searcher, address, &plan, &hit)?);
+            hit.explanation = Some(explain::explain(opened, searcher, address, plan, &hit)?);
         }
         if request.context > 0 {
             hit.context = Some(context(
-                &searcher,
+                searcher,
                 fields,
                 &hit.source,
                 hit.ordinal,
@@ -131,13 +155,12 @@ pub fn run(opened: &Opened, request: &Request) -> Result<Results> {
         }
         hits.push(hit);
     }
-    let did_you_mean = plan.did_you_mean(&searcher, fields, &request.query)?;
     Ok(Results {
         query: request.query.clone(),
         total_hits: total,
         hits,
         facets,
-        did_you_mean,
+        did_you_mean: None,
     })
 }
 
