@@ -23,20 +23,20 @@ pub fn read_taxonomy(scan: &Scan) -> Result<(Taxonomy, Option<String>)> {
     Ok((taxonomy, Some(text)))
 }
 
-/// Whether a prepared document keeps its outline (sections with their captions), which
-/// `sections` prints and the index does not need.
+/// How a file is cut: with its outline (sections with their captions), which `sections`
+/// prints, or into passages only, which is all the index needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outline {
-    Keep,
-    Drop,
+pub enum Cut {
+    WithOutline,
+    PassagesOnly,
 }
 
 /// A file read, cut into passages and labelled.
 #[derive(Debug, Clone)]
 pub struct PreparedFile {
-    /// Its `sections` are empty unless [`Outline::Keep`] was asked for.
+    /// Its `sections` are empty unless [`Cut::WithOutline`] was asked for.
     pub document: Document,
-    /// Number of headings (sections) of the document, whichever the outline choice.
+    /// Number of headings (sections) of the document, whichever the cut.
     pub sections: usize,
     /// The labels of each passage, `labels[i]` for `document.passages[i]`.
     pub labels: Vec<Labels>,
@@ -54,12 +54,7 @@ pub enum Prepared {
 }
 
 /// Reads, segments and labels one file of the corpus, pushing any warning about it.
-pub fn file(
-    entry: &FileEntry,
-    taxonomy: &Taxonomy,
-    outline: Outline,
-    warnings: &mut Vec<String>,
-) -> Prepared {
+pub fn file(entry: &FileEntry, taxonomy: &Taxonomy, cut: Cut, warnings: &mut Vec<String>) -> Prepared {
     let source = match corpus::read(entry, warnings) {
         Ok(Some(source)) => source,
         Ok(None) => return Prepared::Skipped,
@@ -68,9 +63,9 @@ pub fn file(
             return Prepared::Unreadable;
         }
     };
-    let (document, sections) = match outline {
-        Outline::Drop => segment::passages(&source),
-        Outline::Keep => {
+    let (document, sections) = match cut {
+        Cut::PassagesOnly => segment::passages(&source),
+        Cut::WithOutline => {
             let document = segment::document(&source);
             // The root section (text before the first heading) has no heading of its own.
             let headings = document.sections.iter().filter(|s| !s.path.is_empty()).count();

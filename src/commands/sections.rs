@@ -10,7 +10,7 @@ use super::{announce, Outcome};
 use crate::corpus;
 use crate::index::Notice;
 use crate::output::Outline;
-use crate::prepare::{self, Prepared};
+use crate::prepare::{self, Cut, Prepared};
 
 pub fn run(settings: &SectionsSettings) -> Result<Outcome> {
     let scan = corpus::scan(&settings.corpus)?;
@@ -18,8 +18,7 @@ pub fn run(settings: &SectionsSettings) -> Result<Outcome> {
     let mut warnings = scan.warnings.clone();
     let mut outlines = Vec::new();
     for entry in &scan.files {
-        if let Prepared::Ready(file) = prepare::file(entry, &taxonomy, prepare::Outline::Keep, &mut warnings)
-        {
+        if let Prepared::Ready(file) = prepare::file(entry, &taxonomy, Cut::WithOutline, &mut warnings) {
             outlines.push(Outline {
                 document: file.document,
                 labels: file.labels,

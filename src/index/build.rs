@@ -1,5 +1,5 @@
 //! Writing the index: a full build into a new generation, or an incremental update of the
-//! live one, cut into "diff the manifest against the corpus" and "apply the difference".
+//! live one, cut into diffing the manifest (`Manifest::diff`) and applying the difference.
 
 use std::fs;
 use std::path::Path;
@@ -21,7 +21,7 @@ use super::stamp::{
 use crate::corpus::{FileEntry, Scan, Watch};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
-use crate::prepare::{self, Outline, Prepared};
+use crate::prepare::{self, Cut, Prepared};
 
 /// Segments up to this many passages that lost passages in an update are merged at once, so
 /// the BM25 statistics count no deleted passage (larger ones wait for their turn to merge).
@@ -150,7 +150,7 @@ fn update_in_place(
     let Ok(manifest) = read_manifest(&generation.join(&live.stamp.manifest)) else {
         return Ok(None);
     };
-    let diff = manifest.diff(scan);
+    let diff = manifest.diff(&scan.files);
     let touched = diff.to_read.len() + diff.removed.len();
     if touched > UPDATE_MAX_FILES && touched * 2 > scan.files.len() {
         return Ok(None);
@@ -328,7 +328,7 @@ fn add_files(
                 sections,
                 skipped,
             };
-            let outcome = match prepare::file(entry, taxonomy, Outline::Drop, &mut warnings) {
+            let outcome = match prepare::file(entry, taxonomy, Cut::PassagesOnly, &mut warnings) {
                 Prepared::Ready(prepared) => {
                     // One passage at a time: tantivy's queue holds a bounded number of them.
                     for doc in passage_documents(fields, &prepared.document, &prepared.labels) {

@@ -144,7 +144,7 @@ impl IndexDir {
     /// Removes temporary folders left by killed builds when no writer is at work (the lock is
     /// free); a reader calls this so that a killed build is cleaned up without a new build.
     /// Best effort: a read-only index folder is left as it is.
-    pub fn remove_leftovers_if_idle(&self) {
+    pub(super) fn remove_leftovers_if_idle(&self) {
         let Ok(entries) = fs::read_dir(&self.root) else {
             return;
         };

@@ -92,22 +92,22 @@ impl ManifestDiff {
 }
 
 impl Manifest {
-    /// Compares every file of the scan with its record: a file is read again when its size or
-    /// modification time differ, or when the manifest does not know it.
-    pub(super) fn diff(&self, scan: &Scan) -> ManifestDiff {
+    /// Compares every file the corpus holds now with its record: a file is read again when its
+    /// size or modification time differ, or when the manifest does not know it.
+    pub(super) fn diff(&self, files: &[FileEntry]) -> ManifestDiff {
         let mut before: HashMap<&str, &FileRecord> = self
             .files
             .iter()
             .map(|record| (record.source.as_str(), record))
             .collect();
         let mut diff = ManifestDiff {
-            kept: Vec::with_capacity(scan.files.len()),
+            kept: Vec::with_capacity(files.len()),
             to_read: Vec::new(),
             removed: Vec::new(),
             added: 0,
             changed: 0,
         };
-        for entry in &scan.files {
+        for entry in files {
             match before.remove(entry.source.as_str()) {
                 Some(record) if record.size == entry.size && record.mtime_ns == entry.mtime_ns => {
                     diff.kept.push(record.clone());
@@ -175,4 +175,61 @@ pub(super) fn taxonomy_hash(text: &str) -> String {
 /// resolved, so a missing folder still compares).
 pub(super) fn canonical(path: &Path) -> PathBuf {
     fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source: &str, size: u64, mtime_ns: u128) -> FileRecord {
+        FileRecord {
+            source: source.to_string(),
+            size,
+            mtime_ns,
+            passages: 1,
+            sections: 0,
+            skipped: false,
+        }
+    }
+
+    fn entry(source: &str, size: u64, mtime_ns: u128) -> FileEntry {
+        FileEntry {
+            source: source.to_string(),
+            path: PathBuf::from(source),
+            size,
+            mtime_ns,
+        }
+    }
+
+    #[test]
+    fn diff_rereads_a_file_whose_size_or_time_changed_and_keeps_the_rest() {
+        let manifest = Manifest {
+            files: vec![
+                record("same.txt", 10, 1),
+                record("longer.txt", 10, 1),
+                record("touched.txt", 10, 1),
+                record("gone.txt", 10, 1),
+                record("also-gone.md", 10, 1),
+            ],
+        };
+        let now = [
+            entry("longer.txt", 11, 1),
+            entry("new.txt", 5, 2),
+            entry("same.txt", 10, 1),
+            entry("touched.txt", 10, 2),
+        ];
+        let diff = manifest.diff(&now);
+        let sources = |files: &[FileEntry]| files.iter().map(|f| f.source.clone()).collect::<Vec<_>>();
+        assert_eq!(sources(&diff.to_read), ["longer.txt", "new.txt", "touched.txt"]);
+        assert_eq!(diff.kept, [record("same.txt", 10, 1)]);
+        assert_eq!(diff.removed, ["also-gone.md", "gone.txt"]);
+        assert_eq!(
+            diff.kind(),
+            BuildKind::Update {
+                added: 1,
+                changed: 2,
+                removed: 2
+            }
+        );
+    }
 }
