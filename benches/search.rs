@@ -7,9 +7,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rsearch::corpus;
-use rsearch::index::{BuildSettings, IndexDir, Opened};
-use rsearch::model::{Format, Progress, SourceText};
+use rsearch::index::{self, LiveIndex};
+use rsearch::model::{Format, SourceText};
 use rsearch::search::{self, Request};
 use rsearch::segment;
 
@@ -131,17 +130,8 @@ fn generate(dir: &Path) -> u64 {
 }
 
 /// Indexes `corpus_dir` into a fresh folder under `work` and opens it.
-fn build(corpus_dir: &Path, work: &Path) -> Opened {
-    let dir = IndexDir::new(&work.join("index")).expect("index folder");
-    let scan = corpus::scan(corpus_dir).expect("scan corpus");
-    let lock = dir.lock().expect("lock");
-    let settings = BuildSettings {
-        memory: 64 << 20,
-        full: true,
-    };
-    dir.update(&scan, settings, &Progress::default(), &lock)
-        .expect("build index");
-    dir.open().expect("open index")
+fn build(corpus_dir: &Path, work: &Path) -> LiveIndex {
+    index::build_and_open(corpus_dir, &work.join("index"), 64 << 20).expect("build index")
 }
 
 fn query_latency(c: &mut Criterion) {

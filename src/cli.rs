@@ -1,5 +1,5 @@
 //! Command-line syntax: the flags and subcommands as clap parses them. Nothing else in the
-//! program sees clap types; `commands` turns these into settings.
+//! program sees clap types but `commands::settings`, which turns them into settings.
 
 use std::path::PathBuf;
 
@@ -75,8 +75,8 @@ pub struct IndexLocation {
 #[derive(Debug, Args)]
 pub struct Presentation {
     /// Output format: readable blocks, one JSON object, or one JSON hit per line.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Plain)]
-    pub format: Format,
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Plain)]
+    pub format: OutputFormat,
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
@@ -167,9 +167,9 @@ pub struct ShowArgs {
     pub presentation: Presentation,
 }
 
-/// `--format`.
+/// `--format`: how results are written (not to be confused with a document's `model::Format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum OutputFormat {
     Plain,
     Json,
     Jsonl,

@@ -1,6 +1,7 @@
 //! rsearch: passage-level full-text search over a folder of articles, with passages labelled
 //! by role and topic. The pipeline, one module a stage:
-//! `corpus` → `segment` → `label` → `index` → `search` → `output`, driven by `commands`.
+//! `corpus` → `segment` → `label` → `index` → `search` → `output`, driven by `commands`;
+//! `prepare` is the read → segment → label step the index and `sections` share.
 
 pub mod cli;
 pub mod commands;
@@ -9,5 +10,7 @@ pub mod index;
 pub mod label;
 pub mod model;
 pub mod output;
+pub mod prepare;
+pub mod progress;
 pub mod search;
 pub mod segment;

@@ -7,17 +7,18 @@ use tantivy::schema::{Field, Schema};
 use tantivy::{DocAddress, Searcher};
 
 use super::Plan;
-use crate::index::Opened;
-use crate::model::{Explanation, Hit, TermScore};
+use crate::index::LiveIndex;
+use crate::model::{Explanation, TermScore};
 
 /// Condenses tantivy's score explanation to one entry per term and field, and adds the
 /// reasons for each label.
 pub(super) fn explain(
-    opened: &Opened,
+    live: &LiveIndex,
     searcher: &Searcher,
     address: DocAddress,
     plan: &Plan,
-    hit: &Hit,
+    section: &[String],
+    text: &str,
 ) -> Result<Explanation> {
     // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
     // check there must cost the breakdown, not the search.
@@ -28,12 +29,12 @@ pub(super) fn explain(
     if let Ok(explanation) = explained {
         let explanation = explanation.context("explaining a score")?;
         let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
-        collect_terms(&tree, 1.0, &opened.index.schema(), plan, &mut terms);
+        collect_terms(&tree, 1.0, &live.index.schema(), plan, &mut terms);
     }
     terms.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let labels = opened
+    let labels = live
         .taxonomy
-        .explain(&hit.section, &hit.text)
+        .explain(section, text)
         .iter()
         .map(|reason| format!("{} {}", reason.kind, reason))
         .collect();

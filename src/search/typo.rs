@@ -3,9 +3,11 @@
 
 use tantivy_fst::Automaton;
 
-/// Longest word (in bytes) typo tolerance applies to; the analyser drops longer words anyway.
-pub const MAX_TYPO_WORD: usize = 40;
-const ROW: usize = MAX_TYPO_WORD + 1;
+use crate::index::MAX_WORD_BYTES;
+
+/// A row of the typo table: one cell per byte of the typed word plus one for the empty prefix.
+/// Typo tolerance applies to words up to the longest the analyzer keeps.
+const ROW: usize = MAX_WORD_BYTES + 1;
 
 /// Allowed typos for a word of `letters` characters: none under 5, one up to 8, two from 9.
 pub fn typo_budget(letters: usize) -> u8 {
@@ -82,9 +84,9 @@ pub struct Rows {
 }
 
 impl TypoAutomaton {
-    /// An automaton for `word`; `None` when the word is longer than [`MAX_TYPO_WORD`].
+    /// An automaton for `word`; `None` when the word is longer than [`MAX_WORD_BYTES`].
     pub fn new(word: &str, max: u8) -> Option<TypoAutomaton> {
-        (word.len() <= MAX_TYPO_WORD).then(|| TypoAutomaton {
+        (word.len() <= MAX_WORD_BYTES).then(|| TypoAutomaton {
             word: word.as_bytes().to_vec(),
             max,
         })
@@ -219,6 +221,6 @@ mod tests {
 
     #[test]
     fn words_longer_than_the_limit_get_no_automaton() {
-        assert!(TypoAutomaton::new(&"a".repeat(MAX_TYPO_WORD + 1), 2).is_none());
+        assert!(TypoAutomaton::new(&"a".repeat(MAX_WORD_BYTES + 1), 2).is_none());
     }
 }

@@ -99,19 +99,8 @@ impl TestEnv {
 
     /// Builds the index of the corpus through the library and opens it, for tests that call
     /// the search stage directly.
-    pub fn open_index(&self) -> rsearch::index::Opened {
-        use rsearch::index::{BuildSettings, IndexDir};
-        let dir = IndexDir::new(&self.index()).expect("index dir");
-        let scan = rsearch::corpus::scan(&self.corpus()).expect("scan");
-        let lock = dir.lock().expect("lock");
-        let settings = BuildSettings {
-            memory: 50 << 20,
-            full: true,
-        };
-        dir.build(&scan, settings, &rsearch::model::Progress::default(), &lock)
-            .expect("build");
-        drop(lock);
-        dir.open().unwrap_or_else(|why| panic!("open: {why}"))
+    pub fn open_index(&self) -> rsearch::index::LiveIndex {
+        rsearch::index::build_and_open(&self.corpus(), &self.index(), 50 << 20).expect("build and open index")
     }
 
     /// `query --json`, expecting hits.

@@ -1,0 +1,411 @@
+//! Writing the index: a full build into a new generation, or an incremental update of the
+//! live one, cut into diffing the manifest (`Manifest::diff`) and applying the difference.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _, Result};
+use tantivy::index::SegmentId;
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{Index, IndexSettings, IndexWriter, Term};
+
+use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
+use super::fresh::{open_live, LiveIndex};
+use super::schema::{analyzer, passage_documents, schema, Fields, ANALYZER};
+use super::stamp::{
+    canonical, read_manifest, remove_other_manifests, write_manifest, FileRecord, ManifestDiff, Stamp,
+};
+use crate::corpus::{FileEntry, Scan, Watch};
+use crate::label::{Taxonomy, TAXONOMY_FILE};
+use crate::model::Progress;
+use crate::prepare::{self, Cut, Prepared};
+
+/// Segments up to this many passages that lost passages in an update are merged at once, so
+/// the BM25 statistics count no deleted passage (larger ones wait for their turn to merge).
+const PURGE_MAX_DOCS: u32 = 20_000;
+/// Largest segment, in passages, that a full build's merges produce (about 80 MB of index).
+const MERGE_MAX_DOCS: usize = 450_000;
+/// Tantivy's writer needs at least this much memory per indexing thread.
+const MEMORY_PER_THREAD_MIN: usize = 15_000_000;
+/// An update touching more files than this, and more than half the corpus, is a full build.
+const UPDATE_MAX_FILES: usize = 64;
+
+/// Settings for writing an index.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildSettings {
+    /// Memory budget of tantivy's writer, in bytes, shared by its threads.
+    pub memory: usize,
+    /// Rebuild everything even when only some files changed.
+    pub full: bool,
+}
+
+/// What a build did.
+#[derive(Debug, Clone)]
+pub struct BuildSummary {
+    /// Files, passages and sections in the index afterwards.
+    pub files: usize,
+    pub passages: usize,
+    pub sections: usize,
+    /// Bytes of documents read.
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub warnings: Vec<String>,
+    pub kind: BuildKind,
+}
+
+/// Whether a build wrote a new index or updated the live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildKind {
+    Full,
+    /// Files added, changed and removed since the last build (all zero: nothing to do).
+    Update {
+        added: usize,
+        changed: usize,
+        removed: usize,
+    },
+}
+
+/// Brings the index up to date with the scan. When the live generation was built from the
+/// same corpus folder and taxonomy, only the files added, changed or removed since are
+/// re-indexed, in place, in one atomic commit; otherwise (or with `settings.full`, or when
+/// most files changed) a new generation is built.
+pub fn build_or_update(
+    dir: &IndexDir,
+    scan: &Scan,
+    settings: BuildSettings,
+    progress: &Progress,
+    lock: &WriteLock,
+) -> Result<BuildSummary> {
+    let started = Instant::now();
+    if !settings.full {
+        if let Some(summary) = update_in_place(dir, scan, settings, progress)? {
+            return Ok(BuildSummary {
+                elapsed: started.elapsed(),
+                ..summary
+            });
+        }
+    }
+    build_full(dir, scan, settings, progress, lock)
+}
+
+/// Builds a fresh index of the corpus in a new generation and makes it live atomically.
+/// The old generation keeps answering until the swap; leftovers of killed builds are removed.
+pub fn build_full(
+    dir: &IndexDir,
+    scan: &Scan,
+    settings: BuildSettings,
+    progress: &Progress,
+    _lock: &WriteLock,
+) -> Result<BuildSummary> {
+    let started = Instant::now();
+    dir.check_is_ours()?;
+    dir.remove_leftovers();
+    let (taxonomy, taxonomy_text) = prepare::read_taxonomy(scan)?;
+    let stamp_time = now_ns();
+    let temp = dir.new_temp(stamp_time)?;
+    let written = write_generation(
+        &temp,
+        scan,
+        &taxonomy,
+        taxonomy_text.as_deref(),
+        settings,
+        progress,
+    );
+    let summary = match written {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&temp);
+            return Err(e);
+        }
+    };
+    dir.publish(&temp, stamp_time)?;
+    Ok(BuildSummary {
+        elapsed: started.elapsed(),
+        ..summary
+    })
+}
+
+/// Re-indexes the files that changed in the live generation; `None` when a full build is
+/// needed (no usable index, another corpus or taxonomy, no manifest, most files changed).
+fn update_in_place(
+    dir: &IndexDir,
+    scan: &Scan,
+    settings: BuildSettings,
+    progress: &Progress,
+) -> Result<Option<BuildSummary>> {
+    let (Ok(live), Ok(Some(generation))) = (open_live(dir), dir.current()) else {
+        return Ok(None);
+    };
+    if live.stamp.corpus != canonical(&scan.root) {
+        return Ok(None);
+    }
+    let stored_taxonomy = fs::read_to_string(generation.join(TAXONOMY_FILE)).ok();
+    let taxonomy_text = prepare::read_taxonomy(scan)?.1;
+    if taxonomy_text != stored_taxonomy {
+        return Ok(None);
+    }
+    let Ok(manifest) = read_manifest(&generation.join(&live.stamp.manifest)) else {
+        return Ok(None);
+    };
+    let diff = manifest.diff(&scan.files);
+    let touched = diff.to_read.len() + diff.removed.len();
+    if touched > UPDATE_MAX_FILES && touched * 2 > scan.files.len() {
+        return Ok(None);
+    }
+    if touched == 0 && Watch::of(scan) == live.stamp.watch {
+        let kind = diff.kind();
+        return Ok(Some(summary_of(&diff.kept, 0, scan.warnings.clone(), kind)));
+    }
+    apply(
+        &live,
+        &generation,
+        scan,
+        diff,
+        taxonomy_text.as_deref(),
+        settings,
+        progress,
+    )
+    .map(Some)
+}
+
+/// Applies a difference to the live generation in one commit: deletes the passages of removed
+/// and changed files, adds those of the files read again, writes the new manifest and stamp.
+fn apply(
+    live: &LiveIndex,
+    generation: &Path,
+    scan: &Scan,
+    diff: ManifestDiff,
+    taxonomy_text: Option<&str>,
+    settings: BuildSettings,
+    progress: &Progress,
+) -> Result<BuildSummary> {
+    let kind = diff.kind();
+    let ManifestDiff {
+        mut kept,
+        to_read,
+        removed,
+        ..
+    } = diff;
+    let bytes = to_read.iter().map(|f| f.size).sum();
+    progress
+        .files_total
+        .store(to_read.len() as u64, Ordering::Relaxed);
+    progress.bytes_total.store(bytes, Ordering::Relaxed);
+    let before_segments = live
+        .index
+        .searchable_segment_ids()
+        .context("listing index segments")?;
+    let mut writer = new_writer(&live.index, settings.memory)?;
+    writer.set_merge_policy(Box::new(NoMergePolicy));
+    // A changed file loses all its passages (they share its `source`) before its new ones
+    // are added; deleting the passages of an added file is a no-op.
+    for source in removed
+        .iter()
+        .map(String::as_str)
+        .chain(to_read.iter().map(|f| f.source.as_str()))
+    {
+        writer.delete_term(Term::from_field_text(live.fields.source, source));
+    }
+    let (records, mut warnings) = add_files(&writer, &live.fields, &live.taxonomy, &to_read, progress)?;
+    kept.extend(records.into_iter().flatten());
+    kept.sort_by(|a, b| a.source.cmp(&b.source));
+    let manifest_name = write_manifest(generation, &kept)?;
+    let mut all_warnings = scan.warnings.clone();
+    all_warnings.append(&mut warnings);
+    let summary = summary_of(&kept, bytes, all_warnings, kind);
+    let stamp = Stamp::of(scan, manifest_name.clone(), taxonomy_text);
+    let mut commit = writer.prepare_commit().context("preparing the index commit")?;
+    commit.set_payload(&serde_json::to_string(&stamp)?);
+    commit.commit().context("committing the index")?;
+    purge_deleted(&live.index, &mut writer, &before_segments)?;
+    writer.wait_merging_threads().context("finishing index merges")?;
+    remove_other_manifests(generation, &manifest_name);
+    Ok(summary)
+}
+
+/// Reads, segments, labels and indexes every file of the scan into `dir`, then commits with
+/// the stamp naming the manifest written beside it.
+fn write_generation(
+    dir: &Path,
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    taxonomy_text: Option<&str>,
+    settings: BuildSettings,
+    progress: &Progress,
+) -> Result<BuildSummary> {
+    let settings_of_index = IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        ..IndexSettings::default()
+    };
+    let index = Index::builder()
+        .schema(schema())
+        .settings(settings_of_index)
+        .create_in_dir(dir)
+        .with_context(|| format!("creating index in {}", dir.display()))?;
+    index.tokenizers().register(ANALYZER, analyzer());
+    let fields = Fields::of(&index.schema())?;
+    progress
+        .files_total
+        .store(scan.files.len() as u64, Ordering::Relaxed);
+    progress.bytes_total.store(scan.bytes(), Ordering::Relaxed);
+    let mut writer = new_writer(&index, settings.memory)?;
+    writer.set_merge_policy(Box::new(build_merge_policy()));
+    let (records, mut warnings) = add_files(&writer, &fields, taxonomy, &scan.files, progress)?;
+    if let Some(text) = taxonomy_text {
+        fs::write(dir.join(TAXONOMY_FILE), text).with_context(|| format!("writing {}", dir.display()))?;
+    }
+    let records: Vec<FileRecord> = records.into_iter().flatten().collect();
+    let manifest_name = write_manifest(dir, &records)?;
+    let mut all_warnings = scan.warnings.clone();
+    all_warnings.append(&mut warnings);
+    let summary = summary_of(&records, scan.bytes(), all_warnings, BuildKind::Full);
+    let stamp = Stamp::of(scan, manifest_name, taxonomy_text);
+    let mut commit = writer.prepare_commit().context("preparing the index commit")?;
+    commit.set_payload(&serde_json::to_string(&stamp)?);
+    commit.commit().context("committing the index")?;
+    writer.wait_merging_threads().context("finishing index merges")?;
+    sync_dir(dir);
+    Ok(summary)
+}
+
+/// How a full build merges the segments its writer threads flush: a few at a time, and never
+/// into segments of more than about [`MERGE_MAX_DOCS`] passages. A merge reads its segments
+/// through memory maps, which count in the resident memory; capping merges caps that, whatever
+/// the corpus size, at the price of a few segments more for a query to visit.
+fn build_merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(3);
+    policy.set_max_docs_before_merge(MERGE_MAX_DOCS / 3);
+    policy
+}
+
+/// A writer using every core, within the memory budget (tantivy needs 15 MB a thread).
+fn new_writer(index: &Index, memory: usize) -> Result<IndexWriter> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min((memory / MEMORY_PER_THREAD_MIN).max(1));
+    index
+        .writer_with_num_threads(threads, memory.max(MEMORY_PER_THREAD_MIN))
+        .context("starting the index writer")
+}
+
+/// Prepares `files` ([`prepare::file`]) on one worker thread per core and hands their
+/// passages to the writer (tantivy's own threads index them; its queue holds at most 10,000
+/// passages, so memory stays bounded whatever the corpus size). Gives a record per file in
+/// order (`None` when a file could not be read: it is tried again next time) and the warnings
+/// in file order.
+fn add_files(
+    writer: &IndexWriter,
+    fields: &Fields,
+    taxonomy: &Taxonomy,
+    files: &[FileEntry],
+    progress: &Progress,
+) -> Result<(Vec<Option<FileRecord>>, Vec<String>)> {
+    type Done = (usize, Option<FileRecord>, Vec<String>);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let work = || -> Result<Vec<Done>> {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(entry) = files.get(i) else {
+                break;
+            };
+            let mut warnings = Vec::new();
+            let record = |passages, sections, skipped| FileRecord {
+                source: entry.source.clone(),
+                size: entry.size,
+                mtime_ns: entry.mtime_ns,
+                passages,
+                sections,
+                skipped,
+            };
+            let outcome = match prepare::file(entry, taxonomy, Cut::PassagesOnly, &mut warnings) {
+                Prepared::Ready(prepared) => {
+                    // One passage at a time: tantivy's queue holds a bounded number of them.
+                    for doc in passage_documents(fields, &prepared.document, &prepared.labels) {
+                        if let Err(e) = writer.add_document(doc) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e).context("adding a passage to the index");
+                        }
+                    }
+                    let passages = prepared.document.passages.len() as u64;
+                    Some(record(passages, prepared.sections as u64, false))
+                }
+                Prepared::Skipped => Some(record(0, 0, true)),
+                Prepared::Unreadable => None,
+            };
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);
+            done.push((i, outcome, warnings));
+        }
+        Ok(done)
+    };
+    let results: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a document could not be indexed (internal error)")))
+            })
+            .collect()
+    });
+    let mut done = Vec::with_capacity(files.len());
+    for result in results {
+        done.extend(result?);
+    }
+    done.sort_by_key(|(i, _, _)| *i);
+    let mut warnings = Vec::new();
+    let records = done
+        .into_iter()
+        .map(|(_, record, mut w)| {
+            warnings.append(&mut w);
+            record
+        })
+        .collect();
+    Ok((records, warnings))
+}
+
+/// After an update, merges the small segments that lost passages together with the segments
+/// the update added, so deleted passages stop counting in the BM25 statistics (term and
+/// passage counts are then exact; tantivy estimates the merged average passage length from
+/// rounded lengths). Large segments are left alone: merging them would take seconds, and there
+/// the few deleted passages shift statistics over a million passages by a few in a million,
+/// until their segment is merged or `--full` rebuilds.
+fn purge_deleted(index: &Index, writer: &mut IndexWriter, before: &[SegmentId]) -> Result<()> {
+    let metas = index
+        .searchable_segment_metas()
+        .context("listing index segments")?;
+    let merge: Vec<_> = metas
+        .iter()
+        .filter(|m| m.max_doc() <= PURGE_MAX_DOCS && (m.has_deletes() || !before.contains(&m.id())))
+        .map(|m| m.id())
+        .collect();
+    let with_deletes = metas.iter().any(|m| merge.contains(&m.id()) && m.has_deletes());
+    if merge.len() >= 2 || with_deletes {
+        writer.merge(&merge).wait().context("merging updated segments")?;
+    }
+    Ok(())
+}
+
+fn summary_of(records: &[FileRecord], bytes: u64, warnings: Vec<String>, kind: BuildKind) -> BuildSummary {
+    let indexed = records.iter().filter(|r| !r.skipped);
+    BuildSummary {
+        files: indexed.clone().count(),
+        passages: indexed.clone().map(|r| r.passages as usize).sum(),
+        sections: indexed.map(|r| r.sections as usize).sum(),
+        bytes,
+        elapsed: Duration::ZERO,
+        warnings,
+        kind,
+    }
+}

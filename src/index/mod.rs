@@ -1,0 +1,43 @@
+//! Index: the tantivy schema (field names defined once), the index folder and its generations,
+//! full builds and incremental updates, and opening the live index fresh for a search.
+//!
+//! | file | job |
+//! |---|---|
+//! | `schema.rs` | fields, analyzer, searchable fields, longest word, passage → document |
+//! | `folder.rs` | the folder: `CURRENT`, the lock, generations, leftovers |
+//! | `stamp.rs` | the stamp of each commit and the per-file manifest |
+//! | `build.rs` | full build; incremental update (diff the manifest, apply) |
+//! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+
+mod build;
+mod folder;
+mod fresh;
+mod schema;
+mod stamp;
+
+pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
+pub use folder::{IndexDir, WriteLock};
+pub use fresh::{open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
+pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
+pub use stamp::Stamp;
+
+use crate::corpus;
+use crate::model::Progress;
+use build::build_full;
+
+/// Builds a new index of the corpus at `corpus_root` in the folder `index_root` and opens it,
+/// for callers that search in process (the tests' harness, the benchmarks, the fuzz targets).
+/// `memory` is the writer's budget in bytes.
+pub fn build_and_open(corpus_root: &Path, index_root: &Path, memory: usize) -> Result<LiveIndex> {
+    let dir = IndexDir::new(index_root)?;
+    let scan = corpus::scan(corpus_root)?;
+    let lock = dir.lock(&|_| {})?;
+    let settings = BuildSettings { memory, full: true };
+    build_full(&dir, &scan, settings, &Progress::default(), &lock)?;
+    drop(lock);
+    fresh::open_live(&dir).map_err(|why| anyhow!("{why} in {}", dir.root().display()))
+}

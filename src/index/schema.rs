@@ -1,0 +1,147 @@
+//! The index schema, defined once: field names, the English analyzer, the fields a query
+//! searches, and how a prepared passage becomes an index document.
+
+use anyhow::{anyhow, Result};
+use tantivy::schema::{
+    Facet, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer,
+};
+use tantivy::TantivyDocument;
+
+use crate::model::{passage_id, Document, Labels};
+
+/// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
+/// another format is rebuilt.
+pub const FORMAT_VERSION: u32 = 2;
+/// Name of the English analyzer registered on every index.
+pub const ANALYZER: &str = "rsearch_en";
+/// Longest word, in bytes, anything looks at: the analyzer drops words of this length or more
+/// (so no term is longer), and typo tolerance sizes its automaton on it.
+pub const MAX_WORD_BYTES: usize = 40;
+
+/// Field names of the schema; every other module refers to fields through [`Fields`].
+pub mod field {
+    pub const ID: &str = "id";
+    pub const SOURCE: &str = "source";
+    pub const ORDINAL: &str = "ordinal";
+    pub const TITLE: &str = "title";
+    pub const SECTION: &str = "section";
+    pub const TEXT: &str = "text";
+    pub const ROLES: &str = "roles";
+    pub const TOPICS: &str = "topics";
+    /// The fields a query's words are looked for in, most weighty first (`FIELD:word` may
+    /// name one of them).
+    pub const SEARCHABLE: [&str; 3] = [TEXT, SECTION, TITLE];
+}
+
+/// Handles to every field of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub source: Field,
+    pub ordinal: Field,
+    pub title: Field,
+    pub section: Field,
+    pub text: Field,
+    pub roles: Field,
+    pub topics: Field,
+}
+
+impl Fields {
+    /// Looks the fields up by name; fails on an index with another schema.
+    pub fn of(schema: &Schema) -> Result<Fields> {
+        let get = |name: &str| {
+            schema
+                .get_field(name)
+                .map_err(|_| anyhow!("index has no field \"{name}\""))
+        };
+        Ok(Fields {
+            id: get(field::ID)?,
+            source: get(field::SOURCE)?,
+            ordinal: get(field::ORDINAL)?,
+            title: get(field::TITLE)?,
+            section: get(field::SECTION)?,
+            text: get(field::TEXT)?,
+            roles: get(field::ROLES)?,
+            topics: get(field::TOPICS)?,
+        })
+    }
+
+    /// The handles of [`field::SEARCHABLE`], in the same order.
+    pub fn searchable(&self) -> [Field; 3] {
+        [self.text, self.section, self.title]
+    }
+}
+
+/// The schema: body, headings and title are analysed text (with positions for phrases);
+/// id and source are exact terms; roles and topics are facets (`/cto`).
+pub fn schema() -> Schema {
+    let analysed = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let mut builder = Schema::builder();
+    builder.add_text_field(field::ID, STRING | STORED);
+    builder.add_text_field(field::SOURCE, STRING | STORED);
+    builder.add_u64_field(
+        field::ORDINAL,
+        NumericOptions::default().set_indexed().set_stored().set_fast(),
+    );
+    builder.add_text_field(field::TITLE, analysed.clone());
+    builder.add_text_field(field::SECTION, analysed.clone());
+    builder.add_text_field(field::TEXT, analysed);
+    builder.add_facet_field(field::ROLES, FacetOptions::default().set_stored());
+    builder.add_facet_field(field::TOPICS, FacetOptions::default().set_stored());
+    builder.build()
+}
+
+/// The English analyzer: words, lower-cased, accents folded, stop words dropped, stemmed.
+pub fn analyzer() -> TextAnalyzer {
+    let stop_words = StopWordFilter::new(Language::English)
+        .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()));
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(stop_words)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The index documents of one segmented document, one per passage with its labels
+/// (`labels[i]` belongs to `document.passages[i]`).
+pub(super) fn passage_documents<'a>(
+    fields: &'a Fields,
+    document: &'a Document,
+    labels: &'a [Labels],
+) -> impl Iterator<Item = TantivyDocument> + 'a {
+    document
+        .passages
+        .iter()
+        .zip(labels)
+        .map(move |(passage, labels)| {
+            let mut doc = TantivyDocument::new();
+            doc.add_text(fields.id, passage_id(&document.source, passage.ordinal));
+            doc.add_text(fields.source, &document.source);
+            doc.add_u64(fields.ordinal, passage.ordinal);
+            doc.add_text(fields.title, &document.title);
+            for heading in &passage.section {
+                doc.add_text(fields.section, heading);
+            }
+            doc.add_text(fields.text, &passage.text);
+            for role in &labels.roles {
+                doc.add_facet(fields.roles, Facet::from_path([role.as_str()]));
+            }
+            for topic in &labels.topics {
+                doc.add_facet(fields.topics, Facet::from_path([topic.as_str()]));
+            }
+            doc
+        })
+}

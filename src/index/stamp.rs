@@ -1,0 +1,235 @@
+//! What an index remembers of how it was built: the stamp in each commit and the per-file
+//! manifest it names, and how the corpus now differs from that manifest.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::build::BuildKind;
+use super::folder::now_ns;
+use super::schema::FORMAT_VERSION;
+use crate::corpus::{self, FileEntry, Scan, Watch};
+
+/// Per-file fingerprints of a generation, `manifest-<time>.json`; the commit names the live one.
+const MANIFEST_PREFIX: &str = "manifest-";
+
+/// What an index knows of how it was built; stored in the commit itself (tantivy's commit
+/// payload), so it can never disagree with the data. Only what is read back is written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stamp {
+    /// [`FORMAT_VERSION`] of the rsearch that wrote it; read first, as another format's stamp
+    /// may lack the other fields.
+    pub format: u32,
+    /// Absolute path of the corpus folder the index was built from.
+    pub corpus: PathBuf,
+    /// File in the generation folder holding the fingerprint of every indexed file.
+    pub manifest: String,
+    /// What a query stats to tell whether the corpus changed.
+    pub watch: Watch,
+    /// FNV-1a hash of the taxonomy copied into the index, so a damaged or missing copy is
+    /// caught on opening; absent when the corpus had no taxonomy.
+    #[serde(default)]
+    pub taxonomy: Option<String>,
+}
+
+impl Stamp {
+    /// The stamp of a build of `scan` whose manifest is `manifest`.
+    pub(super) fn of(scan: &Scan, manifest: String, taxonomy_text: Option<&str>) -> Stamp {
+        Stamp {
+            format: FORMAT_VERSION,
+            corpus: canonical(&scan.root),
+            manifest,
+            watch: Watch::of(scan),
+            taxonomy: taxonomy_text.map(taxonomy_hash),
+        }
+    }
+}
+
+/// One indexed file as the manifest remembers it: `index` re-reads a file only when its size
+/// or modification time differ, and then replaces all its passages (they share its `source`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(super) struct FileRecord {
+    pub source: String,
+    pub size: u64,
+    pub mtime_ns: u128,
+    pub passages: u64,
+    pub sections: u64,
+    /// A binary or empty file: remembered so it is not read again, but it has no passages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Manifest {
+    pub files: Vec<FileRecord>,
+}
+
+/// How the corpus differs from what the live generation's manifest remembers.
+pub(super) struct ManifestDiff {
+    /// Records of files unchanged since (same size and modification time).
+    pub kept: Vec<FileRecord>,
+    /// Files added or changed: to read again.
+    pub to_read: Vec<FileEntry>,
+    /// Sources of files gone from the corpus, sorted.
+    pub removed: Vec<String>,
+    pub added: usize,
+    pub changed: usize,
+}
+
+impl ManifestDiff {
+    /// The update this difference makes.
+    pub(super) fn kind(&self) -> BuildKind {
+        BuildKind::Update {
+            added: self.added,
+            changed: self.changed,
+            removed: self.removed.len(),
+        }
+    }
+}
+
+impl Manifest {
+    /// Compares every file the corpus holds now with its record: a file is read again when its
+    /// size or modification time differ, or when the manifest does not know it.
+    pub(super) fn diff(&self, files: &[FileEntry]) -> ManifestDiff {
+        let mut before: HashMap<&str, &FileRecord> = self
+            .files
+            .iter()
+            .map(|record| (record.source.as_str(), record))
+            .collect();
+        let mut diff = ManifestDiff {
+            kept: Vec::with_capacity(files.len()),
+            to_read: Vec::new(),
+            removed: Vec::new(),
+            added: 0,
+            changed: 0,
+        };
+        for entry in files {
+            match before.remove(entry.source.as_str()) {
+                Some(record) if record.size == entry.size && record.mtime_ns == entry.mtime_ns => {
+                    diff.kept.push(record.clone());
+                }
+                Some(_) => {
+                    diff.changed += 1;
+                    diff.to_read.push(entry.clone());
+                }
+                None => {
+                    diff.added += 1;
+                    diff.to_read.push(entry.clone());
+                }
+            }
+        }
+        diff.removed = before.into_keys().map(str::to_string).collect();
+        diff.removed.sort_unstable();
+        diff
+    }
+}
+
+/// Writes the manifest into `dir` under a new name (synced before the commit that names it).
+pub(super) fn write_manifest(dir: &Path, records: &[FileRecord]) -> Result<String> {
+    let name = format!("{MANIFEST_PREFIX}{}.json", now_ns());
+    let path = dir.join(&name);
+    let manifest = Manifest {
+        files: records.to_vec(),
+    };
+    let mut file = fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    serde_json::to_writer(&mut out, &manifest).with_context(|| format!("writing {}", path.display()))?;
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    drop(out);
+    file.sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(name)
+}
+
+pub(super) fn read_manifest(path: &Path) -> Result<Manifest> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Removes manifests the live commit does not name (left by earlier updates or killed ones).
+pub(super) fn remove_other_manifests(dir: &Path, live: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(MANIFEST_PREFIX) && name != live {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The hash of a taxonomy's text as stored in the stamp.
+pub(super) fn taxonomy_hash(text: &str) -> String {
+    let mut hash = corpus::Fnv64::new();
+    hash.write(text.as_bytes());
+    format!("{:016x}", hash.finish())
+}
+
+/// The absolute form of a corpus path, as stamps record it (the path itself if it cannot be
+/// resolved, so a missing folder still compares).
+pub(super) fn canonical(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source: &str, size: u64, mtime_ns: u128) -> FileRecord {
+        FileRecord {
+            source: source.to_string(),
+            size,
+            mtime_ns,
+            passages: 1,
+            sections: 0,
+            skipped: false,
+        }
+    }
+
+    fn entry(source: &str, size: u64, mtime_ns: u128) -> FileEntry {
+        FileEntry {
+            source: source.to_string(),
+            path: PathBuf::from(source),
+            size,
+            mtime_ns,
+        }
+    }
+
+    #[test]
+    fn diff_rereads_a_file_whose_size_or_time_changed_and_keeps_the_rest() {
+        let manifest = Manifest {
+            files: vec![
+                record("same.txt", 10, 1),
+                record("longer.txt", 10, 1),
+                record("touched.txt", 10, 1),
+                record("gone.txt", 10, 1),
+                record("also-gone.md", 10, 1),
+            ],
+        };
+        let now = [
+            entry("longer.txt", 11, 1),
+            entry("new.txt", 5, 2),
+            entry("same.txt", 10, 1),
+            entry("touched.txt", 10, 2),
+        ];
+        let diff = manifest.diff(&now);
+        let sources = |files: &[FileEntry]| files.iter().map(|f| f.source.clone()).collect::<Vec<_>>();
+        assert_eq!(sources(&diff.to_read), ["longer.txt", "new.txt", "touched.txt"]);
+        assert_eq!(diff.kept, [record("same.txt", 10, 1)]);
+        assert_eq!(diff.removed, ["also-gone.md", "gone.txt"]);
+        assert_eq!(
+            diff.kind(),
+            BuildKind::Update {
+                added: 1,
+                changed: 2,
+                removed: 2
+            }
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Preparing a file for search: read → segment → label, the one step shared by building the
+//! index and outlining the corpus (`sections`), with the corpus's taxonomy read once for both.
+
+use std::fs;
+
+use anyhow::{Context as _, Result};
+
+use crate::corpus::{self, FileEntry, Scan};
+use crate::label::{Taxonomy, TAXONOMY_FILE};
+use crate::model::{Document, Labels};
+use crate::segment;
+
+/// Reads and parses the corpus's taxonomy (an empty one when it has none), with its text.
+/// A build calls it first; a caller may call it before announcing a build that would fail.
+pub fn read_taxonomy(scan: &Scan) -> Result<(Taxonomy, Option<String>)> {
+    let Some(entry) = &scan.taxonomy else {
+        return Ok((Taxonomy::default(), None));
+    };
+    let text =
+        fs::read_to_string(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+    let taxonomy = Taxonomy::parse(&text)
+        .with_context(|| format!("taxonomy {}", scan.root.join(TAXONOMY_FILE).display()))?;
+    Ok((taxonomy, Some(text)))
+}
+
+/// How a file is cut: with its outline (sections with their captions), which `sections`
+/// prints, or into passages only, which is all the index needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    WithOutline,
+    PassagesOnly,
+}
+
+/// A file read, cut into passages and labelled.
+#[derive(Debug, Clone)]
+pub struct PreparedFile {
+    /// Its `sections` are empty unless [`Cut::WithOutline`] was asked for.
+    pub document: Document,
+    /// Number of headings (sections) of the document, whichever the cut.
+    pub sections: usize,
+    /// The labels of each passage, `labels[i]` for `document.passages[i]`.
+    pub labels: Vec<Labels>,
+}
+
+/// What came of preparing one file. Every problem is a warning (pushed by [`file`]), never
+/// an error: one bad file must not stop the rest.
+#[derive(Debug)]
+pub enum Prepared {
+    Ready(PreparedFile),
+    /// Empty or binary: nothing to index, and nothing to read again until it changes.
+    Skipped,
+    /// It could not be read (permissions, vanished); the next build tries again.
+    Unreadable,
+}
+
+/// Reads, segments and labels one file of the corpus, pushing any warning about it.
+pub fn file(entry: &FileEntry, taxonomy: &Taxonomy, cut: Cut, warnings: &mut Vec<String>) -> Prepared {
+    let source = match corpus::read(entry, warnings) {
+        Ok(Some(source)) => source,
+        Ok(None) => return Prepared::Skipped,
+        Err(e) => {
+            warnings.push(format!("skipping {}: {e:#}", entry.source));
+            return Prepared::Unreadable;
+        }
+    };
+    let (document, sections) = match cut {
+        Cut::PassagesOnly => segment::passages(&source),
+        Cut::WithOutline => {
+            let document = segment::document(&source);
+            // The root section (text before the first heading) has no heading of its own.
+            let headings = document.sections.iter().filter(|s| !s.path.is_empty()).count();
+            (document, headings)
+        }
+    };
+    // Labelling without a taxonomy finds nothing; skipping it saves a pass over every passage.
+    let labels = if taxonomy.roles.is_empty() && taxonomy.topics.is_empty() {
+        vec![Labels::default(); document.passages.len()]
+    } else {
+        document
+            .passages
+            .iter()
+            .map(|p| taxonomy.label(&p.section, &p.text))
+            .collect()
+    };
+    Prepared::Ready(PreparedFile {
+        document,
+        sections,
+        labels,
+    })
+}

@@ -1,0 +1,442 @@
+//! Query planning: a person's text, cleaned (question words, stray colons and stars), parsed
+//! leniently and expanded with near indexed words (typo tolerance), ready to run.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::tokenizer::TokenStream;
+use tantivy::{Searcher, TantivyDocument, Term};
+
+use super::typo::{typo_budget, typo_distance, TypoAutomaton};
+use crate::index::{analyzer, field, Fields, LiveIndex};
+
+/// A heading match counts, but less than a body match.
+const SECTION_BOOST: f32 = 0.5;
+/// The title is shared by every passage of a document: it separates documents, not passages.
+const TITLE_BOOST: f32 = 0.3;
+/// A typo match weighs a tenth of an exact one, so exact matches rank first.
+const TYPO_BOOST: f32 = 0.1;
+/// A word found in fewer passages than this is rare enough to be a misspelling itself, so typo
+/// matches are looked for too.
+const RARE_WORD_PASSAGES: u64 = 3;
+/// Indexed words a typed word may expand to through typos, closest and commonest first.
+const MAX_TYPO_EXPANSIONS: usize = 8;
+
+/// A parsed query: the tantivy query plus what typo tolerance did to it.
+pub(crate) struct Plan {
+    pub(crate) query: Box<dyn Query>,
+    /// Typed words absent from the index, with the closest indexed term (stemmed), if any.
+    unknown: Vec<(String, Option<String>)>,
+    /// Terms (in the text and section fields) added by typo tolerance.
+    pub(crate) typo_terms: HashSet<String>,
+}
+
+impl Plan {
+    /// Parses leniently (never an error) and expands single words to near indexed words.
+    pub(super) fn build(live: &LiveIndex, searcher: &Searcher, text: &str, typos: bool) -> Result<Plan> {
+        let fields = &live.fields;
+        let mut parser = QueryParser::for_index(&live.index, fields.searchable().to_vec());
+        parser.set_field_boost(fields.section, SECTION_BOOST);
+        parser.set_field_boost(fields.title, TITLE_BOOST);
+        let cleaned = escape_colons(&drop_question_words(&plain(text)));
+        let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
+        let mut plan = Plan {
+            query: Box::new(tantivy::query::EmptyQuery),
+            unknown: Vec::new(),
+            typo_terms: HashSet::new(),
+        };
+        let mut builder = Builder {
+            parser: &parser,
+            searcher,
+            fields,
+            typos,
+            plan: &mut plan,
+        };
+        let query = builder.ast(ast)?;
+        if let Some(query) = query {
+            plan.query = query;
+        }
+        Ok(plan)
+    }
+
+    /// The query with each unknown word replaced by the indexed word closest to it, as it is
+    /// written in a passage; `None` when every word is known or nothing is close.
+    pub(super) fn did_you_mean(
+        &self,
+        searcher: &Searcher,
+        fields: &Fields,
+        query: &str,
+    ) -> Result<Option<String>> {
+        let mut replacements = Vec::new();
+        for (word, candidate) in &self.unknown {
+            if let Some(term) = candidate {
+                if let Some(surface) = surface_form(searcher, fields, term)? {
+                    replacements.push((word.to_lowercase(), surface));
+                }
+            }
+        }
+        if replacements.is_empty() {
+            return Ok(None);
+        }
+        let corrected: Vec<String> = query
+            .split_whitespace()
+            .map(|token| {
+                let core = token.trim_matches(|c: char| !c.is_alphanumeric());
+                match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
+                    Some((_, surface)) if !core.is_empty() => token.replacen(core, surface, 1),
+                    _ => token.to_string(),
+                }
+            })
+            .collect();
+        Ok(Some(corrected.join(" ")))
+    }
+}
+
+/// Turns the query grammar's tree into a tantivy query, handling plain words itself (for
+/// typo tolerance) and handing phrases, prefixes, ranges and fielded terms to tantivy's parser.
+struct Builder<'a> {
+    parser: &'a QueryParser,
+    searcher: &'a Searcher,
+    fields: &'a Fields,
+    typos: bool,
+    plan: &'a mut Plan,
+}
+
+impl Builder<'_> {
+    fn ast(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>> {
+        match ast {
+            UserInputAst::Clause(clauses) => {
+                let mut built: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (occur, sub) in clauses {
+                    if let Some(query) = self.ast(sub)? {
+                        built.push((occur.unwrap_or(Occur::Should), query));
+                    }
+                }
+                if built.iter().all(|(occur, _)| *occur == Occur::Should) {
+                    built = flatten_should(built);
+                }
+                Ok(match built.len() {
+                    0 => None,
+                    1 if built[0].0 == Occur::Should || built[0].0 == Occur::Must => Some(built.remove(0).1),
+                    _ => Some(Box::new(BooleanQuery::new(built))),
+                })
+            }
+            UserInputAst::Boost(sub, boost) => Ok(self
+                .ast(*sub)?
+                .map(|q| Box::new(BoostQuery::new(q, boost.0 as f32)) as Box<dyn Query>)),
+            UserInputAst::Leaf(leaf) => match *leaf {
+                UserInputLeaf::Literal(literal)
+                    if literal.field_name.is_none()
+                        && literal.delimiter == Delimiter::None
+                        && !literal.prefix =>
+                {
+                    self.word(literal)
+                }
+                other => Ok(self.delegate(other)),
+            },
+        }
+    }
+
+    /// Lets tantivy's parser build a leaf it handles fully (phrases, fields, ranges, prefixes).
+    fn delegate(&self, leaf: UserInputLeaf) -> Option<Box<dyn Query>> {
+        let (query, _errors) = self
+            .parser
+            .build_query_from_user_input_ast_lenient(UserInputAst::Leaf(Box::new(leaf)));
+        Some(query)
+    }
+
+    /// A plain word: exact match in every field, plus, for a word the index does not hold or
+    /// holds in few passages, near indexed words (typos) at a tenth of the weight. A word that
+    /// analyses to nothing (a stop word, punctuation) is dropped.
+    fn word(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
+        let tokens = analyse(&literal.phrase);
+        if tokens.len() != 1 {
+            return Ok(if tokens.is_empty() {
+                None
+            } else {
+                self.delegate(UserInputLeaf::Literal(literal))
+            });
+        }
+        let stem = &tokens[0];
+        let exact = self.delegate(UserInputLeaf::Literal(literal.clone()));
+        // Typos are counted on the indexed form (the stem), so its length sets the budget:
+        // "correction" is searched as "correct", a 7-letter word with one typo allowed.
+        let letters = stem.chars().count();
+        let budget = typo_budget(letters);
+        let passages_with_word = self
+            .fields
+            .searchable()
+            .iter()
+            .map(|&f| self.searcher.doc_freq(&Term::from_field_text(f, stem)))
+            .sum::<tantivy::Result<u64>>()?;
+        let known = passages_with_word > 0;
+        // Near words are looked up for a word the index does not hold (to expand it and to
+        // suggest a spelling) and for a rare one (it may itself be a misspelling in a passage).
+        // A common word is taken as meant: that keeps a query over a large index fast, since
+        // walking every segment's term dictionary is its costliest step.
+        let search_budget = if passages_with_word >= RARE_WORD_PASSAGES {
+            0
+        } else if known {
+            budget
+        } else {
+            budget.max(u8::from(letters >= 3))
+        };
+        let candidates = if search_budget > 0 {
+            near_terms(self.searcher, self.fields.text, stem, search_budget)?
+        } else {
+            Vec::new()
+        };
+        if !known {
+            let word = literal
+                .phrase
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_string();
+            self.plan
+                .unknown
+                .push((word, candidates.first().map(|c| c.term.clone())));
+        }
+        if !self.typos || budget == 0 {
+            return Ok(exact);
+        }
+        let mut typo_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for candidate in candidates
+            .iter()
+            .filter(|c| c.distance <= budget)
+            .take(MAX_TYPO_EXPANSIONS)
+        {
+            self.plan.typo_terms.insert(candidate.term.clone());
+            for (field, boost) in [(self.fields.text, 1.0), (self.fields.section, SECTION_BOOST)] {
+                let term = TermQuery::new(
+                    Term::from_field_text(field, &candidate.term),
+                    IndexRecordOption::WithFreqs,
+                );
+                typo_clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), boost * TYPO_BOOST)),
+                ));
+            }
+        }
+        if typo_clauses.is_empty() {
+            return Ok(exact);
+        }
+        // An unknown word has no exact clause: it could match nothing.
+        let exact = if known { exact } else { None };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            exact.into_iter().map(|q| (Occur::Should, q)).collect();
+        clauses.extend(typo_clauses);
+        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+    }
+}
+
+/// Lifts the clauses of nested "any of" queries into one "any of": the score is the same sum,
+/// and one flat union of terms lets tantivy skip blocks of postings that cannot reach the top.
+fn flatten_should(clauses: Vec<(Occur, Box<dyn Query>)>) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut flat = Vec::with_capacity(clauses.len());
+    for (occur, query) in clauses {
+        match query.downcast_ref::<BooleanQuery>() {
+            Some(nested) if nested.clauses().iter().all(|(o, _)| *o == Occur::Should) => {
+                flat.extend(flatten_should(
+                    nested
+                        .clauses()
+                        .iter()
+                        .map(|(o, q)| (*o, q.box_clone()))
+                        .collect(),
+                ));
+            }
+            _ => flat.push((occur, query)),
+        }
+    }
+    flat
+}
+
+/// An indexed term near a typed one.
+struct NearTerm {
+    term: String,
+    distance: u8,
+    doc_freq: u64,
+}
+
+/// Indexed terms of `field` within `max_distance` typos of `stem` ([`typo_distance`]),
+/// closest first, then commonest.
+fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -> Result<Vec<NearTerm>> {
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for segment in searcher.segment_readers() {
+        let Some(automaton) = TypoAutomaton::new(stem, max_distance) else {
+            break;
+        };
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().search(automaton).into_stream()?;
+        while stream.advance() {
+            if let Ok(term) = std::str::from_utf8(stream.key()) {
+                if term != stem {
+                    *found.entry(term.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut near: Vec<NearTerm> = found
+        .into_iter()
+        .map(|(term, doc_freq)| NearTerm {
+            distance: typo_distance(stem, &term).min(usize::from(u8::MAX)) as u8,
+            term,
+            doc_freq,
+        })
+        .collect();
+    near.sort_by(|a, b| {
+        a.distance
+            .cmp(&b.distance)
+            .then(b.doc_freq.cmp(&a.doc_freq))
+            .then(a.term.cmp(&b.term))
+    });
+    Ok(near)
+}
+
+/// The terms the index analyser makes of `text`.
+fn analyse(text: &str) -> Vec<String> {
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut tokens = Vec::new();
+    while stream.advance() {
+        tokens.push(stream.token().text.clone());
+    }
+    tokens
+}
+
+/// How an indexed term is written in a passage that holds it (lower-cased).
+fn surface_form(searcher: &Searcher, fields: &Fields, term: &str) -> Result<Option<String>> {
+    let query = TermQuery::new(Term::from_field_text(fields.text, term), IndexRecordOption::Basic);
+    let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+    let Some((_, address)) = top.into_iter().next() else {
+        return Ok(None);
+    };
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let text = doc
+        .get_first(fields.text)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(&text);
+    while stream.advance() {
+        let token = stream.token();
+        if token.text == term {
+            return Ok(text
+                .get(token.offset_from..token.offset_to)
+                .map(str::to_lowercase));
+        }
+    }
+    Ok(None)
+}
+
+/// Replaces by spaces what would make tantivy's parser build a query that cannot run or that
+/// a person did not mean: control characters (a NUL inside "cyber\0security" would make it a
+/// phrase) and `*` (`title:*` asks tantivy for a fast field our text fields do not have), except
+/// after a closing quote, where it asks for a phrase prefix (`"market res"*`).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut previous = None;
+    for c in text.chars() {
+        let keep = !c.is_control() && (c != '*' || previous == Some('"'));
+        out.push(if keep { c } else { ' ' });
+        previous = Some(c);
+    }
+    out
+}
+
+/// Does the parsed query look for any indexed term? A query whose every word the analyzer
+/// drops (stop words, punctuation, emoji, words of `MAX_WORD_BYTES` or more) looks for none.
+pub(super) fn has_terms(query: &dyn Query) -> bool {
+    let mut found = false;
+    query.query_terms(&mut |_, _| found = true);
+    found
+}
+
+/// Words that shape a question but say nothing of its subject. Rare in passages, they would
+/// otherwise score high ("who" in "who talks to investors?").
+const QUESTION_WORDS: &[&str] = &[
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "do", "does", "did", "is", "are",
+    "can", "could", "should", "would",
+];
+
+/// For a question (ends with `?` or opens with a question word), drops the question words,
+/// unless that leaves nothing or the query quotes a phrase.
+fn drop_question_words(text: &str) -> String {
+    let is_question_word = |word: &str| {
+        let bare = word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        QUESTION_WORDS.contains(&bare.as_str())
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let asks = text.trim_end().ends_with('?') || words.first().is_some_and(|w| is_question_word(w));
+    if !asks || text.contains('"') {
+        return text.to_string();
+    }
+    let kept: Vec<&str> = words.iter().copied().filter(|w| !is_question_word(w)).collect();
+    if kept.is_empty() {
+        text.to_string()
+    } else {
+        kept.join(" ").replace('?', " ")
+    }
+}
+
+/// Replaces `:` by a space unless it joins a searchable field name to what follows it
+/// (`title:skills`); `title: skills` (or `title:*`, once the star is gone) searches both words.
+fn escape_colons(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if c == ':' {
+            let before = &text[..i];
+            let word_start = before
+                .rfind(|ch: char| !ch.is_alphanumeric() && ch != '_')
+                .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
+            let word = &before[word_start..];
+            let joined = text[i + 1..].starts_with(|ch: char| !ch.is_whitespace());
+            if joined && field::SEARCHABLE.contains(&word) {
+                out.push(c);
+            } else {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colon_after_a_plain_word_is_not_a_field() {
+        assert_eq!(escape_colons("Note: costs"), "Note  costs");
+        assert_eq!(escape_colons("section:skills"), "section:skills");
+        assert_eq!(escape_colons("::"), "  ");
+        assert_eq!(escape_colons("title: cto"), "title  cto");
+        assert_eq!(escape_colons("title:"), "title ");
+        assert_eq!(escape_colons("日本:語"), "日本 語");
+    }
+
+    #[test]
+    fn question_words_are_dropped_from_questions_only() {
+        assert_eq!(
+            drop_question_words("who talks to investors?").trim(),
+            "talks to investors"
+        );
+        assert_eq!(drop_question_words("How do CTOs work"), "CTOs work");
+        assert_eq!(drop_question_words("doctor who"), "doctor who");
+        assert_eq!(drop_question_words("who?"), "who?");
+        assert_eq!(drop_question_words("\"who is\" here?"), "\"who is\" here?");
+    }
+
+    #[test]
+    fn stars_and_control_characters_become_spaces_except_a_phrase_prefix() {
+        assert_eq!(plain("title:* cto"), "title:  cto");
+        assert_eq!(plain("*"), " ");
+        assert_eq!(plain("\"market res\"*"), "\"market res\"*");
+        assert_eq!(plain("cyber\0security\t"), "cyber security ");
+    }
+}
