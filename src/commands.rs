@@ -17,8 +17,8 @@ use crate::cli::{
 };
 use crate::corpus;
 use crate::index::{self, BuildKind, BuildSettings, BuildSummary, IndexDir, Opened, Staleness};
-use crate::label::{Kind, Taxonomy};
-use crate::model::{Progress, Results};
+use crate::label::Taxonomy;
+use crate::model::{LabelKind, Progress, Results};
 use crate::output::{Outline, Printer, RoleResults, Style};
 use crate::search::{self, Request};
 use crate::segment;
@@ -149,8 +149,8 @@ fn show_progress(progress: &Progress, finished: &mpsc::Receiver<()>) {
 
 fn query(args: QueryArgs) -> Result<Outcome> {
     let opened = open(&args.location)?;
-    let roles = resolve(&opened.taxonomy, Kind::Role, &args.role)?;
-    let topics = resolve(&opened.taxonomy, Kind::Topic, &args.topic)?;
+    let roles = resolve(&opened.taxonomy, LabelKind::Role, &args.role)?;
+    let topics = resolve(&opened.taxonomy, LabelKind::Topic, &args.topic)?;
     let default_limit = if args.by_role {
         DEFAULT_LIMIT_PER_ROLE
     } else {
@@ -284,7 +284,7 @@ fn man() -> Result<Outcome> {
 }
 
 /// Slugs for `--role`/`--topic` values; an unknown value is an error naming the valid ones.
-fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<String>> {
+fn resolve(taxonomy: &Taxonomy, kind: LabelKind, values: &[String]) -> Result<Vec<String>> {
     let mut slugs: Vec<String> = Vec::new();
     for value in values {
         let slug = taxonomy.resolve(kind, value)?.to_string();

@@ -31,12 +31,7 @@ pub(super) fn explain(
         collect_terms(&tree, 1.0, &opened.index.schema(), plan, &mut terms);
     }
     terms.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let labels = opened
-        .taxonomy
-        .explain(&hit.section, &hit.text)
-        .iter()
-        .map(|reason| format!("{} {}", reason.kind, reason))
-        .collect();
+    let labels = opened.taxonomy.explain(&hit.section, &hit.text);
     Ok(Explanation { terms, labels })
 }
 

@@ -19,8 +19,7 @@ mod typo;
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::index::{analyzer, field, Fields, Opened};
-use crate::label::Kind;
-use crate::model::{Context, Facets, Hit, Labels, Neighbor, Results, Snippet};
+use crate::model::{Context, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet};
 
 /// A heading match counts, but less than a body match.
 const SECTION_BOOST: f32 = 0.5;
@@ -127,8 +126,8 @@ fn execute(opened: &Opened, searcher: &Searcher, plan: &Plan, request: &Request)
             .search(&query, &(Count, roles, topics))
             .context("counting hits per label")?;
         let facets = Facets {
-            roles: counts(opened, Kind::Role, &role_counts),
-            topics: counts(opened, Kind::Topic, &topic_counts),
+            roles: counts(opened, LabelKind::Role, &role_counts),
+            topics: counts(opened, LabelKind::Topic, &topic_counts),
         };
         (total, facets)
     };
@@ -196,8 +195,8 @@ pub fn label_counts(opened: &Opened) -> Result<Facets> {
         .search(&tantivy::query::AllQuery, &(roles, topics))
         .context("counting labels")?;
     Ok(Facets {
-        roles: counts(opened, Kind::Role, &role_counts),
-        topics: counts(opened, Kind::Topic, &topic_counts),
+        roles: counts(opened, LabelKind::Role, &role_counts),
+        topics: counts(opened, LabelKind::Topic, &topic_counts),
     })
 }
 
@@ -607,7 +606,11 @@ fn with_filters(
 }
 
 /// Label counts in taxonomy order, leaving out labels with no hit.
-fn counts(opened: &Opened, kind: Kind, facet_counts: &tantivy::collector::FacetCounts) -> Vec<(String, u64)> {
+fn counts(
+    opened: &Opened,
+    kind: LabelKind,
+    facet_counts: &tantivy::collector::FacetCounts,
+) -> Vec<(String, u64)> {
     let found: Vec<(String, u64)> = facet_counts
         .get(Facet::root())
         .map(|(facet, n)| {
