@@ -322,3 +322,93 @@ impl<'a> JsonLabels<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::Taxonomy;
+    use crate::model::{Labels, Snippet};
+
+    fn hit(score: f32) -> Hit {
+        Hit {
+            id: "a.txt:3".into(),
+            rank: 1,
+            score,
+            source: "a.txt".into(),
+            document: "A".into(),
+            ordinal: 3,
+            section: vec!["H".into()],
+            labels: Labels {
+                roles: vec!["cto".into()],
+                topics: vec![],
+            },
+            text: "the cto".into(),
+            snippet: Snippet {
+                text: "the cto".into(),
+                highlights: vec![(4, 7)],
+            },
+            explanation: None,
+            context: None,
+        }
+    }
+
+    fn json(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn hit_fields_come_in_contract_order() {
+        assert_eq!(
+            json(&JsonHit::new(&hit(1.5))),
+            r#"{"rank":1,"id":"a.txt:3","score":1.5,"source":"a.txt","document":"A","ordinal":3,"section":["H"],"roles":["cto"],"topics":[],"text":"the cto","snippet":"the cto","highlights":[[4,7]]}"#
+        );
+    }
+
+    #[test]
+    fn facets_list_slugs_alphabetically() {
+        let facets = Facets {
+            roles: vec![("product-manager".into(), 8), ("ceo".into(), 2)],
+            topics: vec![],
+        };
+        assert_eq!(
+            json(&JsonFacets::new(&facets)),
+            r#"{"roles":{"ceo":2,"product-manager":8},"topics":{}}"#
+        );
+    }
+
+    #[test]
+    fn by_role_hits_keep_alphabetical_keys_and_double_digits() {
+        let taxonomy =
+            Taxonomy::parse("[[role]]\nslug = \"cto\"\nname = \"CTO\"\n").expect("taxonomy parses");
+        let roles = [RoleResults {
+            role: &taxonomy.roles[0],
+            results: Results {
+                hits: vec![hit(1.978614)],
+                ..Results::default()
+            },
+        }];
+        let by_role = json(&JsonByRole::new(&roles));
+        assert!(
+            by_role.starts_with(r#"{"cto":[{"document":"A","highlights":[[4,7]],"id":"a.txt:3""#),
+            "{by_role}"
+        );
+        assert!(by_role.contains(r#""score":1.9786139726638794,"#), "{by_role}");
+    }
+
+    #[test]
+    fn labels_list_each_category_with_fields_in_alphabetical_order() {
+        let taxonomy = Taxonomy::parse(
+            "[[role]]\nslug = \"cto\"\nname = \"CTO\"\naliases = [\"CTO\"]\n\
+             [[topic]]\nslug = \"skills\"\nname = \"Skills\"\nkeywords = [\"skill\"]\n",
+        )
+        .expect("taxonomy parses");
+        let counts = Facets {
+            roles: vec![("cto".into(), 4)],
+            topics: vec![],
+        };
+        assert_eq!(
+            json(&JsonLabels::new(&taxonomy, &counts)),
+            r#"{"roles":[{"name":"CTO","passages":4,"slug":"cto","terms":["CTO"]}],"topics":[{"name":"Skills","passages":0,"slug":"skills","terms":["skill"]}]}"#
+        );
+    }
+}
