@@ -107,8 +107,47 @@ pub struct Neighbor {
 pub struct Explanation {
     /// One entry per matched term (or phrase) and field, largest first.
     pub terms: Vec<TermScore>,
-    /// One line per label: `cto: "CTOs" ×2 in text`.
-    pub labels: Vec<String>,
+    /// One per label the passage carries, with the evidence for it, in labelling order.
+    pub labels: Vec<Reason>,
+}
+
+/// Which list of the taxonomy a label belongs to: roles (who a passage is about) or topics
+/// (what it is about).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    Role,
+    Topic,
+}
+
+impl std::fmt::Display for LabelKind {
+    /// The word messages use for the list: `role`, `topic`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LabelKind::Role => "role",
+            LabelKind::Topic => "topic",
+        })
+    }
+}
+
+/// A label of a passage with the evidence for it, as the labeller found it; printers decide
+/// how it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub kind: LabelKind,
+    pub slug: String,
+    pub evidence: Evidence,
+}
+
+/// What made the labeller give a label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    /// Terms of the category found in the passage text, each with how often it occurs.
+    Text(Vec<(String, usize)>),
+    /// Terms of the category found in `heading`, the deepest heading of the passage's path
+    /// that names any.
+    Heading { heading: String, terms: Vec<String> },
+    /// The passage is outside any section and the topic claims such passages.
+    OutsideSections,
 }
 
 /// The BM25 contribution of one term in one field.

@@ -8,7 +8,8 @@ use anyhow::{bail, Result};
 use super::settings::QuerySettings;
 use super::{announce, guarded, open_index, Outcome};
 use crate::index::{self, LiveIndex, OpenSettings};
-use crate::label::{Kind, Taxonomy};
+use crate::label::Taxonomy;
+use crate::model::LabelKind;
 use crate::model::Results;
 use crate::output::RoleResults;
 use crate::progress::with_progress;
@@ -16,8 +17,8 @@ use crate::search::{self, Request};
 
 pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     let live = open_index(&settings.index)?;
-    let roles = resolve(&live.taxonomy, Kind::Role, &settings.roles)?;
-    let topics = resolve(&live.taxonomy, Kind::Topic, &settings.topics)?;
+    let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
+    let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
     let request = Request {
         query: settings.query.clone(),
         roles: roles.clone(),
@@ -78,7 +79,7 @@ fn search_or_repair(
 }
 
 /// Slugs for `--role`/`--topic` values; an unknown value is an error naming the valid ones.
-fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<String>> {
+fn resolve(taxonomy: &Taxonomy, kind: LabelKind, values: &[String]) -> Result<Vec<String>> {
     let mut slugs: Vec<String> = Vec::new();
     for value in values {
         let slug = taxonomy.resolve(kind, value)?.to_string();

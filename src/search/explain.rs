@@ -32,12 +32,7 @@ pub(super) fn explain(
         collect_terms(&tree, 1.0, &live.index.schema(), plan, &mut terms);
     }
     terms.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let labels = live
-        .taxonomy
-        .explain(section, text)
-        .iter()
-        .map(|reason| format!("{} {}", reason.kind, reason))
-        .collect();
+    let labels = live.taxonomy.explain(section, text);
     Ok(Explanation { terms, labels })
 }
 

@@ -18,8 +18,7 @@ pub(crate) use plan::Plan;
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::index::{field, Fields, LiveIndex};
-use crate::label::Kind;
-use crate::model::{Context, Explanation, Facets, Hit, Labels, Neighbor, Results, Snippet};
+use crate::model::{Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet};
 
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
@@ -115,8 +114,8 @@ fn execute(live: &LiveIndex, searcher: &Searcher, plan: &Plan, request: &Request
             .search(&query, &(Count, roles, topics))
             .context("counting hits per label")?;
         let facets = Facets {
-            roles: counts(live, Kind::Role, &role_counts),
-            topics: counts(live, Kind::Topic, &topic_counts),
+            roles: counts(live, LabelKind::Role, &role_counts),
+            topics: counts(live, LabelKind::Topic, &topic_counts),
         };
         (total, facets)
     };
@@ -180,8 +179,8 @@ pub fn label_counts(live: &LiveIndex) -> Result<Facets> {
         .search(&tantivy::query::AllQuery, &(roles, topics))
         .context("counting labels")?;
     Ok(Facets {
-        roles: counts(live, Kind::Role, &role_counts),
-        topics: counts(live, Kind::Topic, &topic_counts),
+        roles: counts(live, LabelKind::Role, &role_counts),
+        topics: counts(live, LabelKind::Topic, &topic_counts),
     })
 }
 
@@ -219,7 +218,7 @@ fn with_filters(
 /// Label counts in taxonomy order, leaving out labels with no hit.
 fn counts(
     live: &LiveIndex,
-    kind: Kind,
+    kind: LabelKind,
     facet_counts: &tantivy::collector::FacetCounts,
 ) -> Vec<(String, u64)> {
     let found: Vec<(String, u64)> = facet_counts
