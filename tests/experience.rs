@@ -102,7 +102,10 @@ fn exact_matches_rank_above_typo_matches() {
         .take(exact_ids.len())
         .map(|h| h.id.as_str())
         .collect();
-    assert_eq!(leading, exact_ids, "exact hits must come first, in the same order");
+    assert_eq!(
+        leading, exact_ids,
+        "exact hits must come first, in the same order"
+    );
 }
 
 #[test]
@@ -341,24 +344,13 @@ fn first_passage_has_no_context_before_it() {
 fn color_never_output_has_no_escape_codes() {
     // Under a pseudo-terminal `auto` colours, so only `never` can keep the escapes out.
     let env = TestEnv::new();
-    let bin = env!("CARGO_BIN_EXE_rsearch");
-    let on_tty = |args: &str| -> String {
-        let out = std::process::Command::new("script")
-            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
-            .current_dir(env.root())
-            .env_remove("NO_COLOR")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run script");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let control = on_tty("query cybersecurity");
+    let control = env.run_on_tty("query cybersecurity");
     assert!(control.contains('\x1b'), "auto on a terminal colours:\n{control}");
     for args in [
         "query cybersecurity --color never --explain -C 1",
         "query 'market research' --by-role --color never",
     ] {
-        let out = on_tty(args);
+        let out = env.run_on_tty(args);
         assert!(out.contains("1. "), "{args}: {out}");
         assert!(!out.contains('\x1b'), "{args}: {out}");
     }
