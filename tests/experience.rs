@@ -285,6 +285,54 @@ fn labels_lists_roles_and_topics_with_passage_counts() {
 }
 
 #[test]
+fn sections_json_lists_each_document_with_its_sections_in_reading_order() {
+    let env = TestEnv::new();
+    let run = env.run(&["sections", "--json"]).expect_code(0);
+    let outlines: Vec<common::JsonOutline> =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", run.stdout));
+    assert_eq!(outlines.len(), 1);
+    let article = &outlines[0];
+    assert_eq!(article.source, ARTICLE);
+    assert_eq!(
+        article.title,
+        "Product Manager vs CEO vs CTO: Unveiling Key Differences and Roles"
+    );
+    assert_eq!(article.passages, 41);
+    assert_eq!(
+        article.sections.iter().map(|s| s.passages).sum::<usize>(),
+        article.passages
+    );
+    assert!(article.sections[0].path.is_empty());
+    let cto = article
+        .sections
+        .iter()
+        .find(|s| s.path == ["Understanding the Core Responsibilities", "Role of a CTO"])
+        .expect("Role of a CTO section");
+    assert_eq!(cto.passages, 4);
+    assert_eq!(cto.captions, ["Chief Technology Officer (CTO)"]);
+}
+
+#[test]
+fn labels_json_lists_the_taxonomy_with_passage_counts() {
+    let env = TestEnv::new();
+    let run = env.run(&["labels", "--json"]).expect_code(0);
+    let labels: common::JsonLabels =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", run.stdout));
+    let slugs: Vec<&str> = labels.roles.iter().map(|r| r.slug.as_str()).collect();
+    assert_eq!(slugs, ["product-manager", "ceo", "cto"]);
+    assert_eq!(labels.topics.len(), 6);
+    let cto = &labels.roles[2];
+    assert_eq!(cto.name, "CTO");
+    assert!(
+        cto.terms.iter().any(|t| t == "Chief Technology Officer"),
+        "{:?}",
+        cto.terms
+    );
+    let all = env.query_json(&["cto OR ctos OR chief", "--role", "cto", "--limit", "1000"]);
+    assert_eq!(cto.passages, all.facets.roles["cto"]);
+}
+
+#[test]
 fn show_prints_a_passage_with_its_neighbours() {
     let env = TestEnv::new();
     let id = format!("{ARTICLE}:25");

@@ -264,3 +264,40 @@ pub struct JsonFacets {
     pub roles: std::collections::BTreeMap<String, u64>,
     pub topics: std::collections::BTreeMap<String, u64>,
 }
+
+/// Mirror of one document of `sections --json`; unknown fields fail the test.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonOutline {
+    pub source: String,
+    pub title: String,
+    pub passages: usize,
+    pub sections: Vec<JsonSection>,
+}
+
+/// Mirror of one section of `sections --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonSection {
+    pub path: Vec<String>,
+    pub passages: usize,
+    pub captions: Vec<String>,
+}
+
+/// Mirror of `labels --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonLabels {
+    pub roles: Vec<JsonCategory>,
+    pub topics: Vec<JsonCategory>,
+}
+
+/// Mirror of one role or topic of `labels --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCategory {
+    pub name: String,
+    pub passages: u64,
+    pub slug: String,
+    pub terms: Vec<String>,
+}
