@@ -10,6 +10,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use walkdir::WalkDir;
 
 use crate::label::TAXONOMY_FILE;
 use crate::model::{Format, SourceText};
@@ -64,7 +65,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
         warnings: Vec::new(),
     };
     let mut visited = HashSet::new();
-    walk(root, "", &meta, &mut visited, &mut scan);
+    walk(root, &mut visited, &mut scan);
     scan.files.sort_by(|a, b| a.source.cmp(&b.source));
     scan.dirs.sort();
     if scan.files.is_empty() {
@@ -81,7 +82,7 @@ pub fn mtime_ns(meta: &fs::Metadata) -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Identifies a folder however it was reached, to stop at symlink loops.
+/// Identifies a folder however it was reached, to read each folder once.
 #[cfg(unix)]
 fn folder_id(_dir: &Path, meta: &fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -98,73 +99,104 @@ type FolderId = (u64, u64);
 #[cfg(not(unix))]
 type FolderId = PathBuf;
 
-fn walk(dir: &Path, prefix: &str, meta: &fs::Metadata, visited: &mut HashSet<FolderId>, scan: &mut Scan) {
-    match folder_id(dir, meta) {
-        Some(id) => {
-            if !visited.insert(id) {
-                scan.warnings.push(format!(
-                    "skipping {}: folder already read (symlink loop)",
-                    dir.display()
-                ));
-                return;
-            }
-        }
-        None => {
-            scan.warnings
-                .push(format!("skipping {}: cannot be resolved", dir.display()));
-            return;
-        }
-    }
-    scan.dirs.push((prefix.to_string(), mtime_ns(meta)));
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            scan.warnings
-                .push(format!("skipping folder {}: {e}", dir.display()));
-            return;
-        }
-    };
-    // Sorted, so warnings come in the same order on every file system.
-    let mut entries: Vec<fs::DirEntry> = entries.flatten().collect();
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            scan.warnings
-                .push(format!("skipping {}: name is not UTF-8", entry.path().display()));
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let is_taxonomy = prefix.is_empty() && name == TAXONOMY_FILE;
-        let wanted_file = is_taxonomy || format_of(name).is_some();
-        // The entry's type comes with the listing: no `stat` for files that are not documents.
-        let file_type = entry.file_type().ok();
-        if file_type.is_some_and(|t| t.is_file()) && !wanted_file {
-            continue;
-        }
-        let path = entry.path();
-        // Follows symlinks: a link to a file is read as that file, a link to a folder is walked.
-        let meta = match file_type {
-            Some(t) if !t.is_symlink() => entry.metadata(),
-            _ => fs::metadata(&path),
-        };
-        let meta = match meta {
-            Ok(meta) => meta,
+/// Walks the corpus with `walkdir`: symlinks followed, each folder sorted by name, hidden
+/// entries skipped. `walkdir` stops at a link back to an ancestor; the set of folders read
+/// also skips a folder reached a second time through another link, so no document is read
+/// twice.
+fn walk(root: &Path, visited: &mut HashSet<FolderId>, scan: &mut Scan) {
+    let mut entries = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    // The folder last listed, to tell a folder that cannot be listed from an entry that
+    // cannot be read.
+    let mut last_dir: Option<PathBuf> = None;
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
             Err(e) => {
-                scan.warnings.push(format!("skipping {}: {e}", path.display()));
+                let path = e
+                    .path()
+                    .map_or_else(|| root.display().to_string(), |p| p.display().to_string());
+                if e.loop_ancestor().is_some() {
+                    scan.warnings
+                        .push(format!("skipping {path}: folder already read (symlink loop)"));
+                } else {
+                    let cause = e.io_error().map_or_else(|| e.to_string(), |io| io.to_string());
+                    let folder = last_dir.as_deref().is_some_and(|d| Some(d) == e.path());
+                    let kind = if folder { "folder " } else { "" };
+                    scan.warnings.push(format!("skipping {kind}{path}: {cause}"));
+                }
                 continue;
             }
         };
-        let source = if prefix.is_empty() {
-            name.to_string()
+        let is_dir = entry.file_type().is_dir();
+        let depth = entry.depth();
+        let path = entry.path().to_path_buf();
+        let source = if depth == 0 {
+            String::new()
         } else {
-            format!("{prefix}/{name}")
+            let Some(source) = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|p| p.to_str())
+                .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"))
+            else {
+                scan.warnings
+                    .push(format!("skipping {}: name is not UTF-8", path.display()));
+                if is_dir {
+                    entries.skip_current_dir();
+                }
+                continue;
+            };
+            source
         };
-        if meta.is_dir() {
-            walk(&path, &source, &meta, visited, scan);
-        } else if meta.is_file() && wanted_file {
+        let name = entry.file_name().to_str().unwrap_or_default();
+        if depth > 0 && name.starts_with('.') {
+            if is_dir {
+                entries.skip_current_dir();
+            }
+            continue;
+        }
+        let is_taxonomy = depth == 1 && name == TAXONOMY_FILE;
+        let wanted_file = is_taxonomy || format_of(name).is_some();
+        // The entry's type comes with the listing: no `stat` for files that are not documents.
+        if !is_dir && !wanted_file {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) => {
+                let cause = e.io_error().map_or_else(|| e.to_string(), |io| io.to_string());
+                scan.warnings
+                    .push(format!("skipping {}: {cause}", path.display()));
+                if is_dir {
+                    entries.skip_current_dir();
+                }
+                continue;
+            }
+        };
+        if is_dir {
+            match folder_id(&path, &meta) {
+                Some(id) if visited.insert(id) => {}
+                Some(_) => {
+                    scan.warnings.push(format!(
+                        "skipping {}: folder already read (symlink loop)",
+                        path.display()
+                    ));
+                    entries.skip_current_dir();
+                    continue;
+                }
+                None => {
+                    scan.warnings
+                        .push(format!("skipping {}: cannot be resolved", path.display()));
+                    entries.skip_current_dir();
+                    continue;
+                }
+            }
+            scan.dirs.push((source, mtime_ns(&meta)));
+            last_dir = Some(path);
+        } else if meta.is_file() {
             let file = FileEntry {
                 source,
                 path,

@@ -7,46 +7,26 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use common::{Run, TestEnv, ARTICLE};
+use common::{assert_no_panic, one_error_line, one_warning, TestEnv, ARTICLE};
 use rsearch::search::{self, Request};
 
 /// The article's passage count: what a corpus of only the article indexes.
 const ARTICLE_PASSAGES: usize = 41;
 
-/// Asserts exit 2 with exactly one `rsearch: ` line on stderr, nothing on stdout; returns it.
-fn one_error_line(run: Run) -> String {
-    let run = run.expect_code(2);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.starts_with("rsearch: "), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
-    assert_no_panic(&run);
-    run.stderr.trim_end().to_string()
-}
-
-/// Asserts a successful `index` whose only stderr line is one warning; returns the warning.
-fn one_warning(run: Run) -> String {
-    let run = run.expect_code(0);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.starts_with("rsearch: warning: "), "{}", run.stderr);
-    assert_no_panic(&run);
-    run.stderr.trim_end().to_string()
-}
-
-fn assert_no_panic(run: &Run) {
-    for marker in ["panicked", "internal error", "RUST_BACKTRACE", "stack backtrace"] {
-        assert!(!run.stderr.contains(marker), "{}", run.stderr);
-    }
-}
-
 #[test]
 fn missing_corpus_folder_is_an_error() {
     let env = TestEnv::new();
-    let message = one_error_line(env.run(&["index", "--corpus", "nowhere"]));
-    assert_eq!(
-        message,
-        "rsearch: corpus folder nowhere cannot be read: No such file or directory (os error 2)"
-    );
-    assert!(!env.index().exists());
+    for args in [
+        vec!["index", "--corpus", "nowhere"],
+        vec!["query", "cto", "--corpus", "nowhere"],
+    ] {
+        let message = one_error_line(env.run(&args));
+        assert_eq!(
+            message, "rsearch: corpus folder nowhere cannot be read: No such file or directory (os error 2)",
+            "{args:?}"
+        );
+    }
+    assert!(!env.index().join("CURRENT").exists());
 }
 
 #[test]

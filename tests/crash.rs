@@ -9,7 +9,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -31,26 +30,6 @@ fn add_copies(env: &TestEnv, n: usize) {
     let article = fs::read_to_string(env.corpus().join(ARTICLE)).expect("read article");
     for i in 0..n {
         fs::write(env.corpus().join(format!("copy-{i:03}.txt")), &article).expect("write copy");
-    }
-}
-
-fn spawn(env: &TestEnv, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rsearch"))
-        .args(args)
-        .current_dir(env.root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rsearch")
-}
-
-fn finish(child: Child) -> Run {
-    let output = child.wait_with_output().expect("wait for rsearch");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -124,7 +103,7 @@ fn killed_build_leaves_the_previous_index_answering_and_the_next_run_recovers() 
     let seed = moments.0;
     let (mut killed, mut completed, mut as_before, mut leftovers) = (0, 0, 0, 0);
     for round in 0..rounds("RSEARCH_KILL_ROUNDS", 4) {
-        let mut child = spawn(&env, &["index"]);
+        let mut child = env.spawn(&["index"]);
         let spawned = Instant::now();
         thread::sleep(build_time.mul_f64(moments.next_fraction()));
         let _ = child.kill(); // SIGKILL
@@ -223,9 +202,9 @@ fn two_index_runs_at_once_both_succeed_and_the_index_is_valid() {
     env.run(&["index", "--index", "reference"]).expect_code(0);
     let reference = answer(&env.query_json(&[QUERY, "--limit", "100000", "--index", "reference"]));
     for _ in 0..3 {
-        let first = spawn(&env, &["index"]);
-        let second = spawn(&env, &["index"]);
-        for run in [finish(first), finish(second)] {
+        let first = env.spawn(&["index"]);
+        let second = env.spawn(&["index"]);
+        for run in [Run::finish(first), Run::finish(second)] {
             let run = run.expect_code(0);
             // The second run may find the first one's index already up to date.
             assert!(
@@ -252,9 +231,12 @@ fn two_index_runs_at_once_both_succeed_and_the_index_is_valid() {
 #[test]
 fn two_queries_on_a_missing_index_build_it_under_the_lock() {
     let env = TestEnv::new();
-    let first = spawn(&env, &["query", QUERY, "--json", "--limit", "100000"]);
-    let second = spawn(&env, &["query", QUERY, "--json", "--limit", "100000"]);
-    let (first, second) = (finish(first).expect_code(0), finish(second).expect_code(0));
+    let first = env.spawn(&["query", QUERY, "--json", "--limit", "100000"]);
+    let second = env.spawn(&["query", QUERY, "--json", "--limit", "100000"]);
+    let (first, second) = (
+        Run::finish(first).expect_code(0),
+        Run::finish(second).expect_code(0),
+    );
     assert_eq!(answer(&first.json()), answer(&second.json()));
     let notes = format!("{}{}", first.stderr, second.stderr);
     assert!(

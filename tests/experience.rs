@@ -78,23 +78,34 @@ fn words_under_five_letters_must_match_exactly() {
 
 #[test]
 fn exact_matches_rank_above_typo_matches() {
+    // `cybersecurity` is in one passage of the article, so typo tolerance runs; a second file
+    // repeats a misspelling of it, which scores higher than the exact passage unless typo
+    // matches weigh less.
     let env = TestEnv::new();
-    for query in ["board", "market", "teams"] {
-        let exact = env.query_json(&[query, "--exact", "--limit", "100"]);
-        let tolerant = env.query_json(&[query, "--limit", "100"]);
-        assert!(tolerant.total_hits >= exact.total_hits, "{query}");
-        let exact_ids: Vec<&str> = exact.hits.iter().map(|h| h.id.as_str()).collect();
-        let leading: Vec<&str> = tolerant
-            .hits
-            .iter()
-            .take(exact_ids.len())
-            .map(|h| h.id.as_str())
-            .collect();
-        assert_eq!(
-            leading, exact_ids,
-            "{query}: exact hits must come first, in the same order"
-        );
-    }
+    std::fs::write(
+        env.corpus().join("typo.txt"),
+        "Cybersecurty notes\n\ncybersecurty cybersecurty cybersecurty cybersecurty.\n",
+    )
+    .expect("write typo file");
+    let exact = env.query_json(&["cybersecurity", "--exact", "--limit", "100"]);
+    let tolerant = env.query_json(&["cybersecurity", "--limit", "100"]);
+    assert!(
+        tolerant.total_hits > exact.total_hits,
+        "typo matches must add hits: {} vs {}",
+        tolerant.total_hits,
+        exact.total_hits
+    );
+    let exact_ids: Vec<&str> = exact.hits.iter().map(|h| h.id.as_str()).collect();
+    let leading: Vec<&str> = tolerant
+        .hits
+        .iter()
+        .take(exact_ids.len())
+        .map(|h| h.id.as_str())
+        .collect();
+    assert_eq!(
+        leading, exact_ids,
+        "exact hits must come first, in the same order"
+    );
 }
 
 #[test]
@@ -274,6 +285,54 @@ fn labels_lists_roles_and_topics_with_passage_counts() {
 }
 
 #[test]
+fn sections_json_lists_each_document_with_its_sections_in_reading_order() {
+    let env = TestEnv::new();
+    let run = env.run(&["sections", "--json"]).expect_code(0);
+    let outlines: Vec<common::JsonOutline> =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", run.stdout));
+    assert_eq!(outlines.len(), 1);
+    let article = &outlines[0];
+    assert_eq!(article.source, ARTICLE);
+    assert_eq!(
+        article.title,
+        "Product Manager vs CEO vs CTO: Unveiling Key Differences and Roles"
+    );
+    assert_eq!(article.passages, 41);
+    assert_eq!(
+        article.sections.iter().map(|s| s.passages).sum::<usize>(),
+        article.passages
+    );
+    assert!(article.sections[0].path.is_empty());
+    let cto = article
+        .sections
+        .iter()
+        .find(|s| s.path == ["Understanding the Core Responsibilities", "Role of a CTO"])
+        .expect("Role of a CTO section");
+    assert_eq!(cto.passages, 4);
+    assert_eq!(cto.captions, ["Chief Technology Officer (CTO)"]);
+}
+
+#[test]
+fn labels_json_lists_the_taxonomy_with_passage_counts() {
+    let env = TestEnv::new();
+    let run = env.run(&["labels", "--json"]).expect_code(0);
+    let labels: common::JsonLabels =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", run.stdout));
+    let slugs: Vec<&str> = labels.roles.iter().map(|r| r.slug.as_str()).collect();
+    assert_eq!(slugs, ["product-manager", "ceo", "cto"]);
+    assert_eq!(labels.topics.len(), 6);
+    let cto = &labels.roles[2];
+    assert_eq!(cto.name, "CTO");
+    assert!(
+        cto.terms.iter().any(|t| t == "Chief Technology Officer"),
+        "{:?}",
+        cto.terms
+    );
+    let all = env.query_json(&["cto OR ctos OR chief", "--role", "cto", "--limit", "1000"]);
+    assert_eq!(cto.passages, all.facets.roles["cto"]);
+}
+
+#[test]
 fn show_prints_a_passage_with_its_neighbours() {
     let env = TestEnv::new();
     let id = format!("{ARTICLE}:25");
@@ -331,21 +390,17 @@ fn first_passage_has_no_context_before_it() {
 
 #[test]
 fn color_never_output_has_no_escape_codes() {
+    // Under a pseudo-terminal `auto` colours, so only `never` can keep the escapes out.
     let env = TestEnv::new();
+    let control = env.run_on_tty("query cybersecurity");
+    assert!(control.contains('\x1b'), "auto on a terminal colours:\n{control}");
     for args in [
-        vec![
-            "query",
-            "cybersecurity",
-            "--color",
-            "never",
-            "--explain",
-            "-C",
-            "1",
-        ],
-        vec!["query", "market research", "--by-role", "--color", "never"],
+        "query cybersecurity --color never --explain -C 1",
+        "query 'market research' --by-role --color never",
     ] {
-        let run = env.run(&args).expect_code(0);
-        assert!(!run.stdout.contains('\x1b'), "{args:?}");
+        let out = env.run_on_tty(args);
+        assert!(out.contains("1. "), "{args}: {out}");
+        assert!(!out.contains('\x1b'), "{args}: {out}");
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde::Deserialize;
 
@@ -35,6 +35,20 @@ impl JsonHit {
 }
 
 impl Run {
+    /// The exit code and output of a finished process.
+    pub fn from_output(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Waits for a spawned run to end.
+    pub fn finish(child: Child) -> Run {
+        Run::from_output(child.wait_with_output().expect("wait for rsearch"))
+    }
+
     /// Fails the test unless the run exited with `code`, showing its output.
     pub fn expect_code(self, code: i32) -> Run {
         assert_eq!(
@@ -89,12 +103,36 @@ impl TestEnv {
         for (key, value) in env {
             command.env(key, value);
         }
-        let output = command.output().expect("run rsearch");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::from_output(command.output().expect("run rsearch"))
+    }
+
+    /// Runs `rsearch ARGS` (one shell-quoted string) under a pseudo-terminal through `script`,
+    /// so stdout is a terminal as a person's would be; returns what the terminal showed.
+    pub fn run_on_tty(&self, args: &str) -> String {
+        let bin = env!("CARGO_BIN_EXE_rsearch");
+        let output = Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(self.root())
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script (util-linux) for a pseudo-terminal");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Starts `rsearch ARGS` in the temporary folder without waiting, output captured.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_rsearch"))
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rsearch")
     }
 
     /// Builds the index of the corpus through the library and opens it, for tests that call
@@ -109,6 +147,32 @@ impl TestEnv {
         all.extend_from_slice(args);
         all.push("--json");
         self.run(&all).expect_code(0).json()
+    }
+}
+
+/// Asserts exit 2 with exactly one `rsearch: ` line on stderr, nothing on stdout; returns it.
+pub fn one_error_line(run: Run) -> String {
+    let run = run.expect_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("rsearch: "), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_no_panic(&run);
+    run.stderr.trim_end().to_string()
+}
+
+/// Asserts a successful `index` whose only stderr line is one warning; returns the warning.
+pub fn one_warning(run: Run) -> String {
+    let run = run.expect_code(0);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("rsearch: warning: "), "{}", run.stderr);
+    assert_no_panic(&run);
+    run.stderr.trim_end().to_string()
+}
+
+/// Fails the test when stderr shows a panic or a backtrace.
+pub fn assert_no_panic(run: &Run) {
+    for marker in ["panicked", "internal error", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(!run.stderr.contains(marker), "{}", run.stderr);
     }
 }
 
@@ -199,4 +263,41 @@ pub struct JsonNeighbor {
 pub struct JsonFacets {
     pub roles: std::collections::BTreeMap<String, u64>,
     pub topics: std::collections::BTreeMap<String, u64>,
+}
+
+/// Mirror of one document of `sections --json`; unknown fields fail the test.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonOutline {
+    pub source: String,
+    pub title: String,
+    pub passages: usize,
+    pub sections: Vec<JsonSection>,
+}
+
+/// Mirror of one section of `sections --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonSection {
+    pub path: Vec<String>,
+    pub passages: usize,
+    pub captions: Vec<String>,
+}
+
+/// Mirror of `labels --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonLabels {
+    pub roles: Vec<JsonCategory>,
+    pub topics: Vec<JsonCategory>,
+}
+
+/// Mirror of one role or topic of `labels --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCategory {
+    pub name: String,
+    pub passages: u64,
+    pub slug: String,
+    pub terms: Vec<String>,
 }
