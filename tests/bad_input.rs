@@ -421,6 +421,30 @@ fn limit_zero_is_an_error() {
 }
 
 #[test]
+fn thousands_of_parentheses_are_searched_not_a_stack_overflow() {
+    let env = TestEnv::new();
+    let query = format!("{}cybersecurity{}", "(".repeat(5000), ")".repeat(5000));
+    let results = env.query_json(&[query.as_str()]);
+    assert_eq!(results.total_hits, 1);
+    assert_eq!(results.hits[0].id, "product-manager-vs-ceo-vs-cto.txt:25");
+}
+
+#[test]
+fn huge_context_is_an_error() {
+    let env = TestEnv::new();
+    let message = one_error_line(env.run(&["query", "cto", "--context", "99999999999"]));
+    assert_eq!(
+        message,
+        "rsearch: invalid value '99999999999' for '--context <N>': must be at most 100"
+    );
+    let message = one_error_line(env.run(&["show", "product-manager-vs-ceo-vs-cto.txt:25", "-C", "101"]));
+    assert_eq!(
+        message,
+        "rsearch: invalid value '101' for '--context <N>': must be at most 100"
+    );
+}
+
+#[test]
 fn limit_of_a_million_returns_every_hit() {
     let env = TestEnv::new();
     let results = env.query_json(&["cto OR ceo OR manager", "--limit", "1000000"]);

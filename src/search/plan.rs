@@ -42,7 +42,7 @@ impl Plan {
         let mut parser = QueryParser::for_index(&live.index, fields.searchable().to_vec());
         parser.set_field_boost(fields.section, SECTION_BOOST);
         parser.set_field_boost(fields.title, TITLE_BOOST);
-        let cleaned = escape_colons(&drop_question_words(&plain(text)));
+        let cleaned = escape_colons(&drop_question_words(&plain(&bound_nesting(text))));
         let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
         let mut plan = Plan {
             query: Box::new(tantivy::query::EmptyQuery),
@@ -347,6 +347,46 @@ fn plain(text: &str) -> String {
     out
 }
 
+/// Deepest group nesting kept; tantivy's parser recurses once a level, so thousands of
+/// parentheses would overflow the stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Replaces by spaces the parentheses (outside quotes) that open or close a group deeper than
+/// `MAX_NESTING`, so the words inside are searched one level up and the parser's recursion stays
+/// bounded.
+fn bound_nesting(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut depth, mut dropped, mut quoted) = (0usize, 0usize, false);
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => {
+                if depth >= MAX_NESTING {
+                    dropped += 1;
+                    out.push(' ');
+                } else {
+                    depth += 1;
+                    out.push(c);
+                }
+            }
+            ')' if !quoted => {
+                if dropped > 0 {
+                    dropped -= 1;
+                    out.push(' ');
+                } else {
+                    depth = depth.saturating_sub(1);
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Does the parsed query look for any indexed term? A query whose every word the analyzer
 /// drops (stop words, punctuation, emoji, words of `MAX_WORD_BYTES` or more) looks for none.
 pub(super) fn has_terms(query: &dyn Query) -> bool {
@@ -409,6 +449,15 @@ fn escape_colons(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parentheses_deeper_than_the_bound_become_spaces() {
+        let deep = format!("{}cto{}", "(".repeat(5000), ")".repeat(5000));
+        let bounded = bound_nesting(&deep);
+        assert_eq!(bounded.matches('(').count(), MAX_NESTING);
+        assert_eq!(bounded.matches(')').count(), MAX_NESTING);
+        assert_eq!(bound_nesting("(a (b)) \"((\""), "(a (b)) \"((\"");
+    }
 
     #[test]
     fn colon_after_a_plain_word_is_not_a_field() {
