@@ -445,6 +445,37 @@ fn huge_context_is_an_error() {
 }
 
 #[test]
+fn a_fuzzy_mark_after_a_word_searches_the_word() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["cybersecurity~2"]);
+    assert_eq!(results.total_hits, 1);
+    assert_eq!(results.hits[0].id, "product-manager-vs-ceo-vs-cto.txt:25");
+}
+
+#[test]
+fn a_taxonomy_that_is_a_folder_is_an_error() {
+    let env = TestEnv::new();
+    fs::remove_file(env.corpus().join("taxonomy.toml")).ok();
+    fs::create_dir(env.corpus().join("taxonomy.toml")).expect("make folder");
+    let corpus = env.corpus().display().to_string();
+    let message = one_error_line(env.run(&["index", "--corpus", corpus.as_str()]));
+    assert_eq!(
+        message,
+        format!("rsearch: taxonomy {corpus}/taxonomy.toml is a folder, not a file")
+    );
+}
+
+#[test]
+fn a_query_that_opens_with_a_dash_suggests_double_dash() {
+    let env = TestEnv::new();
+    let message = one_error_line(env.run(&["query", "-media"]));
+    assert_eq!(
+        message,
+        "rsearch: unexpected argument '-m' found; to search for -media, write: rsearch query -- -media"
+    );
+}
+
+#[test]
 fn limit_of_a_million_returns_every_hit() {
     let env = TestEnv::new();
     let results = env.query_json(&["cto OR ceo OR manager", "--limit", "1000000"]);

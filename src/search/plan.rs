@@ -42,7 +42,9 @@ impl Plan {
         let mut parser = QueryParser::for_index(&live.index, fields.searchable().to_vec());
         parser.set_field_boost(fields.section, SECTION_BOOST);
         parser.set_field_boost(fields.title, TITLE_BOOST);
-        let cleaned = escape_colons(&drop_question_words(&plain(&bound_nesting(text))));
+        let cleaned = escape_colons(&drop_question_words(&plain(&drop_fuzzy_marks(&bound_nesting(
+            text,
+        )))));
         let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
         let mut plan = Plan {
             query: Box::new(tantivy::query::EmptyQuery),
@@ -387,6 +389,28 @@ fn bound_nesting(text: &str) -> String {
     out
 }
 
+/// Drops `~N` after a word (`cybersecurity~2`): tantivy's parser would make it a term no
+/// passage holds, and typo tolerance already finds near words. After a closing quote `~N` is a
+/// phrase's slop and stays.
+fn drop_fuzzy_marks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        if c == '~' && previous.is_some_and(char::is_alphanumeric) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            previous = Some(' ');
+            out.push(' ');
+            continue;
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out
+}
+
 /// Does the parsed query look for any indexed term? A query whose every word the analyzer
 /// drops (stop words, punctuation, emoji, words of `MAX_WORD_BYTES` or more) looks for none.
 pub(super) fn has_terms(query: &dyn Query) -> bool {
@@ -449,6 +473,13 @@ fn escape_colons(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fuzzy_mark_after_a_word_is_dropped_but_phrase_slop_stays() {
+        assert_eq!(drop_fuzzy_marks("cyber~2 x"), "cyber  x");
+        assert_eq!(drop_fuzzy_marks("cyber~"), "cyber ");
+        assert_eq!(drop_fuzzy_marks("\"a b\"~2"), "\"a b\"~2");
+    }
 
     #[test]
     fn parentheses_deeper_than_the_bound_become_spaces() {
