@@ -476,6 +476,13 @@ fn a_query_that_opens_with_a_dash_suggests_double_dash() {
 }
 
 #[test]
+fn did_you_mean_corrects_the_word_after_an_unknown_field() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["foo:cybersecurty"]);
+    assert_eq!(results.did_you_mean.as_deref(), Some("foo:cybersecurity"));
+}
+
+#[test]
 fn limit_of_a_million_returns_every_hit() {
     let env = TestEnv::new();
     let results = env.query_json(&["cto OR ceo OR manager", "--limit", "1000000"]);

@@ -84,15 +84,17 @@ impl Plan {
         if replacements.is_empty() {
             return Ok(None);
         }
+        let fix = |part: &str| {
+            let core = part.trim_matches(|c: char| !c.is_alphanumeric());
+            match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
+                Some((_, surface)) if !core.is_empty() => part.replacen(core, surface, 1),
+                _ => part.to_string(),
+            }
+        };
+        // `foo:cybersecurty` is searched as two words: each side of a colon is corrected alone.
         let corrected: Vec<String> = query
             .split_whitespace()
-            .map(|token| {
-                let core = token.trim_matches(|c: char| !c.is_alphanumeric());
-                match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
-                    Some((_, surface)) if !core.is_empty() => token.replacen(core, surface, 1),
-                    _ => token.to_string(),
-                }
-            })
+            .map(|token| token.split(':').map(fix).collect::<Vec<_>>().join(":"))
             .collect();
         Ok(Some(corrected.join(" ")))
     }
