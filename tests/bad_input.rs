@@ -483,6 +483,24 @@ fn did_you_mean_corrects_the_word_after_an_unknown_field() {
 }
 
 #[test]
+fn utf16_utf8_bom_and_cr_only_files_are_decoded() {
+    let env = TestEnv::new();
+    let text = "Decoding\r\rThe zanzibarword passage.\r";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    fs::write(env.corpus().join("wide.txt"), utf16).expect("write");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(b"Bom title\n\nThe quokkaword passage.\n");
+    fs::write(env.corpus().join("bom.txt"), bom).expect("write");
+    let wide = env.query_json(&["zanzibarword"]);
+    assert_eq!(wide.hits.len(), 1);
+    assert_eq!(wide.hits[0].text, "The zanzibarword passage.");
+    assert_eq!(wide.hits[0].document, "Decoding");
+    let bom = env.query_json(&["quokkaword"]);
+    assert_eq!(bom.hits[0].document, "Bom title");
+}
+
+#[test]
 fn limit_of_a_million_returns_every_hit() {
     let env = TestEnv::new();
     let results = env.query_json(&["cto OR ceo OR manager", "--limit", "1000000"]);
