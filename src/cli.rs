@@ -130,8 +130,8 @@ pub struct QueryArgs {
     /// Explain each hit's score (per term and field) and labels.
     #[arg(long)]
     pub explain: bool,
-    /// Show N passages before and after each hit.
-    #[arg(long, short = 'C', value_name = "N", default_value_t = 0)]
+    /// Show N passages before and after each hit (at most 100).
+    #[arg(long, short = 'C', value_name = "N", default_value_t = 0, value_parser = context_count)]
     pub context: usize,
 }
 
@@ -158,8 +158,8 @@ pub struct LabelsArgs {
 pub struct ShowArgs {
     /// Passage id, `source:ordinal`.
     pub id: String,
-    /// Show N passages before and after it.
-    #[arg(long, short = 'C', value_name = "N", default_value_t = 0)]
+    /// Show N passages before and after it (at most 100).
+    #[arg(long, short = 'C', value_name = "N", default_value_t = 0, value_parser = context_count)]
     pub context: usize,
     #[command(flatten)]
     pub location: IndexLocation,
@@ -179,6 +179,19 @@ pub enum OutputFormat {
 fn at_least_one(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Most passages `--context` shows on each side: beyond it the answer would be whole
+/// documents, and a huge value would make the search allocate without bound.
+pub const MAX_CONTEXT: usize = 100;
+
+/// A `--context` count: 0 to `MAX_CONTEXT`.
+fn context_count(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > MAX_CONTEXT => Err(format!("must be at most {MAX_CONTEXT}")),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }

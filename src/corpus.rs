@@ -331,6 +331,12 @@ pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<Sour
         warnings.push(format!("skipping {}: empty file", entry.source));
         return Ok(None);
     }
+    if let Some(text) = decode_utf16(&bytes) {
+        bytes = text.into_bytes();
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
     if looks_binary(&bytes[..bytes.len().min(SNIFF_BYTES)]) {
         warnings.push(format!("skipping {}: binary file", entry.source));
         return Ok(None);
@@ -349,12 +355,39 @@ pub fn read(entry: &FileEntry, warnings: &mut Vec<String>) -> Result<Option<Sour
     if text.contains('\0') {
         text = text.replace('\0', " ");
     }
+    // Old Mac files end lines with a lone CR; segmentation splits lines at LF only.
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    }
     let format = format_of(&entry.source).unwrap_or(Format::Text);
     Ok(Some(SourceText {
         source: entry.source.clone(),
         format,
         text,
     }))
+}
+
+/// Text of a file that opens with a UTF-16 byte order mark (either byte order), unpaired
+/// surrogates replaced by U+FFFD; `None` for any other file.
+fn decode_utf16(bytes: &[u8]) -> Option<String> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units = bytes[2..].chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if little {
+            u16::from_le_bytes(pair)
+        } else {
+            u16::from_be_bytes(pair)
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
 }
 
 /// Binary if more than 1% of the sample (and more than two bytes) is NUL, or more than 10% is

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            eprintln!("rsearch: {}", one_line(&e.to_string()));
+            eprintln!("rsearch: {}{}", one_line(&e.to_string()), dash_hint(&e));
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -38,6 +38,21 @@ fn main() -> ExitCode {
             eprintln!("rsearch: internal error: {}", one_line(what));
             ExitCode::from(2)
         }
+    }
+}
+
+/// A query that opens with `-` (`rsearch query -media`) reads as a flag; the fix is `--`.
+fn dash_hint(error: &clap::Error) -> String {
+    if error.kind() != clap::error::ErrorKind::UnknownArgument {
+        return String::new();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().position(|a| a == "query") {
+        Some(at) => match args[at + 1..].iter().find(|a| a.starts_with('-') && *a != "--") {
+            Some(word) => format!("; to search for {word}, write: rsearch query -- {word}"),
+            None => String::new(),
+        },
+        None => String::new(),
     }
 }
 

@@ -14,6 +14,11 @@ use crate::segment;
 /// A build calls it first; a caller may call it before announcing a build that would fail.
 pub fn read_taxonomy(scan: &Scan) -> Result<(Taxonomy, Option<String>)> {
     let Some(entry) = &scan.taxonomy else {
+        // A folder named like the taxonomy is a mistake to say, not a corpus without labels.
+        let path = scan.root.join(TAXONOMY_FILE);
+        if fs::metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+            anyhow::bail!("taxonomy {} is a folder, not a file", path.display());
+        }
         return Ok((Taxonomy::default(), None));
     };
     let text =

@@ -401,6 +401,86 @@ fn limit_zero_is_an_error() {
 }
 
 #[test]
+fn thousands_of_parentheses_are_searched_not_a_stack_overflow() {
+    let env = TestEnv::new();
+    let query = format!("{}cybersecurity{}", "(".repeat(5000), ")".repeat(5000));
+    let results = env.query_json(&[query.as_str()]);
+    assert_eq!(results.total_hits, 1);
+    assert_eq!(results.hits[0].id, "product-manager-vs-ceo-vs-cto.txt:25");
+}
+
+#[test]
+fn huge_context_is_an_error() {
+    let env = TestEnv::new();
+    let message = one_error_line(env.run(&["query", "cto", "--context", "99999999999"]));
+    assert_eq!(
+        message,
+        "rsearch: invalid value '99999999999' for '--context <N>': must be at most 100"
+    );
+    let message = one_error_line(env.run(&["show", "product-manager-vs-ceo-vs-cto.txt:25", "-C", "101"]));
+    assert_eq!(
+        message,
+        "rsearch: invalid value '101' for '--context <N>': must be at most 100"
+    );
+}
+
+#[test]
+fn a_fuzzy_mark_after_a_word_searches_the_word() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["cybersecurity~2"]);
+    assert_eq!(results.total_hits, 1);
+    assert_eq!(results.hits[0].id, "product-manager-vs-ceo-vs-cto.txt:25");
+}
+
+#[test]
+fn a_taxonomy_that_is_a_folder_is_an_error() {
+    let env = TestEnv::new();
+    fs::remove_file(env.corpus().join("taxonomy.toml")).ok();
+    fs::create_dir(env.corpus().join("taxonomy.toml")).expect("make folder");
+    let corpus = env.corpus().display().to_string();
+    let message = one_error_line(env.run(&["index", "--corpus", corpus.as_str()]));
+    assert_eq!(
+        message,
+        format!("rsearch: taxonomy {corpus}/taxonomy.toml is a folder, not a file")
+    );
+}
+
+#[test]
+fn a_query_that_opens_with_a_dash_suggests_double_dash() {
+    let env = TestEnv::new();
+    let message = one_error_line(env.run(&["query", "-media"]));
+    assert_eq!(
+        message,
+        "rsearch: unexpected argument '-m' found; to search for -media, write: rsearch query -- -media"
+    );
+}
+
+#[test]
+fn did_you_mean_corrects_the_word_after_an_unknown_field() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["foo:cybersecurty"]);
+    assert_eq!(results.did_you_mean.as_deref(), Some("foo:cybersecurity"));
+}
+
+#[test]
+fn utf16_utf8_bom_and_cr_only_files_are_decoded() {
+    let env = TestEnv::new();
+    let text = "Decoding\r\rThe zanzibarword passage.\r";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    fs::write(env.corpus().join("wide.txt"), utf16).expect("write");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(b"Bom title\n\nThe quokkaword passage.\n");
+    fs::write(env.corpus().join("bom.txt"), bom).expect("write");
+    let wide = env.query_json(&["zanzibarword"]);
+    assert_eq!(wide.hits.len(), 1);
+    assert_eq!(wide.hits[0].text, "The zanzibarword passage.");
+    assert_eq!(wide.hits[0].document, "Decoding");
+    let bom = env.query_json(&["quokkaword"]);
+    assert_eq!(bom.hits[0].document, "Bom title");
+}
+
+#[test]
 fn limit_of_a_million_returns_every_hit() {
     let env = TestEnv::new();
     let results = env.query_json(&["cto OR ceo OR manager", "--limit", "1000000"]);

@@ -84,3 +84,39 @@ fn segment_inputs_that_crashed_now_segment() {
         }
     }
 }
+
+/// Query shapes that reach the corners of tantivy's score explanation: phrases, phrase
+/// prefixes, slop, fields, ranges, typos and repeated words, each explained for every hit.
+#[test]
+fn odd_query_shapes_explain_every_hit() {
+    let env = TestEnv::new();
+    let opened = env.open_index();
+    let shapes = [
+        "\"market res\"*",
+        "\"board of directors\"~2",
+        "title:\"product manager\"",
+        "\"cto cto\"",
+        "cto cto cto",
+        "\"ccc title itle\"l [ S",
+        "[a TO z]",
+        "title:cto section:skills",
+        "cybersecurty stakeholdrs",
+        "\"market research\" -media +ceo",
+        "\"the of\"",
+        "\"role of a cto\"",
+    ];
+    for query in shapes {
+        for limit in [1, 10] {
+            let request = Request {
+                explain: true,
+                context: 1,
+                ..Request::new(query, limit)
+            };
+            let results = search::run(&opened, &request).unwrap_or_else(|e| panic!("{query}: {e:#}"));
+            for hit in &results.hits {
+                let explanation = hit.explanation.as_ref().expect("an explanation");
+                assert!(!explanation.terms.is_empty(), "{query}: no terms explained");
+            }
+        }
+    }
+}

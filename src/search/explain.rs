@@ -2,8 +2,9 @@
 //! and adds the evidence for each label.
 
 use anyhow::{Context as _, Result};
-use tantivy::query::Query;
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
 use tantivy::schema::{Field, Schema};
+use tantivy::DocSet as _;
 use tantivy::{DocAddress, Searcher};
 
 use super::Plan;
@@ -20,20 +21,55 @@ pub(super) fn explain(
     section: &[String],
     text: &str,
 ) -> Result<Explanation> {
-    // tantivy checks some seek preconditions with debug assertions inside `explain`; a failed
-    // check there must cost the breakdown, not the search.
-    let explained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        plan.query.explain(searcher, address)
-    }));
+    let mut leaves = Vec::new();
+    leaf_queries(plan.query.as_ref(), &mut leaves);
     let mut terms = Vec::new();
-    if let Ok(explanation) = explained {
-        let explanation = explanation.context("explaining a score")?;
-        let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
-        collect_terms(&tree, 1.0, &live.index.schema(), plan, &mut terms);
+    for leaf in leaves {
+        if let Some(explanation) = explain_leaf(leaf, searcher, address)? {
+            let tree: serde_json::Value = serde_json::from_str(&explanation.to_pretty_json())?;
+            collect_terms(&tree, 1.0, &live.index.schema(), plan, &mut terms);
+        }
     }
     terms.sort_by(|a, b| b.score.total_cmp(&a.score));
     let labels = live.taxonomy.explain(section, text);
     Ok(Explanation { terms, labels })
+}
+
+/// The scoring clauses of a query, boolean queries opened down to their leaves (a term, a
+/// phrase, a boosted field). Excluded clauses add nothing to a score.
+fn leaf_queries<'q>(query: &'q dyn Query, out: &mut Vec<&'q dyn Query>) {
+    match query.downcast_ref::<BooleanQuery>() {
+        Some(boolean) => {
+            for (occur, clause) in boolean.clauses() {
+                if *occur != Occur::MustNot {
+                    leaf_queries(clause.as_ref(), out);
+                }
+            }
+        }
+        None => out.push(query),
+    }
+}
+
+/// One leaf's explanation for a passage, or `None` when the leaf does not match it.
+///
+/// tantivy's explain seeks a fresh scorer to the passage, but a phrase scorer starts on its
+/// first match: explaining a passage before that match (a phrase beside a required word,
+/// `"market research" +ceo`) seeks backwards, which tantivy forbids. The leaf is explained
+/// only when its first match is at or before the passage, so no seek goes backwards.
+fn explain_leaf(
+    leaf: &dyn Query,
+    searcher: &Searcher,
+    address: DocAddress,
+) -> Result<Option<tantivy::query::Explanation>> {
+    let weight = leaf
+        .weight(EnableScoring::enabled_from_searcher(searcher))
+        .context("explaining a score")?;
+    let reader = searcher.segment_reader(address.segment_ord);
+    let first = weight.scorer(reader, 1.0).context("explaining a score")?.doc();
+    if first > address.doc_id {
+        return Ok(None);
+    }
+    Ok(weight.explain(reader, address.doc_id).ok())
 }
 
 /// Walks an explanation tree (tantivy's JSON form), multiplying boosts on the way down.

@@ -42,7 +42,9 @@ impl Plan {
         let mut parser = QueryParser::for_index(&live.index, fields.searchable().to_vec());
         parser.set_field_boost(fields.section, SECTION_BOOST);
         parser.set_field_boost(fields.title, TITLE_BOOST);
-        let cleaned = escape_colons(&drop_question_words(&plain(text)));
+        let cleaned = escape_colons(&drop_question_words(&plain(&drop_fuzzy_marks(&bound_nesting(
+            text,
+        )))));
         let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
         let mut plan = Plan {
             query: Box::new(tantivy::query::EmptyQuery),
@@ -82,15 +84,17 @@ impl Plan {
         if replacements.is_empty() {
             return Ok(None);
         }
+        let fix = |part: &str| {
+            let core = part.trim_matches(|c: char| !c.is_alphanumeric());
+            match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
+                Some((_, surface)) if !core.is_empty() => part.replacen(core, surface, 1),
+                _ => part.to_string(),
+            }
+        };
+        // `foo:cybersecurty` is searched as two words: each side of a colon is corrected alone.
         let corrected: Vec<String> = query
             .split_whitespace()
-            .map(|token| {
-                let core = token.trim_matches(|c: char| !c.is_alphanumeric());
-                match replacements.iter().find(|(w, _)| *w == core.to_lowercase()) {
-                    Some((_, surface)) if !core.is_empty() => token.replacen(core, surface, 1),
-                    _ => token.to_string(),
-                }
-            })
+            .map(|token| token.split(':').map(fix).collect::<Vec<_>>().join(":"))
             .collect();
         Ok(Some(corrected.join(" ")))
     }
@@ -347,6 +351,68 @@ fn plain(text: &str) -> String {
     out
 }
 
+/// Deepest group nesting kept; tantivy's parser recurses once a level, so thousands of
+/// parentheses would overflow the stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Replaces by spaces the parentheses (outside quotes) that open or close a group deeper than
+/// `MAX_NESTING`, so the words inside are searched one level up and the parser's recursion stays
+/// bounded.
+fn bound_nesting(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut depth, mut dropped, mut quoted) = (0usize, 0usize, false);
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => {
+                if depth >= MAX_NESTING {
+                    dropped += 1;
+                    out.push(' ');
+                } else {
+                    depth += 1;
+                    out.push(c);
+                }
+            }
+            ')' if !quoted => {
+                if dropped > 0 {
+                    dropped -= 1;
+                    out.push(' ');
+                } else {
+                    depth = depth.saturating_sub(1);
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Drops `~N` after a word (`cybersecurity~2`): tantivy's parser would make it a term no
+/// passage holds, and typo tolerance already finds near words. After a closing quote `~N` is a
+/// phrase's slop and stays.
+fn drop_fuzzy_marks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        if c == '~' && previous.is_some_and(char::is_alphanumeric) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            previous = Some(' ');
+            out.push(' ');
+            continue;
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out
+}
+
 /// Does the parsed query look for any indexed term? A query whose every word the analyzer
 /// drops (stop words, punctuation, emoji, words of `MAX_WORD_BYTES` or more) looks for none.
 pub(super) fn has_terms(query: &dyn Query) -> bool {
@@ -409,6 +475,22 @@ fn escape_colons(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fuzzy_mark_after_a_word_is_dropped_but_phrase_slop_stays() {
+        assert_eq!(drop_fuzzy_marks("cyber~2 x"), "cyber  x");
+        assert_eq!(drop_fuzzy_marks("cyber~"), "cyber ");
+        assert_eq!(drop_fuzzy_marks("\"a b\"~2"), "\"a b\"~2");
+    }
+
+    #[test]
+    fn parentheses_deeper_than_the_bound_become_spaces() {
+        let deep = format!("{}cto{}", "(".repeat(5000), ")".repeat(5000));
+        let bounded = bound_nesting(&deep);
+        assert_eq!(bounded.matches('(').count(), MAX_NESTING);
+        assert_eq!(bounded.matches(')').count(), MAX_NESTING);
+        assert_eq!(bound_nesting("(a (b)) \"((\""), "(a (b)) \"((\"");
+    }
 
     #[test]
     fn colon_after_a_plain_word_is_not_a_field() {
