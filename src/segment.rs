@@ -336,18 +336,20 @@ fn caption_signals(
     };
     let mut push = |rule, weight| signals.push(Signal { rule, weight });
     if let Some(group) = groups[i] {
-        let siblings: Vec<&str> = (0..lines.len())
+        let siblings: Vec<(usize, &str)> = (0..lines.len())
             .filter(|&j| groups[j] == Some(group))
-            .filter_map(|j| lines[j].as_deref())
+            .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
             .collect();
-        match sibling_pattern(line, &siblings) {
-            Some(true) => push("follows its siblings' pattern", -2.0),
-            Some(false) => push("breaks its siblings' pattern", 2.0),
-            None => {}
+        match sibling_pattern(i, line, &siblings) {
+            Pattern::Follows => push("follows its siblings' pattern", -2.0),
+            Pattern::BreaksWithin => push("breaks the pattern of the siblings around it", 2.0),
+            Pattern::BreaksAfter => push("breaks its siblings' pattern after the last of them", 1.0),
+            Pattern::None => {}
         }
     }
-    if is_role_full_name(line, hints) {
-        push("full name of a role with its acronym", 2.0);
+    let role_name = is_role_full_name(line, hints);
+    if role_name {
+        push("full name of a role with its acronym", 2.5);
     }
     if has_label_prefix(line) {
         push("label before a colon (figure, link)", 2.0);
@@ -358,8 +360,17 @@ fn caption_signals(
     if line.trim_end().ends_with('?') {
         push("a question between two paragraphs", 0.5);
     }
+    // A role's name is capitalised whatever it stands for: its capitals say nothing.
+    if is_title_case(line) && !role_name {
+        push("title case", -1.0);
+    }
+    let (before, after) = (blocks[i - 1].normalised(), blocks[i + 1].normalised());
+    let same = same_subject(&before, &after, hints);
+    if !same {
+        push("the paragraph after turns to another subject", -1.0);
+    }
     let following = paragraphs_after(lines, i);
-    if following == 1 && same_subject(&blocks[i - 1].normalised(), &blocks[i + 1].normalised()) {
+    if following == 1 && same {
         push("would open a one-paragraph section on the same subject", 0.75);
     }
     if following >= 3 {
@@ -371,37 +382,65 @@ fn caption_signals(
     signals
 }
 
-/// Does `line` follow the pattern most of its siblings share? `None` when no pattern is
-/// shared by at least two lines besides this one.
-fn sibling_pattern(line: &str, siblings: &[&str]) -> Option<bool> {
+/// How a line stands to the pattern its would-be siblings share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// No pattern is shared by two lines besides this one.
+    None,
+    Follows,
+    /// Breaks it with pattern lines on both sides: the pattern goes on after it.
+    BreaksWithin,
+    /// Breaks it after the last pattern line: the pattern may simply have ended.
+    BreaksAfter,
+}
+
+/// How the line `i` stands to the pattern most of its `siblings` (indexes and texts) share.
+fn sibling_pattern(i: usize, line: &str, siblings: &[(usize, &str)]) -> Pattern {
     let own = pattern_keys(line);
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    let mut skipped_self = false;
-    for sibling in siblings {
-        if !skipped_self && *sibling == line {
-            skipped_self = true;
-            continue;
-        }
+    let mut counts: Vec<(String, usize, usize)> = Vec::new();
+    for &(j, sibling) in siblings.iter().filter(|(j, _)| *j != i) {
         for key in pattern_keys(sibling) {
-            match counts.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((key, 1)),
+            match counts.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, n, last)) => {
+                    *n += 1;
+                    *last = j;
+                }
+                None => counts.push((key, 1, j)),
             }
         }
     }
-    let best = counts.iter().map(|(_, n)| *n).max()?;
-    if own.iter().any(|k| {
-        counts
-            .iter()
-            .any(|(key, n)| key == k && *n >= 1 && *n + 1 >= best.max(2))
-    }) {
-        return Some(true);
+    let Some(best) = counts.iter().map(|(_, n, _)| *n).max() else {
+        return Pattern::None;
+    };
+    if own
+        .iter()
+        .any(|k| counts.iter().any(|(key, n, _)| key == k && *n + 1 >= best.max(2)))
+    {
+        return Pattern::Follows;
     }
-    if best >= 2 {
-        Some(false)
+    if best < 2 {
+        return Pattern::None;
+    }
+    let goes_on = counts.iter().any(|(_, n, last)| *n == best && *last > i);
+    if goes_on {
+        Pattern::BreaksWithin
     } else {
-        None
+        Pattern::BreaksAfter
     }
+}
+
+/// A line in title case (three or more words of four letters or more, all capitalised) reads
+/// as a heading.
+fn is_title_case(line: &str) -> bool {
+    let long: Vec<&str> = line
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 4)
+        .collect();
+    long.len() >= 3
+        && long
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
 }
 
 /// "Chief Executive Officer (CEO)": a role's name followed by another of its names in
@@ -448,18 +487,27 @@ fn paragraphs_after(lines: &[Option<String>], i: usize) -> usize {
     lines[i + 1..].iter().take_while(|l| l.is_none()).count()
 }
 
-/// Content words (five letters or more, lower-cased) of a paragraph.
-fn content_words(text: &str) -> std::collections::BTreeSet<String> {
+/// Content words (five letters or more, lower-cased) of a paragraph, without the words of
+/// role names, which every paragraph of a comparison shares.
+fn content_words(text: &str, hints: &Hints) -> std::collections::BTreeSet<String> {
+    let role_words: std::collections::BTreeSet<String> = hints
+        .roles
+        .iter()
+        .flatten()
+        .flat_map(|name| name.split_whitespace())
+        .map(str::to_lowercase)
+        .collect();
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 5)
         .map(str::to_lowercase)
+        .filter(|w| !role_words.contains(w))
         .collect()
 }
 
 /// Two paragraphs speak of the same subject when a fifth of the content words of the shorter
 /// one occur in the other.
-fn same_subject(a: &str, b: &str) -> bool {
-    let (a, b) = (content_words(a), content_words(b));
+fn same_subject(a: &str, b: &str, hints: &Hints) -> bool {
+    let (a, b) = (content_words(a, hints), content_words(b, hints));
     let smaller = a.len().min(b.len());
     smaller > 0 && a.intersection(&b).count() * 5 >= smaller
 }
@@ -761,7 +809,7 @@ mod tests {
     #[test]
     fn line_breaking_its_siblings_pattern_is_a_caption() {
         let text = format!(
-            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\n{BODY}\n\nNotes On Something\n\nIn short, more.\n\nRole of a C\n\n{BODY}\n"
+            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\n{BODY}\n\nNotes on the paragraph\n\n{BODY}\n\nRole of a C\n\n{BODY}\n"
         );
         let doc = text_doc(&text);
         assert_eq!(
@@ -773,7 +821,7 @@ mod tests {
                 "Top > Role of a C"
             ]
         );
-        assert_eq!(doc.sections[2].captions, ["Notes On Something"]);
+        assert_eq!(doc.sections[2].captions, ["Notes on the paragraph"]);
     }
 
     #[test]
@@ -836,8 +884,9 @@ mod tests {
 
     #[test]
     fn same_subject_needs_shared_content_words() {
-        assert!(same_subject(WIDGETS, "Widget makers love widgets."));
-        assert!(!same_subject(WIDGETS, "Rivers flow to oceans."));
+        let none = Hints::default();
+        assert!(same_subject(WIDGETS, "Widget makers love widgets.", &none));
+        assert!(!same_subject(WIDGETS, "Rivers flow to oceans.", &none));
     }
 
     #[test]
@@ -929,11 +978,22 @@ mod tests {
     #[test]
     fn article_outline_has_four_top_sections_and_ten_subsections() {
         let text = include_str!("../corpus/product-manager-vs-ceo-vs-cto.txt");
-        let doc = document(&SourceText {
-            source: "product-manager-vs-ceo-vs-cto.txt".into(),
-            format: Format::Text,
-            text: text.into(),
-        });
+        // The role names of the article's taxonomy, as prepare passes them.
+        let hints = Hints {
+            roles: vec![
+                vec!["Product Manager".into()],
+                vec!["CEO".into(), "Chief Executive Officer".into()],
+                vec!["CTO".into(), "Chief Technology Officer".into()],
+            ],
+        };
+        let doc = document_with(
+            &SourceText {
+                source: "product-manager-vs-ceo-vs-cto.txt".into(),
+                format: Format::Text,
+                text: text.into(),
+            },
+            &hints,
+        );
         let top: Vec<_> = doc.sections.iter().filter(|s| s.path.len() == 1).collect();
         let sub: Vec<_> = doc.sections.iter().filter(|s| s.path.len() == 2).collect();
         assert_eq!(top.len(), 4, "{:?}", paths(&doc));
