@@ -90,7 +90,7 @@ pub fn file(entry: &FileEntry, taxonomy: &Taxonomy, cut: Cut, warnings: &mut Vec
 }
 
 /// What segmentation may know of the taxonomy: each role's names, as plain data.
-fn hints(taxonomy: &Taxonomy) -> segment::Hints {
+pub fn hints(taxonomy: &Taxonomy) -> segment::Hints {
     segment::Hints {
         roles: taxonomy
             .roles

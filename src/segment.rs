@@ -151,6 +151,9 @@ impl Block<'_> {
 enum Kind {
     /// A heading; its level is settled later (plain text) or known (Markdown `#` count).
     Heading(Option<usize>),
+    /// A plain-text heading after a paragraph that ends its siblings' pattern: it closes
+    /// their parent and stands beside it (the article moves on to a new part).
+    OuterHeading,
     Caption,
     Paragraph,
 }
@@ -231,6 +234,9 @@ pub struct Signal {
     pub weight: f32,
 }
 
+/// The signal of a line breaking its siblings' pattern after the last of them.
+const ENDS_PATTERN: &str = "breaks its siblings' pattern after the last of them";
+
 /// Plain-text structure. A short line between blank lines without closing punctuation is
 /// heading-shaped. One that stands between two paragraphs is a heading or a caption: the
 /// evidence of [`caption_signals`] is weighed and a line reaching [`CAPTION_THRESHOLD`] is a
@@ -242,12 +248,12 @@ fn classify_text(blocks: &[Block], hints: &Hints) -> Vec<Kind> {
         .map(|i| match &lines[i] {
             None => Kind::Paragraph,
             Some(_) if is_between_paragraphs(&lines, i) => {
-                let weight: f32 = caption_signals(blocks, &lines, &groups, hints, i)
-                    .iter()
-                    .map(|s| s.weight)
-                    .sum();
+                let signals = caption_signals(blocks, &lines, &groups, hints, i);
+                let weight: f32 = signals.iter().map(|s| s.weight).sum();
                 if weight >= CAPTION_THRESHOLD {
                     Kind::Caption
+                } else if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
+                    Kind::OuterHeading
                 } else {
                     Kind::Heading(None)
                 }
@@ -343,7 +349,7 @@ fn caption_signals(
         match sibling_pattern(i, line, &siblings) {
             Pattern::Follows => push("follows its siblings' pattern", -2.0),
             Pattern::BreaksWithin => push("breaks the pattern of the siblings around it", 2.0),
-            Pattern::BreaksAfter => push("breaks its siblings' pattern after the last of them", 1.0),
+            Pattern::BreaksAfter => push(ENDS_PATTERN, 1.0),
             Pattern::None => {}
         }
     }
@@ -609,15 +615,16 @@ fn assemble(
     let mut i = 0;
     while i < blocks.len() {
         match kinds[i] {
-            Kind::Heading(_) => {
+            Kind::Heading(_) | Kind::OuterHeading => {
                 let run_end = (i..blocks.len())
-                    .find(|&j| !matches!(kinds[j], Kind::Heading(_)))
+                    .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading))
                     .unwrap_or(blocks.len());
                 let run = run_end - i;
                 let leaf_level = open.last().map_or(1, |(level, _)| *level);
                 for (offset, j) in (i..run_end).enumerate() {
                     let level = match kinds[j] {
                         Kind::Heading(Some(level)) => level,
+                        Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
                         _ if run > 1 => offset + 1,
                         _ => leaf_level,
                     };
@@ -830,6 +837,23 @@ mod tests {
             "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\nFurthermore, this goes on.\n"
         ));
         assert_eq!(paths(&doc), ["Top", "Top > Role of a A", "Top > Role of a B"]);
+    }
+
+    #[test]
+    fn heading_ending_its_siblings_pattern_leaves_their_parent() {
+        let doc = text_doc(&format!(
+            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\n{BODY}\n\nRole of a C\n\n{BODY}\n\nWhich Pays More Money?\n\nSalaries differ widely between countries.\n"
+        ));
+        assert_eq!(
+            paths(&doc),
+            [
+                "Top",
+                "Top > Role of a A",
+                "Top > Role of a B",
+                "Top > Role of a C",
+                "Which Pays More Money?"
+            ]
+        );
     }
 
     #[test]
