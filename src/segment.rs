@@ -48,12 +48,20 @@ pub fn passages_with(source: &SourceText, hints: &Hints) -> (Document, usize) {
 }
 
 fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize) {
-    let blocks = blocks(&source.text, source.format);
+    let (front_title, text) = match source.format {
+        Format::Markdown => front_matter(&source.text),
+        Format::Text => (None, source.text.as_str()),
+    };
+    let mut blocks = blocks(text, source.format);
+    if source.format == Format::Markdown {
+        blocks.retain(|block| !is_link_definitions(block));
+    }
     let (title, body) = match source.format {
         Format::Text => text_title(&blocks),
+        Format::Markdown if front_title.is_some() => (None, &blocks[..]),
         Format::Markdown => markdown_title(&blocks),
     };
-    let title = title.unwrap_or_else(|| file_stem(&source.source));
+    let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
     let kinds = match source.format {
         Format::Text => classify_text(body, hints),
         Format::Markdown => classify_markdown(body),
@@ -197,6 +205,65 @@ fn text_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a
     }
 }
 
+/// YAML front matter (`---` lines around `key: value` lines) opening a Markdown file: its
+/// `title:` and the text after it. The block itself is never a passage.
+fn front_matter(text: &str) -> (Option<String>, &str) {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = body
+        .strip_prefix("---\n")
+        .or_else(|| body.strip_prefix("---\r\n"))
+    else {
+        return (None, text);
+    };
+    let mut offset = 0;
+    let mut title = None;
+    for line in rest.split_inclusive('\n') {
+        offset += line.len();
+        let trimmed = line.trim();
+        if trimmed == "---" || trimmed == "..." {
+            return (title, &rest[offset..]);
+        }
+        if let Some(value) = trimmed.strip_prefix("title:") {
+            let value = value.trim().trim_matches(['"', '\'']).trim();
+            if !value.is_empty() {
+                title = Some(value.to_string());
+            }
+        }
+    }
+    // No closing line: not front matter, the text as written.
+    (None, text)
+}
+
+/// A block made only of link reference definitions (`[label]: https://…`), which Markdown
+/// does not show and which hold no passage.
+fn is_link_definitions(block: &Block) -> bool {
+    block.lines.iter().all(|line| {
+        let line = line.trim_start();
+        let Some((label, target)) = line.strip_prefix('[').and_then(|l| l.split_once("]:")) else {
+            return false;
+        };
+        let target = target.trim();
+        // A URL, optionally followed by a quoted title.
+        let url_only = !target.is_empty() && (!target.contains(' ') || target.contains(" \""));
+        !label.is_empty() && url_only
+    })
+}
+
+/// A setext heading: text lines underlined by `===` (level 1) or `---` (level 2).
+fn setext_heading(block: &Block) -> Option<usize> {
+    if block.lines.len() < 2 {
+        return None;
+    }
+    let under = block.lines[block.lines.len() - 1].trim();
+    if under.len() >= 2 && under.chars().all(|c| c == '=') {
+        Some(1)
+    } else if under.len() >= 2 && under.chars().all(|c| c == '-') {
+        Some(2)
+    } else {
+        None
+    }
+}
+
 /// A Markdown title is a `#` heading that opens the file.
 fn markdown_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a>]) {
     match blocks.first() {
@@ -204,6 +271,7 @@ fn markdown_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Bloc
             let (_, text) = atx_heading(first.lines[0]).unwrap_or((1, ""));
             (Some(text.to_string()), &blocks[1..])
         }
+        Some(first) if setext_heading(first) == Some(1) => (Some(setext_text(first)), &blocks[1..]),
         _ => (None, blocks),
     }
 }
@@ -220,6 +288,9 @@ fn file_stem(source: &str) -> String {
 /// The text of a heading block: without its `#` marks in Markdown, as written in plain text
 /// (where a `#` is a word of the document like any other).
 fn heading_text(block: &Block, kind: Kind) -> String {
+    if matches!(kind, Kind::Heading(Some(_))) && setext_heading(block).is_some() {
+        return setext_text(block);
+    }
     match (kind, atx_heading(block.lines[0])) {
         (Kind::Heading(Some(_)), Some((_, text))) => text.split_whitespace().collect::<Vec<_>>().join(" "),
         _ => block.normalised(),
@@ -534,6 +605,14 @@ fn opens_as_continuation(paragraph: &str) -> bool {
     matches!(first.as_str(), "they" | "it" | "he" | "she")
 }
 
+/// The text of a setext heading: its lines without the underline.
+fn setext_text(block: &Block) -> String {
+    Block {
+        lines: block.lines[..block.lines.len() - 1].to_vec(),
+    }
+    .normalised()
+}
+
 /// Markdown structure: `#` lines are headings with their level; a block holding only an image
 /// or only a link is a caption; everything else is a paragraph.
 fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
@@ -544,6 +623,9 @@ fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
                 if let Some((level, _)) = atx_heading(block.lines[0]) {
                     return Kind::Heading(Some(level));
                 }
+            }
+            if let Some(level) = setext_heading(block) {
+                return Kind::Heading(Some(level));
             }
             if is_markdown_caption(&block.normalised()) {
                 Kind::Caption
@@ -854,6 +936,31 @@ mod tests {
                 "Which Pays More Money?"
             ]
         );
+    }
+
+    #[test]
+    fn markdown_setext_headings_give_levels_and_a_title() {
+        let doc = md_doc("The Title\n=========\n\nIntro text.\n\nPart One\n--------\n\nBody of part one.\n");
+        assert_eq!(doc.title, "The Title");
+        assert_eq!(paths(&doc), ["", "Part One"]);
+        assert_eq!(doc.passages[1].section, ["Part One"]);
+    }
+
+    #[test]
+    fn markdown_front_matter_gives_the_title_and_is_no_passage() {
+        let doc =
+            md_doc("---\ntitle: \"Front Title\"\nauthor: someone\n---\n\n# Section\n\nBody text here.\n");
+        assert_eq!(doc.title, "Front Title");
+        assert_eq!(paths(&doc), ["Section"]);
+        assert_eq!(doc.passages.len(), 1);
+        assert!(doc.passages.iter().all(|p| !p.text.contains("author")));
+    }
+
+    #[test]
+    fn markdown_link_reference_definitions_are_no_passages() {
+        let doc = md_doc("# T\n\nSee [the guide][g].\n\n[g]: https://example.com/guide \"Guide\"\n[h]: https://example.com\n");
+        assert_eq!(doc.passages.len(), 1);
+        assert_eq!(doc.passages[0].text, "See [the guide][g].");
     }
 
     #[test]
