@@ -62,11 +62,21 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
         Format::Markdown => markdown_title(&blocks),
     };
     let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
-    let kinds = match source.format {
+    let (kinds, reasons) = match source.format {
         Format::Text => classify_text(body, hints),
-        Format::Markdown => classify_markdown(body),
+        Format::Markdown => {
+            let kinds = classify_markdown(body);
+            let reasons = kinds
+                .iter()
+                .map(|k| match k {
+                    Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
+                    _ => Vec::new(),
+                })
+                .collect();
+            (kinds, reasons)
+        }
     };
-    assemble(&source.source, title, body, &kinds, outline)
+    assemble(&source.source, title, body, &kinds, &reasons, outline)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -312,16 +322,21 @@ const ENDS_PATTERN: &str = "breaks its siblings' pattern after the last of them"
 /// heading-shaped. One that stands between two paragraphs is a heading or a caption: the
 /// evidence of [`caption_signals`] is weighed and a line reaching [`CAPTION_THRESHOLD`] is a
 /// caption. Headings get no levels here; `assemble` nests runs of them.
-fn classify_text(blocks: &[Block], hints: &Hints) -> Vec<Kind> {
+fn classify_text(blocks: &[Block], hints: &Hints) -> (Vec<Kind>, Vec<Vec<String>>) {
     let lines = short_lines(blocks);
     let groups = sibling_groups(&lines);
-    (0..blocks.len())
+    let mut reasons = vec![Vec::new(); blocks.len()];
+    let kinds = (0..blocks.len())
         .map(|i| match &lines[i] {
             None => Kind::Paragraph,
             Some(_) if is_between_paragraphs(&lines, i) => {
                 let signals = caption_signals(blocks, &lines, &groups, hints, i);
                 let weight: f32 = signals.iter().map(|s| s.weight).sum();
                 if weight >= CAPTION_THRESHOLD {
+                    reasons[i] = signals
+                        .iter()
+                        .map(|s| format!("{} {:+}", s.rule, s.weight))
+                        .collect();
                     Kind::Caption
                 } else if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
                     Kind::OuterHeading
@@ -331,7 +346,8 @@ fn classify_text(blocks: &[Block], hints: &Hints) -> Vec<Kind> {
             }
             Some(_) => Kind::Heading(None),
         })
-        .collect()
+        .collect();
+    (kinds, reasons)
 }
 
 /// The text of every heading-shaped block (a short line without closing punctuation).
@@ -680,11 +696,13 @@ fn assemble(
     title: String,
     blocks: &[Block],
     kinds: &[Kind],
+    reasons: &[Vec<String>],
     outline: bool,
 ) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
         captions: Vec::new(),
+        caption_reasons: Vec::new(),
         passages: 0,
     }];
     let mut headings = 0;
@@ -722,6 +740,7 @@ fn assemble(
                         sections.push(Section {
                             path: path.clone(),
                             captions: Vec::new(),
+                            caption_reasons: Vec::new(),
                             passages: 0,
                         });
                     }
@@ -732,6 +751,7 @@ fn assemble(
             Kind::Caption => {
                 if let Some(section) = sections.last_mut().filter(|_| outline) {
                     section.captions.push(blocks[i].normalised());
+                    section.caption_reasons.push(reasons[i].clone());
                 }
             }
             Kind::Paragraph => {
