@@ -37,6 +37,8 @@ pub struct Section {
     pub path: Vec<String>,
     /// Caption lines (picture and link captions) found in this section: kept, never passages.
     pub captions: Vec<String>,
+    /// Why each caption is one: the signals that decided, `caption_reasons[i]` for `captions[i]`.
+    pub caption_reasons: Vec<Vec<String>>,
     /// Number of passages directly in this section.
     pub passages: usize,
 }

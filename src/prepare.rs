@@ -69,9 +69,9 @@ pub fn file(entry: &FileEntry, taxonomy: &Taxonomy, cut: Cut, warnings: &mut Vec
         }
     };
     let (document, sections) = match cut {
-        Cut::PassagesOnly => segment::passages(&source),
+        Cut::PassagesOnly => segment::passages_with(&source, &hints(taxonomy)),
         Cut::WithOutline => {
-            let document = segment::document(&source);
+            let document = segment::document_with(&source, &hints(taxonomy));
             // The root section (text before the first heading) has no heading of its own.
             let headings = document.sections.iter().filter(|s| !s.path.is_empty()).count();
             (document, headings)
@@ -92,4 +92,19 @@ pub fn file(entry: &FileEntry, taxonomy: &Taxonomy, cut: Cut, warnings: &mut Vec
         sections,
         labels,
     })
+}
+
+/// What segmentation may know of the taxonomy: each role's names, as plain data.
+pub fn hints(taxonomy: &Taxonomy) -> segment::Hints {
+    segment::Hints {
+        roles: taxonomy
+            .roles
+            .iter()
+            .map(|role| {
+                std::iter::once(role.name.clone())
+                    .chain(role.terms.iter().cloned())
+                    .collect()
+            })
+            .collect(),
+    }
 }

@@ -14,55 +14,69 @@ const MAX_SHORT_LINE_CHARS: usize = 100;
 /// A first line longer than this is body text, not a title.
 const MAX_TITLE_CHARS: usize = 200;
 
-/// Openers that make a paragraph continue the one before it. A short line sitting between
-/// a paragraph and such a continuation cannot open a section: it is a caption.
-const CONTINUATIONS: &[&str] = &[
-    "additionally",
-    "also",
-    "besides",
-    "consequently",
-    "furthermore",
-    "hence",
-    "however",
-    "in addition",
-    "in particular",
-    "likewise",
-    "meanwhile",
-    "moreover",
-    "nevertheless",
-    "nonetheless",
-    "similarly",
-    "still",
-    "that said",
-    "therefore",
-    "they",
-    "thus",
-];
+/// A short line between two paragraphs whose caption evidence weighs at least this much is a
+/// caption; below it, a heading. Each signal's weight is given where it is found.
+const CAPTION_THRESHOLD: f32 = 2.0;
+
+/// What the segmenter may know of a corpus beyond the text: the names of its roles, each role
+/// as the list of its names (display name and aliases). Plain data, so segmentation stays pure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hints {
+    pub roles: Vec<Vec<String>>,
+}
 
 /// Splits one source file into its document: title, sections and passages.
 pub fn document(source: &SourceText) -> Document {
-    split(source, true).0
+    split(source, &Hints::default(), true).0
+}
+
+/// As [`document`], with what the corpus's taxonomy tells about its roles.
+pub fn document_with(source: &SourceText, hints: &Hints) -> Document {
+    split(source, hints, true).0
 }
 
 /// What indexing needs of a source file: the document's title and passages (its `sections`
 /// left empty) and its number of sections. Cut exactly as [`document`] cuts, but without the
 /// outline, which a table of contents nested hundreds of headings deep makes large.
 pub fn passages(source: &SourceText) -> (Document, usize) {
-    split(source, false)
+    split(source, &Hints::default(), false)
 }
 
-fn split(source: &SourceText, outline: bool) -> (Document, usize) {
-    let blocks = blocks(&source.text, source.format);
+/// As [`passages`], with what the corpus's taxonomy tells about its roles.
+pub fn passages_with(source: &SourceText, hints: &Hints) -> (Document, usize) {
+    split(source, hints, false)
+}
+
+fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize) {
+    let (front_title, text) = match source.format {
+        Format::Markdown => front_matter(&source.text),
+        Format::Text => (None, source.text.as_str()),
+    };
+    let mut blocks = blocks(text, source.format);
+    if source.format == Format::Markdown {
+        blocks.retain(|block| !is_link_definitions(block));
+    }
     let (title, body) = match source.format {
         Format::Text => text_title(&blocks),
+        Format::Markdown if front_title.is_some() => (None, &blocks[..]),
         Format::Markdown => markdown_title(&blocks),
     };
-    let title = title.unwrap_or_else(|| file_stem(&source.source));
-    let kinds = match source.format {
-        Format::Text => classify_text(body),
-        Format::Markdown => classify_markdown(body),
+    let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
+    let (kinds, reasons) = match source.format {
+        Format::Text => classify_text(body, hints),
+        Format::Markdown => {
+            let kinds = classify_markdown(body);
+            let reasons = kinds
+                .iter()
+                .map(|k| match k {
+                    Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
+                    _ => Vec::new(),
+                })
+                .collect();
+            (kinds, reasons)
+        }
     };
-    assemble(&source.source, title, body, &kinds, outline)
+    assemble(&source.source, title, body, &kinds, &reasons, outline)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -155,6 +169,9 @@ impl Block<'_> {
 enum Kind {
     /// A heading; its level is settled later (plain text) or known (Markdown `#` count).
     Heading(Option<usize>),
+    /// A plain-text heading after a paragraph that ends its siblings' pattern: it closes
+    /// their parent and stands beside it (the article moves on to a new part).
+    OuterHeading,
     Caption,
     Paragraph,
 }
@@ -198,6 +215,65 @@ fn text_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a
     }
 }
 
+/// YAML front matter (`---` lines around `key: value` lines) opening a Markdown file: its
+/// `title:` and the text after it. The block itself is never a passage.
+fn front_matter(text: &str) -> (Option<String>, &str) {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = body
+        .strip_prefix("---\n")
+        .or_else(|| body.strip_prefix("---\r\n"))
+    else {
+        return (None, text);
+    };
+    let mut offset = 0;
+    let mut title = None;
+    for line in rest.split_inclusive('\n') {
+        offset += line.len();
+        let trimmed = line.trim();
+        if trimmed == "---" || trimmed == "..." {
+            return (title, &rest[offset..]);
+        }
+        if let Some(value) = trimmed.strip_prefix("title:") {
+            let value = value.trim().trim_matches(['"', '\'']).trim();
+            if !value.is_empty() {
+                title = Some(value.to_string());
+            }
+        }
+    }
+    // No closing line: not front matter, the text as written.
+    (None, text)
+}
+
+/// A block made only of link reference definitions (`[label]: https://…`), which Markdown
+/// does not show and which hold no passage.
+fn is_link_definitions(block: &Block) -> bool {
+    block.lines.iter().all(|line| {
+        let line = line.trim_start();
+        let Some((label, target)) = line.strip_prefix('[').and_then(|l| l.split_once("]:")) else {
+            return false;
+        };
+        let target = target.trim();
+        // A URL, optionally followed by a quoted title.
+        let url_only = !target.is_empty() && (!target.contains(' ') || target.contains(" \""));
+        !label.is_empty() && url_only
+    })
+}
+
+/// A setext heading: text lines underlined by `===` (level 1) or `---` (level 2).
+fn setext_heading(block: &Block) -> Option<usize> {
+    if block.lines.len() < 2 {
+        return None;
+    }
+    let under = block.lines[block.lines.len() - 1].trim();
+    if under.len() >= 2 && under.chars().all(|c| c == '=') {
+        Some(1)
+    } else if under.len() >= 2 && under.chars().all(|c| c == '-') {
+        Some(2)
+    } else {
+        None
+    }
+}
+
 /// A Markdown title is a `#` heading that opens the file.
 fn markdown_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a>]) {
     match blocks.first() {
@@ -205,6 +281,7 @@ fn markdown_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Bloc
             let (_, text) = atx_heading(first.lines[0]).unwrap_or((1, ""));
             (Some(text.to_string()), &blocks[1..])
         }
+        Some(first) if setext_heading(first) == Some(1) => (Some(setext_text(first)), &blocks[1..]),
         _ => (None, blocks),
     }
 }
@@ -221,36 +298,335 @@ fn file_stem(source: &str) -> String {
 /// The text of a heading block: without its `#` marks in Markdown, as written in plain text
 /// (where a `#` is a word of the document like any other).
 fn heading_text(block: &Block, kind: Kind) -> String {
+    if matches!(kind, Kind::Heading(Some(_))) && setext_heading(block).is_some() {
+        return setext_text(block);
+    }
     match (kind, atx_heading(block.lines[0])) {
         (Kind::Heading(Some(_)), Some((_, text))) => text.split_whitespace().collect::<Vec<_>>().join(" "),
         _ => block.normalised(),
     }
 }
 
-/// Plain-text structure. A short line between blank lines without closing punctuation is a
-/// heading, unless the text flows on across it (it sits between two paragraphs and the second
-/// continues the first, e.g. opens with "Furthermore"): then it is a caption. Headings get no
-/// levels here; `assemble` nests runs of them.
-fn classify_text(blocks: &[Block]) -> Vec<Kind> {
-    let heading_shaped: Vec<bool> = blocks
-        .iter()
-        .map(|b| b.is_short_line() && !ends_with_closing_punctuation(b.lines[0].trim()))
+/// One piece of evidence about a short line between two paragraphs: its rule's name and its
+/// weight (positive: a caption; negative: a heading).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Signal {
+    pub rule: &'static str,
+    pub weight: f32,
+}
+
+/// The signal of a line breaking its siblings' pattern after the last of them.
+const ENDS_PATTERN: &str = "breaks its siblings' pattern after the last of them";
+
+/// Plain-text structure. A short line between blank lines without closing punctuation is
+/// heading-shaped. One that stands between two paragraphs is a heading or a caption: the
+/// evidence of [`caption_signals`] is weighed and a line reaching [`CAPTION_THRESHOLD`] is a
+/// caption. Headings get no levels here; `assemble` nests runs of them.
+fn classify_text(blocks: &[Block], hints: &Hints) -> (Vec<Kind>, Vec<Vec<String>>) {
+    let lines = short_lines(blocks);
+    let groups = sibling_groups(&lines);
+    let mut reasons = vec![Vec::new(); blocks.len()];
+    let kinds = (0..blocks.len())
+        .map(|i| match &lines[i] {
+            None => Kind::Paragraph,
+            Some(_) if is_between_paragraphs(&lines, i) => {
+                let signals = caption_signals(blocks, &lines, &groups, hints, i);
+                let weight: f32 = signals.iter().map(|s| s.weight).sum();
+                if weight >= CAPTION_THRESHOLD {
+                    reasons[i] = signals
+                        .iter()
+                        .map(|s| format!("{} {:+}", s.rule, s.weight))
+                        .collect();
+                    Kind::Caption
+                } else if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
+                    Kind::OuterHeading
+                } else {
+                    Kind::Heading(None)
+                }
+            }
+            Some(_) => Kind::Heading(None),
+        })
         .collect();
-    (0..blocks.len())
-        .map(|i| {
-            if !heading_shaped[i] {
-                return Kind::Paragraph;
-            }
-            let after_paragraph = i > 0 && !heading_shaped[i - 1];
-            let next_continues =
-                i + 1 < blocks.len() && !heading_shaped[i + 1] && continues(&blocks[i + 1].normalised());
-            if after_paragraph && next_continues {
-                Kind::Caption
-            } else {
-                Kind::Heading(None)
-            }
+    (kinds, reasons)
+}
+
+/// The text of every heading-shaped block (a short line without closing punctuation).
+fn short_lines(blocks: &[Block]) -> Vec<Option<String>> {
+    blocks
+        .iter()
+        .map(|b| {
+            (b.is_short_line() && !ends_with_closing_punctuation(b.lines[0].trim())).then(|| b.normalised())
         })
         .collect()
+}
+
+/// A short line with a paragraph on each side: the only place a caption can stand.
+fn is_between_paragraphs(lines: &[Option<String>], i: usize) -> bool {
+    i > 0 && lines[i - 1].is_none() && i + 1 < lines.len() && lines[i + 1].is_none()
+}
+
+/// The would-be sibling group of each short line that would be a leaf heading (the last of a
+/// run, or a lone line). A run of two or more lines opens a new parent, hence a new group.
+fn sibling_groups(lines: &[Option<String>]) -> Vec<Option<usize>> {
+    let mut groups = vec![None; lines.len()];
+    let mut group = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].is_none() {
+            i += 1;
+            continue;
+        }
+        let run_end = (i..lines.len())
+            .find(|&j| lines[j].is_none())
+            .unwrap_or(lines.len());
+        if run_end - i > 1 {
+            group += 1;
+        }
+        groups[run_end - 1] = Some(group);
+        i = run_end;
+    }
+    groups
+}
+
+/// The shapes a line shares with its siblings: its first word, and the set of its lower-case
+/// words ("Role of a CEO" and "Role of a CTO" share both; "X vs Y" lines share `vs`).
+fn pattern_keys(line: &str) -> Vec<String> {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut keys = Vec::new();
+    if let Some(first) = words.first() {
+        keys.push(format!("first:{}", first.to_lowercase()));
+    }
+    let mut lower: Vec<&str> = words
+        .iter()
+        .skip(1)
+        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+        .map(String::as_str)
+        .collect();
+    lower.sort_unstable();
+    lower.dedup();
+    if !lower.is_empty() {
+        keys.push(format!("lower:{}", lower.join(" ")));
+    }
+    keys
+}
+
+/// The evidence that the short line `i`, standing between two paragraphs, is a caption rather
+/// than a heading. Each signal is one rule of the text; none decides alone unless it is strong.
+fn caption_signals(
+    blocks: &[Block],
+    lines: &[Option<String>],
+    groups: &[Option<usize>],
+    hints: &Hints,
+    i: usize,
+) -> Vec<Signal> {
+    let mut signals = Vec::new();
+    let Some(line) = lines[i].as_deref() else {
+        return signals;
+    };
+    let mut push = |rule, weight| signals.push(Signal { rule, weight });
+    if let Some(group) = groups[i] {
+        let siblings: Vec<(usize, &str)> = (0..lines.len())
+            .filter(|&j| groups[j] == Some(group))
+            .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
+            .collect();
+        match sibling_pattern(i, line, &siblings) {
+            Pattern::Follows => push("follows its siblings' pattern", -2.0),
+            Pattern::BreaksWithin => push("breaks the pattern of the siblings around it", 2.0),
+            Pattern::BreaksAfter => push(ENDS_PATTERN, 1.0),
+            Pattern::None => {}
+        }
+    }
+    let role_name = is_role_full_name(line, hints);
+    if role_name {
+        push("full name of a role with its acronym", 2.5);
+    }
+    if has_label_prefix(line) {
+        push("label before a colon (figure, link)", 2.0);
+    }
+    if reads_as_link(line) {
+        push("reads as link text", 2.0);
+    }
+    if line.trim_end().ends_with('?') {
+        push("a question between two paragraphs", 0.5);
+    }
+    // A role's name is capitalised whatever it stands for: its capitals say nothing.
+    if is_title_case(line) && !role_name {
+        push("title case", -1.0);
+    }
+    let (before, after) = (blocks[i - 1].normalised(), blocks[i + 1].normalised());
+    let same = same_subject(&before, &after, hints);
+    if !same {
+        push("the paragraph after turns to another subject", -1.0);
+    }
+    let following = paragraphs_after(lines, i);
+    if following == 1 && same {
+        push("would open a one-paragraph section on the same subject", 0.75);
+    }
+    if following >= 3 {
+        push("would open a section of several paragraphs", -1.0);
+    }
+    if opens_as_continuation(&blocks[i + 1].normalised()) {
+        push("next paragraph continues the one before", 0.75);
+    }
+    signals
+}
+
+/// How a line stands to the pattern its would-be siblings share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// No pattern is shared by two lines besides this one.
+    None,
+    Follows,
+    /// Breaks it with pattern lines on both sides: the pattern goes on after it.
+    BreaksWithin,
+    /// Breaks it after the last pattern line: the pattern may simply have ended.
+    BreaksAfter,
+}
+
+/// How the line `i` stands to the pattern most of its `siblings` (indexes and texts) share.
+fn sibling_pattern(i: usize, line: &str, siblings: &[(usize, &str)]) -> Pattern {
+    let own = pattern_keys(line);
+    let mut counts: Vec<(String, usize, usize)> = Vec::new();
+    for &(j, sibling) in siblings.iter().filter(|(j, _)| *j != i) {
+        for key in pattern_keys(sibling) {
+            match counts.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, n, last)) => {
+                    *n += 1;
+                    *last = j;
+                }
+                None => counts.push((key, 1, j)),
+            }
+        }
+    }
+    let Some(best) = counts.iter().map(|(_, n, _)| *n).max() else {
+        return Pattern::None;
+    };
+    if own
+        .iter()
+        .any(|k| counts.iter().any(|(key, n, _)| key == k && *n + 1 >= best.max(2)))
+    {
+        return Pattern::Follows;
+    }
+    if best < 2 {
+        return Pattern::None;
+    }
+    let goes_on = counts.iter().any(|(_, n, last)| *n == best && *last > i);
+    if goes_on {
+        Pattern::BreaksWithin
+    } else {
+        Pattern::BreaksAfter
+    }
+}
+
+/// A line in title case (three or more words of four letters or more, all capitalised) reads
+/// as a heading.
+fn is_title_case(line: &str) -> bool {
+    let long: Vec<&str> = line
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 4)
+        .collect();
+    long.len() >= 3
+        && long
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+}
+
+/// "Chief Executive Officer (CEO)": a role's name followed by another of its names in
+/// parentheses, and nothing else.
+fn is_role_full_name(line: &str, hints: &Hints) -> bool {
+    let Some((name, rest)) = line.trim().split_once('(') else {
+        return false;
+    };
+    let Some(short) = rest.strip_suffix(')') else {
+        return false;
+    };
+    let (name, short) = (name.trim().to_lowercase(), short.trim().to_lowercase());
+    name != short
+        && hints.roles.iter().any(|names| {
+            let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+            lower.contains(&name) && lower.contains(&short)
+        })
+}
+
+/// "Figure 2: The team", "Source: survey": a label of one or two words, capitalised, before
+/// a colon with text after it.
+fn has_label_prefix(line: &str) -> bool {
+    let Some((label, rest)) = line.split_once(':') else {
+        return false;
+    };
+    let words = word_count(label);
+    (1..=2).contains(&words)
+        && label.trim_start().chars().next().is_some_and(char::is_uppercase)
+        && !rest.trim().is_empty()
+}
+
+/// A line pointing somewhere: an address, or an arrow or ellipsis at its end.
+fn reads_as_link(line: &str) -> bool {
+    let line = line.trim();
+    line.contains("://")
+        || line.starts_with("www.")
+        || line.ends_with(['→', '»', '›', '…'])
+        || line.ends_with("...")
+        || line.ends_with(">>")
+}
+
+/// Number of paragraphs from `i + 1` up to the next short line or the end.
+fn paragraphs_after(lines: &[Option<String>], i: usize) -> usize {
+    lines[i + 1..].iter().take_while(|l| l.is_none()).count()
+}
+
+/// Content words (five letters or more, lower-cased) of a paragraph, without the words of
+/// role names, which every paragraph of a comparison shares.
+fn content_words(text: &str, hints: &Hints) -> std::collections::BTreeSet<String> {
+    let role_words: std::collections::BTreeSet<String> = hints
+        .roles
+        .iter()
+        .flatten()
+        .flat_map(|name| name.split_whitespace())
+        .map(str::to_lowercase)
+        .collect();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 5)
+        .map(str::to_lowercase)
+        .filter(|w| !role_words.contains(w))
+        .collect()
+}
+
+/// Two paragraphs speak of the same subject when a fifth of the content words of the shorter
+/// one occur in the other.
+fn same_subject(a: &str, b: &str, hints: &Hints) -> bool {
+    let (a, b) = (content_words(a, hints), content_words(b, hints));
+    let smaller = a.len().min(b.len());
+    smaller > 0 && a.intersection(&b).count() * 5 >= smaller
+}
+
+/// A paragraph that opens as a continuation: a short lower-case opening phrase closed by a
+/// comma ("Furthermore,", "On the other hand,"), or a pronoun pointing back. One weak signal.
+fn opens_as_continuation(paragraph: &str) -> bool {
+    let words: Vec<&str> = paragraph.split_whitespace().take(4).collect();
+    if let Some(end) = words.iter().position(|w| w.ends_with(',')) {
+        let lower_after_first = words[1..=end]
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_lowercase));
+        if lower_after_first {
+            return true;
+        }
+    }
+    let first = words.first().map(|w| w.to_lowercase()).unwrap_or_default();
+    matches!(first.as_str(), "they" | "it" | "he" | "she")
+}
+
+/// The text of a setext heading: its lines without the underline.
+fn setext_text(block: &Block) -> String {
+    Block {
+        lines: block.lines[..block.lines.len() - 1].to_vec(),
+    }
+    .normalised()
 }
 
 /// Markdown structure: `#` lines are headings with their level; a block holding only an image
@@ -263,6 +639,9 @@ fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
                 if let Some((level, _)) = atx_heading(block.lines[0]) {
                     return Kind::Heading(Some(level));
                 }
+            }
+            if let Some(level) = setext_heading(block) {
+                return Kind::Heading(Some(level));
             }
             if is_markdown_caption(&block.normalised()) {
                 Kind::Caption
@@ -308,16 +687,6 @@ fn ends_with_closing_punctuation(line: &str) -> bool {
     ])
 }
 
-/// Does this paragraph open with a word that carries on from the paragraph before it?
-fn continues(paragraph: &str) -> bool {
-    let lower: String = paragraph.chars().take(40).collect::<String>().to_lowercase();
-    CONTINUATIONS.iter().any(|opener| {
-        lower
-            .strip_prefix(opener)
-            .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
-    })
-}
-
 /// Builds sections and passages from classified blocks, and counts the sections. In plain text
 /// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
 /// heading is a sibling of the previous section that held text. Without `outline`, sections
@@ -327,11 +696,13 @@ fn assemble(
     title: String,
     blocks: &[Block],
     kinds: &[Kind],
+    reasons: &[Vec<String>],
     outline: bool,
 ) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
         captions: Vec::new(),
+        caption_reasons: Vec::new(),
         passages: 0,
     }];
     let mut headings = 0;
@@ -344,15 +715,16 @@ fn assemble(
     let mut i = 0;
     while i < blocks.len() {
         match kinds[i] {
-            Kind::Heading(_) => {
+            Kind::Heading(_) | Kind::OuterHeading => {
                 let run_end = (i..blocks.len())
-                    .find(|&j| !matches!(kinds[j], Kind::Heading(_)))
+                    .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading))
                     .unwrap_or(blocks.len());
                 let run = run_end - i;
                 let leaf_level = open.last().map_or(1, |(level, _)| *level);
                 for (offset, j) in (i..run_end).enumerate() {
                     let level = match kinds[j] {
                         Kind::Heading(Some(level)) => level,
+                        Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
                         _ if run > 1 => offset + 1,
                         _ => leaf_level,
                     };
@@ -368,6 +740,7 @@ fn assemble(
                         sections.push(Section {
                             path: path.clone(),
                             captions: Vec::new(),
+                            caption_reasons: Vec::new(),
                             passages: 0,
                         });
                     }
@@ -378,6 +751,7 @@ fn assemble(
             Kind::Caption => {
                 if let Some(section) = sections.last_mut().filter(|_| outline) {
                     section.captions.push(blocks[i].normalised());
+                    section.caption_reasons.push(reasons[i].clone());
                 }
             }
             Kind::Paragraph => {
@@ -491,25 +865,179 @@ mod tests {
         assert_eq!(paths(&doc), ["One", "Two"]);
     }
 
+    fn text_doc_with(text: &str, hints: &Hints) -> Document {
+        document_with(
+            &SourceText {
+                source: "doc.txt".into(),
+                text: text.into(),
+                format: Format::Text,
+            },
+            hints,
+        )
+    }
+
+    fn role_hints() -> Hints {
+        Hints {
+            roles: vec![vec!["PT".into(), "Picture Technician".into()]],
+        }
+    }
+
+    const WIDGETS: &str =
+        "Widgets are small parts that widget makers assemble into larger machines every day.";
+
     #[test]
-    fn caption_line_does_not_open_a_section() {
-        let doc = text_doc(&format!(
-            "T\n\nSection\n\n{BODY}\n\nPicture of a thing (PT)\n\nFurthermore, the text goes on here as before.\n"
-        ));
+    fn role_full_name_with_acronym_is_a_caption_not_a_section() {
+        let doc = text_doc_with(
+            &format!("T\n\nSection\n\n{BODY}\n\nPicture Technician (PT)\n\nFurthermore, the text goes on here as before.\n"),
+            &role_hints(),
+        );
         assert_eq!(paths(&doc), ["Section"]);
-        assert_eq!(doc.sections[0].captions, ["Picture of a thing (PT)"]);
+        assert_eq!(doc.sections[0].captions, ["Picture Technician (PT)"]);
         assert_eq!(doc.passages.len(), 2);
         assert_eq!(doc.passages[1].section, ["Section"]);
         assert!(doc.passages.iter().all(|p| !p.text.contains("Picture")));
     }
 
     #[test]
-    fn question_caption_before_a_continuation_is_not_a_passage() {
+    fn role_full_name_without_taxonomy_is_no_signal() {
         let doc = text_doc(&format!(
-            "T\n\nSection\n\n{BODY}\n\nWhat is a widget?\n\nIn addition, widgets exist.\n"
+            "T\n\nSection\n\n{BODY}\n\nPicture Technician (PT)\n\nThe text goes on here as before.\n"
+        ));
+        assert_eq!(paths(&doc), ["Section", "Picture Technician (PT)"]);
+    }
+
+    #[test]
+    fn question_inside_one_thought_is_a_caption() {
+        let doc = text_doc(&format!(
+            "T\n\nSection\n\n{WIDGETS}\n\nWhat is a widget?\n\nIn addition, widget makers sell widgets to machines makers.\n"
         ));
         assert_eq!(doc.sections[0].captions, ["What is a widget?"]);
         assert_eq!(doc.passages.len(), 2);
+    }
+
+    #[test]
+    fn line_breaking_its_siblings_pattern_is_a_caption() {
+        let text = format!(
+            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\n{BODY}\n\nNotes on the paragraph\n\n{BODY}\n\nRole of a C\n\n{BODY}\n"
+        );
+        let doc = text_doc(&text);
+        assert_eq!(
+            paths(&doc),
+            [
+                "Top",
+                "Top > Role of a A",
+                "Top > Role of a B",
+                "Top > Role of a C"
+            ]
+        );
+        assert_eq!(doc.sections[2].captions, ["Notes on the paragraph"]);
+    }
+
+    #[test]
+    fn line_following_its_siblings_pattern_is_a_heading_even_before_a_connective() {
+        let doc = text_doc(&format!(
+            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\nFurthermore, this goes on.\n"
+        ));
+        assert_eq!(paths(&doc), ["Top", "Top > Role of a A", "Top > Role of a B"]);
+    }
+
+    #[test]
+    fn heading_ending_its_siblings_pattern_leaves_their_parent() {
+        let doc = text_doc(&format!(
+            "T\n\nTop\n\nRole of a A\n\n{BODY}\n\nRole of a B\n\n{BODY}\n\nRole of a C\n\n{BODY}\n\nWhich Pays More Money?\n\nSalaries differ widely between countries.\n"
+        ));
+        assert_eq!(
+            paths(&doc),
+            [
+                "Top",
+                "Top > Role of a A",
+                "Top > Role of a B",
+                "Top > Role of a C",
+                "Which Pays More Money?"
+            ]
+        );
+    }
+
+    #[test]
+    fn markdown_setext_headings_give_levels_and_a_title() {
+        let doc = md_doc("The Title\n=========\n\nIntro text.\n\nPart One\n--------\n\nBody of part one.\n");
+        assert_eq!(doc.title, "The Title");
+        assert_eq!(paths(&doc), ["", "Part One"]);
+        assert_eq!(doc.passages[1].section, ["Part One"]);
+    }
+
+    #[test]
+    fn markdown_front_matter_gives_the_title_and_is_no_passage() {
+        let doc =
+            md_doc("---\ntitle: \"Front Title\"\nauthor: someone\n---\n\n# Section\n\nBody text here.\n");
+        assert_eq!(doc.title, "Front Title");
+        assert_eq!(paths(&doc), ["Section"]);
+        assert_eq!(doc.passages.len(), 1);
+        assert!(doc.passages.iter().all(|p| !p.text.contains("author")));
+    }
+
+    #[test]
+    fn markdown_link_reference_definitions_are_no_passages() {
+        let doc = md_doc("# T\n\nSee [the guide][g].\n\n[g]: https://example.com/guide \"Guide\"\n[h]: https://example.com\n");
+        assert_eq!(doc.passages.len(), 1);
+        assert_eq!(doc.passages[0].text, "See [the guide][g].");
+    }
+
+    #[test]
+    fn figure_label_before_a_colon_is_a_caption() {
+        let doc = text_doc(&format!(
+            "T\n\nSection\n\n{BODY}\n\nFigure 2: The team at work\n\n{BODY}\n"
+        ));
+        assert_eq!(paths(&doc), ["Section"]);
+        assert_eq!(doc.sections[0].captions, ["Figure 2: The team at work"]);
+    }
+
+    #[test]
+    fn heading_with_a_long_colon_label_stays_a_heading() {
+        let doc = text_doc(&format!(
+            "T\n\nSection\n\n{BODY}\n\nConflict and Resolution: Handling Overlaps\n\n{BODY}\n\n{BODY}\n"
+        ));
+        assert_eq!(
+            paths(&doc),
+            ["Section", "Conflict and Resolution: Handling Overlaps"]
+        );
+    }
+
+    #[test]
+    fn line_reading_as_a_link_is_a_caption() {
+        let doc = text_doc(&format!(
+            "T\n\nSection\n\n{BODY}\n\nSee the full guide →\n\n{BODY}\n"
+        ));
+        assert_eq!(doc.sections[0].captions, ["See the full guide →"]);
+    }
+
+    #[test]
+    fn connective_opening_alone_does_not_make_a_caption() {
+        let doc = text_doc(&format!(
+            "T\n\nSection\n\n{BODY}\n\nA Lone Sub Heading\n\nFurthermore, a new matter starts.\n"
+        ));
+        assert_eq!(paths(&doc), ["Section", "A Lone Sub Heading"]);
+    }
+
+    #[test]
+    fn continuation_opening_is_a_short_lowercase_phrase_with_a_comma_or_a_pronoun() {
+        for (text, expected) in [
+            ("Furthermore, yes", true),
+            ("On the other hand, no", true),
+            ("They do it", true),
+            ("The CEO, or chief", false),
+            ("In a dynamic business environment, we", false),
+            ("Theyre", false),
+        ] {
+            assert_eq!(opens_as_continuation(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn same_subject_needs_shared_content_words() {
+        let none = Hints::default();
+        assert!(same_subject(WIDGETS, "Widget makers love widgets.", &none));
+        assert!(!same_subject(WIDGETS, "Rivers flow to oceans.", &none));
     }
 
     #[test]
@@ -532,15 +1060,6 @@ mod tests {
         let doc = text_doc(&format!("T\n\n{BODY}\n\nThat is all.\n"));
         assert_eq!(doc.passages.len(), 2);
         assert_eq!(doc.passages[1].text, "That is all.");
-    }
-
-    #[test]
-    fn continuation_opener_must_be_a_whole_word() {
-        assert!(continues("Furthermore, yes"));
-        assert!(continues("In addition to this"));
-        assert!(!continues("Thusly named"));
-        assert!(!continues("In a dynamic business"));
-        assert!(!continues("Theyre"));
     }
 
     #[test]
@@ -610,11 +1129,22 @@ mod tests {
     #[test]
     fn article_outline_has_four_top_sections_and_ten_subsections() {
         let text = include_str!("../corpus/product-manager-vs-ceo-vs-cto.txt");
-        let doc = document(&SourceText {
-            source: "product-manager-vs-ceo-vs-cto.txt".into(),
-            format: Format::Text,
-            text: text.into(),
-        });
+        // The role names of the article's taxonomy, as prepare passes them.
+        let hints = Hints {
+            roles: vec![
+                vec!["Product Manager".into()],
+                vec!["CEO".into(), "Chief Executive Officer".into()],
+                vec!["CTO".into(), "Chief Technology Officer".into()],
+            ],
+        };
+        let doc = document_with(
+            &SourceText {
+                source: "product-manager-vs-ceo-vs-cto.txt".into(),
+                format: Format::Text,
+                text: text.into(),
+            },
+            &hints,
+        );
         let top: Vec<_> = doc.sections.iter().filter(|s| s.path.len() == 1).collect();
         let sub: Vec<_> = doc.sections.iter().filter(|s| s.path.len() == 2).collect();
         assert_eq!(top.len(), 4, "{:?}", paths(&doc));

@@ -252,7 +252,13 @@ fn sections_prints_the_outline_without_caption_headings() {
             .find(|l| l.contains(caption))
             .expect("caption listed");
         assert!(line.trim_start().starts_with("caption: "), "{line}");
+        assert!(line.contains("(why: "), "a caption says why it is one: {line}");
     }
+    let ceo = lines
+        .iter()
+        .find(|l| l.contains("Chief Executive Officer (CEO)"))
+        .expect("caption listed");
+    assert!(ceo.contains("full name of a role with its acronym"), "{ceo}");
     assert!(
         run.stdout
             .contains("Role of a CTO  4 passages  cto · responsibilities"),

@@ -228,8 +228,17 @@ impl Human {
                     self.paint(DIM, &count),
                     self.labels(&labels)
                 )?;
-                for caption in &section.captions {
-                    let caption = format!("caption: {caption}");
+                for (i, caption) in section.captions.iter().enumerate() {
+                    let why = section
+                        .caption_reasons
+                        .get(i)
+                        .map(|r| r.join("; "))
+                        .unwrap_or_default();
+                    let caption = if why.is_empty() {
+                        format!("caption: {caption}")
+                    } else {
+                        format!("caption: {caption}  (why: {why})")
+                    };
                     writeln!(out, "{}{}", "  ".repeat(depth + 1), self.paint(DIM, &caption))?;
                 }
             }

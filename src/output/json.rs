@@ -133,6 +133,8 @@ pub struct JsonSection<'a> {
     pub path: &'a [String],
     pub passages: usize,
     pub captions: &'a [String],
+    /// Why each caption is one: the signals that decided and their weights.
+    pub caption_reasons: &'a [Vec<String>],
 }
 
 /// JSON contract of `rsearch labels --json`: the taxonomy's roles and topics, each in taxonomy
@@ -296,6 +298,7 @@ impl<'a> JsonOutline<'a> {
                     path: &s.path,
                     passages: s.passages,
                     captions: &s.captions,
+                    caption_reasons: &s.caption_reasons,
                 })
                 .collect(),
         }
