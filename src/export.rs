@@ -14,10 +14,10 @@ use std::sync::{mpsc, Condvar, Mutex};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::corpus::{self, FileEntry, Fnv64, Scan};
+use crate::corpus::{FileEntry, Fnv64, Scan};
 use crate::label::Taxonomy;
 use crate::model::{passage_id, Progress};
-use crate::segment;
+use crate::prepare::{self, Cut, Prepared};
 
 /// Files read ahead of the one being written: bounds memory to this many files' passages
 /// however large the corpus is.
@@ -197,7 +197,15 @@ pub fn for_each_file(
             });
         }
         drop(send);
-        let result = drain(files, &receive, &written, &advanced, progress, &mut summary, &mut sink);
+        let result = drain(
+            files,
+            &receive,
+            &written,
+            &advanced,
+            progress,
+            &mut summary,
+            &mut sink,
+        );
         if result.is_err() {
             stop.store(true, Ordering::Relaxed);
             advanced.notify_all();
@@ -240,23 +248,18 @@ fn drain(
     Ok(())
 }
 
-/// Reads, segments and labels one file into records; an unreadable, empty or binary file
-/// gives none and a warning.
+/// Reads, segments and labels one file into records (the shared prepare step); an unreadable,
+/// empty or binary file gives none and a warning.
 fn file_records(entry: &FileEntry, taxonomy: &Taxonomy, warnings: &mut Vec<String>) -> Vec<Record> {
-    let source = match corpus::read(entry, warnings) {
-        Ok(Some(source)) => source,
-        Ok(None) => return Vec::new(),
-        Err(e) => {
-            warnings.push(format!("skipping {}: {e:#}", entry.source));
-            return Vec::new();
-        }
+    let Prepared::Ready(file) = prepare::file(entry, taxonomy, Cut::PassagesOnly, warnings) else {
+        return Vec::new();
     };
-    let (document, _) = segment::passages(&source);
+    let document = &file.document;
     document
         .passages
         .iter()
-        .map(|passage| {
-            let labels = taxonomy.label(&passage.section, &passage.text);
+        .zip(&file.labels)
+        .map(|(passage, labels)| {
             Record::new(
                 &document.source,
                 &document.title,
@@ -301,10 +304,42 @@ mod tests {
             record(&["T"], &["cto"], "Hello."),
             record(&["S"], &["ceo"], "Hello."),
             record(&["S"], &[], "Hello."),
-            Record::new("b.txt", "A", &strings(&["S"]), 3, &strings(&["cto"]), &[], "Hello."),
-            Record::new("a.txt", "B", &strings(&["S"]), 3, &strings(&["cto"]), &[], "Hello."),
-            Record::new("a.txt", "A", &strings(&["S"]), 4, &strings(&["cto"]), &[], "Hello."),
-            Record::new("a.txt", "A", &strings(&["S"]), 3, &[], &strings(&["cto"]), "Hello."),
+            Record::new(
+                "b.txt",
+                "A",
+                &strings(&["S"]),
+                3,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "B",
+                &strings(&["S"]),
+                3,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "A",
+                &strings(&["S"]),
+                4,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "A",
+                &strings(&["S"]),
+                3,
+                &[],
+                &strings(&["cto"]),
+                "Hello.",
+            ),
         ];
         for other in changed {
             assert_ne!(base.digest, other.digest, "{other:?}");
@@ -313,8 +348,14 @@ mod tests {
 
     #[test]
     fn digest_tells_list_boundaries_apart() {
-        assert_ne!(record(&["a b"], &[], "x").digest, record(&["a", "b"], &[], "x").digest);
-        assert_ne!(record(&["ab"], &[], "x").digest, record(&["a", "b"], &[], "x").digest);
+        assert_ne!(
+            record(&["a b"], &[], "x").digest,
+            record(&["a", "b"], &[], "x").digest
+        );
+        assert_ne!(
+            record(&["ab"], &[], "x").digest,
+            record(&["a", "b"], &[], "x").digest
+        );
     }
 
     #[test]

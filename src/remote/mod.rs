@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::corpus::Scan;
 use crate::export::{self, Format, Record};
-use crate::label::{Kind, Taxonomy};
-use crate::model::{Facets, Hit, Labels, Progress, Results, Snippet};
+use crate::label::{Category, Taxonomy};
+use crate::model::{Facets, Hit, LabelKind, Labels, Progress, Results, Snippet};
 use crate::search::Request;
 
 pub use typesense::Client;
@@ -146,7 +146,12 @@ pub fn push(
 /// its text-match score relative to the best hit (1 for the best), `did_you_mean` is `None`.
 /// Facets follow `taxonomy`'s order when one is given. Explanations and context are not
 /// available remotely and are not asked for.
-pub fn search(client: &Client, collection: &str, request: &Request, taxonomy: Option<&Taxonomy>) -> Result<Results> {
+pub fn search(
+    client: &Client,
+    collection: &str,
+    request: &Request,
+    taxonomy: Option<&Taxonomy>,
+) -> Result<Results> {
     let mut results = Results {
         query: request.query.clone(),
         ..Results::default()
@@ -189,8 +194,8 @@ pub fn search(client: &Client, collection: &str, request: &Request, taxonomy: Op
         results.hits.push(hit(raw, i + 1, best)?);
     }
     results.facets = Facets {
-        roles: facet(&answer, "roles", taxonomy.map(|t| t.list(Kind::Role))),
-        topics: facet(&answer, "topics", taxonomy.map(|t| t.list(Kind::Topic))),
+        roles: facet(&answer, "roles", taxonomy.map(|t| t.list(LabelKind::Role))),
+        topics: facet(&answer, "topics", taxonomy.map(|t| t.list(LabelKind::Topic))),
     };
     Ok(results)
 }
@@ -213,7 +218,10 @@ pub fn filter_by(roles: &[String], topics: &[String]) -> String {
     let mut parts = Vec::new();
     for (field, slugs) in [("roles", roles), ("topics", topics)] {
         if !slugs.is_empty() {
-            let quoted: Vec<String> = slugs.iter().map(|s| format!("`{}`", s.replace('`', ""))).collect();
+            let quoted: Vec<String> = slugs
+                .iter()
+                .map(|s| format!("`{}`", s.replace('`', "")))
+                .collect();
             parts.push(format!("{field}:=[{}]", quoted.join(",")));
         }
     }
@@ -227,7 +235,12 @@ fn hit(raw: &Value, rank: usize, best: f64) -> Result<Hit> {
     let list_of = |field: &str| -> Vec<String> {
         doc[field]
             .as_array()
-            .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let id = doc["id"]
@@ -290,7 +303,7 @@ pub fn unmark(marked: &str) -> Snippet {
 
 /// Label counts of one facet field, in taxonomy order when known (then any label the taxonomy
 /// lacks), else in the engine's order (most hits first); labels with no hit are left out.
-fn facet(answer: &Value, field: &str, order: Option<&[crate::label::Category]>) -> Vec<(String, u64)> {
+fn facet(answer: &Value, field: &str, order: Option<&[Category]>) -> Vec<(String, u64)> {
     let found: Vec<(String, u64)> = answer["facet_counts"]
         .as_array()
         .and_then(|fs| fs.iter().find(|f| f["field_name"] == field))
@@ -344,7 +357,14 @@ mod tests {
 
     #[test]
     fn target_needs_the_scheme_and_a_port() {
-        for bad in ["http://a:1", "typesense://a", "typesense://:1", "typesense://a:0", "typesense://a:x", "typesense://a:1,"] {
+        for bad in [
+            "http://a:1",
+            "typesense://a",
+            "typesense://:1",
+            "typesense://a:0",
+            "typesense://a:x",
+            "typesense://a:1,",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -153,8 +153,8 @@ impl Client {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let entry: ExportLine = serde_json::from_str(&line)
-                    .with_context(|| format!("typesense exported {line:?}"))?;
+                let entry: ExportLine =
+                    serde_json::from_str(&line).with_context(|| format!("typesense exported {line:?}"))?;
                 digests.insert(entry.id, entry.digest.unwrap_or_default());
             }
             return Ok(digests);
@@ -170,7 +170,11 @@ impl Client {
         for batch in quotable.chunks(DELETE_BATCH) {
             let filter = format!(
                 "id:[{}]",
-                batch.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(",")
+                batch
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             );
             let path = format!("/collections/{}/documents", encode(collection));
             let reply = self.send("DELETE", &path, &[("filter_by", &filter)], Body::None)?;
@@ -223,7 +227,11 @@ impl Client {
             for node in self.order() {
                 match self.send_once(node, method, path, query, &body) {
                     Ok(reply) if retryable(reply.status) => {
-                        last = Some(format!("{node} answered {} {}", reply.status, message(&reply.body)));
+                        last = Some(format!(
+                            "{node} answered {} {}",
+                            reply.status,
+                            message(&reply.body)
+                        ));
                     }
                     Ok(reply) => return Ok(reply),
                     Err(e) => last = Some(format!("{node}: {e}")),
