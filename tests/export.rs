@@ -74,7 +74,10 @@ fn ndjson_export_of_the_article_matches_the_golden_file() {
     assert_eq!(passages.len(), 41);
     for line in run.stdout.lines() {
         let object: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
-        assert_eq!(object.keys().map(String::as_str).collect::<Vec<_>>().len(), FIELDS.len());
+        assert_eq!(
+            object.keys().map(String::as_str).collect::<Vec<_>>().len(),
+            FIELDS.len()
+        );
     }
 }
 
@@ -127,9 +130,17 @@ fn exported_ids_and_labels_are_those_of_the_local_index() {
             let slug = entry["slug"].as_str().unwrap();
             let exported_count = exported
                 .iter()
-                .filter(|p| if kind == "roles" { &p.roles } else { &p.topics }.iter().any(|s| s == slug))
+                .filter(|p| {
+                    if kind == "roles" { &p.roles } else { &p.topics }
+                        .iter()
+                        .any(|s| s == slug)
+                })
                 .count() as u64;
-            assert_eq!(exported_count, entry["passages"].as_u64().unwrap(), "{kind} {slug}");
+            assert_eq!(
+                exported_count,
+                entry["passages"].as_u64().unwrap(),
+                "{kind} {slug}"
+            );
         }
     }
 }
@@ -162,7 +173,11 @@ fn out_file_is_written_whole_with_a_summary_line() {
     let env = TestEnv::new();
     let run = env.run(&["export", "--out", "passages.ndjson"]).expect_code(0);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
-    assert!(run.stdout.starts_with("exported 41 passages of 1 file"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("exported 41 passages of 1 file"),
+        "{}",
+        run.stdout
+    );
     let written = fs::read_to_string(env.root().join("passages.ndjson")).unwrap();
     assert_eq!(parse_lines(&written).len(), 41);
     let leftovers: Vec<_> = fs::read_dir(env.root())
@@ -176,9 +191,16 @@ fn out_file_is_written_whole_with_a_summary_line() {
 #[test]
 fn out_file_in_a_missing_folder_is_one_error_line() {
     let env = TestEnv::new();
-    let run = env.run(&["export", "--out", "nowhere/passages.ndjson"]).expect_code(2);
+    let run = env
+        .run(&["export", "--out", "nowhere/passages.ndjson"])
+        .expect_code(2);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.starts_with("rsearch: creating nowhere/passages.ndjson"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("rsearch: creating nowhere/passages.ndjson"),
+        "{}",
+        run.stderr
+    );
     assert!(!env.root().join("nowhere").exists());
 }
 
@@ -186,7 +208,12 @@ fn out_file_in_a_missing_folder_is_one_error_line() {
 fn missing_corpus_is_one_error_line() {
     let env = TestEnv::new();
     let run = env.run(&["export", "--corpus", "nowhere"]).expect_code(2);
-    assert!(run.stderr.starts_with("rsearch: corpus folder nowhere cannot be read"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("rsearch: corpus folder nowhere cannot be read"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }
 
@@ -198,9 +225,14 @@ fn read_json(path: &str) -> Value {
 #[test]
 fn opensearch_template_maps_every_exported_field() {
     let template = read_json("deploy/opensearch/index-template.json");
-    assert!(template["index_patterns"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(template["index_patterns"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
     let mappings = &template["template"]["mappings"];
-    assert_eq!(mappings["dynamic"], "strict", "an unmapped field must be refused, not guessed");
+    assert_eq!(
+        mappings["dynamic"], "strict",
+        "an unmapped field must be refused, not guessed"
+    );
     let properties = mappings["properties"].as_object().unwrap();
     let mut mapped: Vec<&str> = properties.keys().map(String::as_str).collect();
     mapped.sort_unstable();

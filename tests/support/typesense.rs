@@ -90,7 +90,13 @@ fn start(count: usize) -> Option<Cluster> {
 }
 
 impl Node {
-    fn start(binary: &Path, data: &Path, api_port: u16, peering_port: u16, nodes_file: Option<&Path>) -> Node {
+    fn start(
+        binary: &Path,
+        data: &Path,
+        api_port: u16,
+        peering_port: u16,
+        nodes_file: Option<&Path>,
+    ) -> Node {
         let log = data.with_extension("log");
         let out = fs::File::create(&log).expect("log file");
         let mut command = Command::new(binary);
@@ -179,10 +185,17 @@ impl Cluster {
                     .map(|n| {
                         let log = fs::read_to_string(&n.log).unwrap_or_default();
                         let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                        format!("{}:\n{}", n.address(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                        format!(
+                            "{}:\n{}",
+                            n.address(),
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
                     })
                     .collect();
-                panic!("typesense did not become ready in {START_TIMEOUT:?}\n{}", logs.join("\n"));
+                panic!(
+                    "typesense did not become ready in {START_TIMEOUT:?}\n{}",
+                    logs.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -206,7 +219,7 @@ pub fn get(address: &str, path: &str) -> Option<serde_json::Value> {
         .header("X-TYPESENSE-API-KEY", API_KEY)
         .call()
         .ok()?;
-    response.body_mut().read_json().ok()
+    serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
 }
 
 /// Sends `method path` with a body and the admin key; gives the status and the body.
