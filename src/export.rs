@@ -140,11 +140,18 @@ pub fn write(
     out: &mut impl Write,
     progress: &Progress,
 ) -> Result<Summary> {
-    for_each_file(scan, taxonomy, progress, |records| {
-        for record in records {
-            write_record(format, record, out).context("writing the export")?;
+    // Workers serialise their file's passages, so the writing thread only copies bytes.
+    let serialise = |records: Vec<Record>| -> Result<(Vec<u8>, usize)> {
+        let mut lines = Vec::with_capacity(records.iter().map(|r| r.text.len() + 256).sum());
+        for record in &records {
+            write_record(format, record, &mut lines)?;
         }
-        Ok(())
+        Ok((lines, records.len()))
+    };
+    for_each_file_as(scan, taxonomy, progress, serialise, |file| {
+        let (lines, passages) = file?;
+        out.write_all(&lines).context("writing the export")?;
+        Ok(passages)
     })
 }
 
@@ -156,6 +163,27 @@ pub fn for_each_file(
     taxonomy: &Taxonomy,
     progress: &Progress,
     mut sink: impl FnMut(&[Record]) -> Result<()>,
+) -> Result<Summary> {
+    for_each_file_as(
+        scan,
+        taxonomy,
+        progress,
+        |records| records,
+        |records| {
+            sink(&records)?;
+            Ok(records.len())
+        },
+    )
+}
+
+/// `for_each_file` with a step run on the workers: `shape` turns a file's records into what
+/// `sink` takes, and `sink` says how many passages it handed on.
+fn for_each_file_as<T: Send>(
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    progress: &Progress,
+    shape: impl Fn(Vec<Record>) -> T + Sync,
+    mut sink: impl FnMut(T) -> Result<usize>,
 ) -> Result<Summary> {
     let files = &scan.files;
     progress.files_total.store(files.len() as u64, Ordering::Relaxed);
@@ -173,11 +201,11 @@ pub fn for_each_file(
         warnings: scan.warnings.clone(),
         ..Summary::default()
     };
-    let (send, receive) = mpsc::channel::<(usize, Vec<Record>, Vec<String>)>();
+    let (send, receive) = mpsc::channel::<(usize, T, Vec<String>)>();
     let outcome = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let send = send.clone();
-            let (next, stop, written, advanced) = (&next, &stop, &written, &advanced);
+            let (next, stop, written, advanced, shape) = (&next, &stop, &written, &advanced, &shape);
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -189,8 +217,8 @@ pub fn for_each_file(
                         }
                     }
                     let mut warnings = Vec::new();
-                    let records = file_records(entry, taxonomy, &mut warnings);
-                    if send.send((i, records, warnings)).is_err() {
+                    let shaped = shape(file_records(entry, taxonomy, &mut warnings));
+                    if send.send((i, shaped, warnings)).is_err() {
                         break;
                     }
                 }
@@ -218,24 +246,24 @@ pub fn for_each_file(
 }
 
 /// The sink side of `for_each_file`: puts files back in corpus order and hands them on.
-fn drain(
+fn drain<T>(
     files: &[FileEntry],
-    receive: &mpsc::Receiver<(usize, Vec<Record>, Vec<String>)>,
+    receive: &mpsc::Receiver<(usize, T, Vec<String>)>,
     written: &Mutex<usize>,
     advanced: &Condvar,
     progress: &Progress,
     summary: &mut Summary,
-    sink: &mut impl FnMut(&[Record]) -> Result<()>,
+    sink: &mut impl FnMut(T) -> Result<usize>,
 ) -> Result<()> {
-    let mut pending: BTreeMap<usize, (Vec<Record>, Vec<String>)> = BTreeMap::new();
+    let mut pending: BTreeMap<usize, (T, Vec<String>)> = BTreeMap::new();
     let mut expected = 0usize;
-    for (i, records, warnings) in receive {
-        pending.insert(i, (records, warnings));
-        while let Some((records, mut warnings)) = pending.remove(&expected) {
-            sink(&records)?;
+    for (i, shaped, warnings) in receive {
+        pending.insert(i, (shaped, warnings));
+        while let Some((shaped, mut warnings)) = pending.remove(&expected) {
+            let passages = sink(shaped)?;
             let entry = &files[expected];
-            summary.files += u64::from(!records.is_empty());
-            summary.passages += records.len() as u64;
+            summary.files += u64::from(passages > 0);
+            summary.passages += passages as u64;
             summary.bytes += entry.size;
             summary.warnings.append(&mut warnings);
             progress.files_done.fetch_add(1, Ordering::Relaxed);
