@@ -41,6 +41,16 @@ pub enum Command {
     /// Print one passage by id (as shown in every hit), with neighbouring passages.
     #[command(after_help = "Example:\n  rsearch show product-manager-vs-ceo-vs-cto.txt:25 --context 1")]
     Show(ShowArgs),
+    /// Write every passage with its labels as JSON lines for another search engine.
+    #[command(
+        after_help = "Examples:\n  rsearch export --format ndjson --out passages.ndjson          # Quickwit\n  rsearch export --format opensearch-bulk --out bulk.ndjson     # OpenSearch/Elasticsearch _bulk\n  rsearch export --format typesense-jsonl | gzip > passages.jsonl.gz"
+    )]
+    Export(ExportArgs),
+    /// Load the corpus's passages into a Typesense collection, sending only what changed.
+    #[command(
+        after_help = "Examples:\n  TYPESENSE_API_KEY=xyz rsearch push --to typesense://127.0.0.1:8108\n  rsearch push --to typesense://10.0.0.1:8108,10.0.0.2:8108,10.0.0.3:8108 --api-key-env TS_KEY --collection articles"
+    )]
+    Push(PushArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  rsearch completions bash > ~/.local/share/bash-completion/completions/rsearch"
@@ -133,6 +143,55 @@ pub struct QueryArgs {
     /// Show N passages before and after each hit (at most 100).
     #[arg(long, short = 'C', value_name = "N", default_value_t = 0, value_parser = context_count)]
     pub context: usize,
+    /// Search a remote collection instead of the local index: typesense://HOST:PORT[,HOST:PORT…].
+    #[arg(long, value_name = "URL", conflicts_with_all = ["explain", "context"])]
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub collection: RemoteCollection,
+}
+
+/// Which collection of a remote engine, and where its API key is.
+#[derive(Debug, Args)]
+pub struct RemoteCollection {
+    /// Environment variable holding the engine's API key (with --remote or push).
+    #[arg(long, value_name = "VAR", default_value = "TYPESENSE_API_KEY")]
+    pub api_key_env: String,
+    /// Collection on the engine (with --remote or push).
+    #[arg(long, value_name = "NAME", default_value = "rsearch")]
+    pub collection: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Corpus folder to read.
+    #[arg(long, value_name = "DIR", default_value = "corpus")]
+    pub corpus: PathBuf,
+    /// Line format: ndjson (Quickwit), opensearch-bulk (_bulk API), typesense-jsonl (import).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ExportFormat::Ndjson)]
+    pub format: ExportFormat,
+    /// File to write (written whole or not at all); standard output when absent.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Engine to load: typesense://HOST:PORT[,HOST:PORT…] (every node of a cluster).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Corpus folder to read.
+    #[arg(long, value_name = "DIR", default_value = "corpus")]
+    pub corpus: PathBuf,
+    #[command(flatten)]
+    pub collection: RemoteCollection,
+}
+
+/// `export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
+    OpensearchBulk,
+    TypesenseJsonl,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! Preparing a file for search: read → segment → label, the one step shared by building the
-//! index and outlining the corpus (`sections`), with the corpus's taxonomy read once for both.
+//! index, outlining the corpus (`sections`) and exporting it, with the taxonomy read once.
 
 use std::fs;
 

@@ -8,9 +8,11 @@ use crate::index::{LiveIndex, Notice, OpenSettings};
 use crate::progress::with_progress;
 
 mod completions;
+mod export;
 mod index;
 mod labels;
 mod man;
+mod push;
 mod query;
 mod sections;
 mod settings;
@@ -27,10 +29,12 @@ pub enum Outcome {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Index(args) => index::run(&settings::index(args)),
-        Command::Query(args) => query::run(&settings::query(args)),
+        Command::Query(args) => query::run(&settings::query(args)?),
         Command::Sections(args) => sections::run(&settings::sections(args)),
         Command::Labels(args) => labels::run(&settings::labels(args)),
         Command::Show(args) => show::run(&settings::show(args)),
+        Command::Export(args) => export::run(&settings::export(args)),
+        Command::Push(args) => push::run(&settings::push(args)?),
         Command::Completions { shell } => completions::run(settings::shell(shell)),
         Command::Man => man::run(),
     }

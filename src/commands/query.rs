@@ -1,21 +1,28 @@
 //! `rsearch query`: open the index fresh, search it (repairing a damaged index and searching
-//! again), and print the hits, overall or role by role.
+//! again), and print the hits, overall or role by role; with `--remote`, the same from a
+//! remote collection.
 
 use std::io::{self, Write};
 
-use anyhow::{bail, Result};
+use std::fs;
 
-use super::settings::QuerySettings;
+use anyhow::{bail, Context as _, Result};
+
+use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
-use crate::index::{self, LiveIndex, OpenSettings};
-use crate::label::Taxonomy;
+use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
+use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
 use crate::output::RoleResults;
 use crate::progress::with_progress;
+use crate::remote;
 use crate::search::{self, Request};
 
 pub fn run(settings: &QuerySettings) -> Result<Outcome> {
+    if let Some(remote) = &settings.remote {
+        return run_remote(settings, remote);
+    }
     let live = open_index(&settings.index)?;
     let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
     let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
@@ -58,6 +65,91 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     };
     out.flush()?;
     Ok(if found { Outcome::Success } else { Outcome::NoHits })
+}
+
+/// `query --remote`: the same request and printing, answered by the remote collection. The
+/// taxonomy, for resolving `--role`/`--topic` names and ordering facets, is the corpus's
+/// `taxonomy.toml` when there is one; without it, values are taken as slugs.
+fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outcome> {
+    let taxonomy = local_taxonomy(&settings.index)?;
+    let (roles, topics) = match &taxonomy {
+        Some(t) => (
+            resolve(t, LabelKind::Role, &settings.roles)?,
+            resolve(t, LabelKind::Topic, &settings.topics)?,
+        ),
+        None => (slugs(&settings.roles), slugs(&settings.topics)),
+    };
+    let request = Request {
+        query: settings.query.clone(),
+        roles: roles.clone(),
+        topics,
+        limit: settings.limit,
+        typos: settings.typos,
+        explain: false,
+        context: 0,
+    };
+    let search = |request: &Request| {
+        remote::search(&remote.client, &remote.collection, request, taxonomy.as_ref())
+            .with_context(|| format!("searching {}", remote.url))
+    };
+    let results = search(&request)?;
+    let printer = &settings.printer;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let found = if settings.by_role {
+        let Some(taxonomy) = taxonomy.as_ref().filter(|t| !t.roles.is_empty()) else {
+            bail!("--by-role needs roles, and the corpus has no taxonomy");
+        };
+        let mut per_role = Vec::new();
+        for role in taxonomy
+            .roles
+            .iter()
+            .filter(|r| roles.is_empty() || roles.contains(&r.slug))
+        {
+            let one = Request {
+                roles: vec![role.slug.clone()],
+                ..request.clone()
+            };
+            per_role.push(RoleResults {
+                role,
+                results: search(&one)?,
+            });
+        }
+        printer.print_by_role(&results, &per_role, &mut out)?;
+        per_role.iter().any(|r| r.results.total_hits > 0)
+    } else {
+        printer.print(&results, &mut out)?;
+        results.total_hits > 0
+    };
+    out.flush()?;
+    Ok(if found { Outcome::Success } else { Outcome::NoHits })
+}
+
+/// The taxonomy of the corpus the command names (`--corpus`, else `./corpus`), if it has one.
+fn local_taxonomy(settings: &OpenSettings) -> Result<Option<Taxonomy>> {
+    let corpus = match &settings.corpus {
+        CorpusChoice::Given(path) => path,
+        CorpusChoice::AsBuilt { otherwise } => otherwise,
+    };
+    let path = corpus.join(TAXONOMY_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let taxonomy = Taxonomy::parse(&text).with_context(|| format!("taxonomy {}", path.display()))?;
+    Ok(Some(taxonomy))
+}
+
+/// Label values taken as slugs when there is no taxonomy to resolve them.
+fn slugs(values: &[String]) -> Vec<String> {
+    let mut slugs: Vec<String> = Vec::new();
+    for value in values {
+        let slug = value.trim().to_lowercase();
+        if !slugs.contains(&slug) {
+            slugs.push(slug);
+        }
+    }
+    slugs
 }
 
 /// Runs a search. A search that fails on an index whose files are damaged is a damaged index,

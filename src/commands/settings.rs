@@ -4,12 +4,16 @@
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
+use anyhow::{anyhow, Result};
+
 use crate::cli::{
-    ColorChoice, IndexArgs, IndexLocation, LabelsArgs, OutputFormat, Presentation, QueryArgs, SectionsArgs,
-    Shell, ShowArgs,
+    ColorChoice, ExportArgs, ExportFormat, IndexArgs, IndexLocation, LabelsArgs, OutputFormat, Presentation,
+    PushArgs, QueryArgs, RemoteCollection, SectionsArgs, Shell, ShowArgs,
 };
+use crate::export;
 use crate::index::{BuildSettings, CorpusChoice, Freshness, OpenSettings};
 use crate::output::{Printer, Style};
+use crate::remote::{Client, Target};
 
 /// Corpus folder used when neither the flag nor the index names one.
 const DEFAULT_CORPUS: &str = "corpus";
@@ -40,6 +44,38 @@ pub struct QuerySettings {
     pub by_role: bool,
     pub index: OpenSettings,
     pub printer: Printer,
+    /// Search this remote collection instead of the index (`--remote`).
+    pub remote: Option<RemoteSettings>,
+}
+
+/// A remote collection: the engine's nodes, its API key (read from the environment here) and
+/// the collection's name.
+pub struct RemoteSettings {
+    pub url: String,
+    pub client: Client,
+    pub collection: String,
+}
+
+impl std::fmt::Debug for RemoteSettings {
+    // The API key stays out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RemoteSettings({} / {})", self.url, self.collection)
+    }
+}
+
+/// `rsearch export`: read `corpus`, write `format` to `out` (standard output when `None`).
+#[derive(Debug)]
+pub struct ExportSettings {
+    pub corpus: PathBuf,
+    pub format: export::Format,
+    pub out: Option<PathBuf>,
+}
+
+/// `rsearch push`: read `corpus`, bring the remote collection up to date.
+#[derive(Debug)]
+pub struct PushSettings {
+    pub corpus: PathBuf,
+    pub remote: RemoteSettings,
 }
 
 /// `rsearch sections`: outline `corpus`.
@@ -76,13 +112,18 @@ pub fn index(args: IndexArgs) -> IndexSettings {
     }
 }
 
-pub fn query(args: QueryArgs) -> QuerySettings {
+pub fn query(args: QueryArgs) -> Result<QuerySettings> {
     let default_limit = if args.by_role {
         DEFAULT_LIMIT_PER_ROLE
     } else {
         DEFAULT_LIMIT
     };
-    QuerySettings {
+    let remote = match &args.remote {
+        Some(url) => Some(remote(url, &args.collection)?),
+        None => None,
+    };
+    Ok(QuerySettings {
+        remote,
         printer: printer(&args.presentation, args.full),
         index: open_settings(args.location),
         query: args.query,
@@ -93,7 +134,47 @@ pub fn query(args: QueryArgs) -> QuerySettings {
         explain: args.explain,
         context: args.context,
         by_role: args.by_role,
+    })
+}
+
+pub fn export(args: ExportArgs) -> ExportSettings {
+    ExportSettings {
+        corpus: args.corpus,
+        format: match args.format {
+            ExportFormat::Ndjson => export::Format::Ndjson,
+            ExportFormat::OpensearchBulk => export::Format::OpensearchBulk,
+            ExportFormat::TypesenseJsonl => export::Format::TypesenseJsonl,
+        },
+        out: args.out,
     }
+}
+
+pub fn push(args: PushArgs) -> Result<PushSettings> {
+    Ok(PushSettings {
+        remote: remote(&args.to, &args.collection)?,
+        corpus: args.corpus,
+    })
+}
+
+/// Parses the engine's URL and reads its API key from the named environment variable; an
+/// unset or empty variable is an error naming it.
+fn remote(url: &str, collection: &RemoteCollection) -> Result<RemoteSettings> {
+    let target = Target::parse(url)?;
+    let var = &collection.api_key_env;
+    let api_key = std::env::var(var)
+        .ok()
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            anyhow!("no API key for {url}: set {var} (or name another variable with --api-key-env)")
+        })?;
+    if collection.collection.is_empty() {
+        return Err(anyhow!("--collection needs a name"));
+    }
+    Ok(RemoteSettings {
+        url: url.to_string(),
+        client: Client::new(target.nodes, api_key),
+        collection: collection.collection.clone(),
+    })
 }
 
 pub fn sections(args: SectionsArgs) -> SectionsSettings {

@@ -1,0 +1,408 @@
+//! Export: streams every passage of a corpus with its labels as JSON lines for another search
+//! engine (Quickwit, OpenSearch/Elasticsearch `_bulk`, Typesense import), in corpus order.
+//!
+//! A passage's id is `source:ordinal`, the id rsearch shows in every hit: the same corpus gives
+//! the same ids on every run, and a passage keeps its id as long as it stays at the same place
+//! in the same file. Its `digest` hashes every other field, so a loader can tell a changed
+//! passage from an unchanged one without comparing texts (`push` does).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::corpus::{FileEntry, Fnv64, Scan};
+use crate::label::Taxonomy;
+use crate::model::{passage_id, Progress};
+use crate::prepare::{self, Cut, Prepared};
+
+/// Files read ahead of the one being written: bounds memory to this many files' passages
+/// however large the corpus is.
+const WINDOW: usize = 64;
+
+/// The line formats an export can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per passage, per line: what Quickwit's ingest takes.
+    Ndjson,
+    /// An action line `{"index":{"_id":ID}}` before each passage: OpenSearch and
+    /// Elasticsearch's `_bulk` API.
+    OpensearchBulk,
+    /// One JSON object per passage with a string `id`: Typesense's import endpoint. Today the
+    /// same lines as `Ndjson`.
+    TypesenseJsonl,
+}
+
+/// One exported passage. Field names are the contract of every export format and of the
+/// engine configurations in `deploy/`: `id` is `source:ordinal`, `document` the title,
+/// `section` the heading path, `roles`/`topics` slugs in taxonomy order, `digest` 16 hex
+/// digits hashing all the other fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    pub id: String,
+    pub source: String,
+    pub document: String,
+    pub section: Vec<String>,
+    pub ordinal: u64,
+    pub roles: Vec<String>,
+    pub topics: Vec<String>,
+    pub text: String,
+    pub digest: String,
+}
+
+impl Record {
+    /// Builds a record and its digest from a passage's parts.
+    pub fn new(
+        source: &str,
+        document: &str,
+        section: &[String],
+        ordinal: u64,
+        roles: &[String],
+        topics: &[String],
+        text: &str,
+    ) -> Record {
+        Record {
+            id: passage_id(source, ordinal),
+            source: source.to_string(),
+            document: document.to_string(),
+            section: section.to_vec(),
+            ordinal,
+            roles: roles.to_vec(),
+            topics: topics.to_vec(),
+            text: text.to_string(),
+            digest: digest(source, document, section, ordinal, roles, topics, text),
+        }
+    }
+}
+
+/// What an export read and wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub files: u64,
+    pub passages: u64,
+    /// Bytes of the corpus files read.
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// The digest of a passage: 64-bit FNV-1a over every field, each one closed by a separator
+/// byte that cannot occur in text (so `["a b"]` and `["a", "b"]` differ). Stable across
+/// releases because the hash is spelled out here, not taken from std.
+pub fn digest(
+    source: &str,
+    document: &str,
+    section: &[String],
+    ordinal: u64,
+    roles: &[String],
+    topics: &[String],
+    text: &str,
+) -> String {
+    const FIELD: &[u8] = &[0x1f];
+    const ITEM: &[u8] = &[0x1e];
+    let mut h = Fnv64::new();
+    for field in [source, document] {
+        h.write(field.as_bytes());
+        h.write(FIELD);
+    }
+    for list in [section, roles, topics] {
+        for item in list {
+            h.write(item.as_bytes());
+            h.write(ITEM);
+        }
+        h.write(FIELD);
+    }
+    h.write(&ordinal.to_le_bytes());
+    h.write(FIELD);
+    h.write(text.as_bytes());
+    format!("{:016x}", h.finish())
+}
+
+/// Writes one record in `format`, ending with a newline.
+pub fn write_record(format: Format, record: &Record, out: &mut impl Write) -> Result<()> {
+    if format == Format::OpensearchBulk {
+        serde_json::to_writer(&mut *out, &serde_json::json!({"index": {"_id": record.id}}))?;
+        out.write_all(b"\n")?;
+    }
+    serde_json::to_writer(&mut *out, record)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Exports every passage of the corpus to `out` in `format`, file by file in corpus order,
+/// passages in document order. Memory stays bounded: files are read ahead by at most `WINDOW`.
+pub fn write(
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    format: Format,
+    out: &mut impl Write,
+    progress: &Progress,
+) -> Result<Summary> {
+    // Workers serialise their file's passages, so the writing thread only copies bytes.
+    let serialise = |records: Vec<Record>| -> Result<(Vec<u8>, usize)> {
+        let mut lines = Vec::with_capacity(records.iter().map(|r| r.text.len() + 256).sum());
+        for record in &records {
+            write_record(format, record, &mut lines)?;
+        }
+        Ok((lines, records.len()))
+    };
+    for_each_file_as(scan, taxonomy, progress, serialise, |file| {
+        let (lines, passages) = file?;
+        out.write_all(&lines).context("writing the export")?;
+        Ok(passages)
+    })
+}
+
+/// Reads, segments and labels the corpus's files on one worker per core and hands each file's
+/// records to `sink` on the calling thread, in corpus order. A file that cannot be read is a
+/// warning (it has no records); an error from `sink` stops the workers and is returned.
+pub fn for_each_file(
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    progress: &Progress,
+    mut sink: impl FnMut(&[Record]) -> Result<()>,
+) -> Result<Summary> {
+    for_each_file_as(
+        scan,
+        taxonomy,
+        progress,
+        |records| records,
+        |records| {
+            sink(&records)?;
+            Ok(records.len())
+        },
+    )
+}
+
+/// `for_each_file` with a step run on the workers: `shape` turns a file's records into what
+/// `sink` takes, and `sink` says how many passages it handed on.
+fn for_each_file_as<T: Send>(
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    progress: &Progress,
+    shape: impl Fn(Vec<Record>) -> T + Sync,
+    mut sink: impl FnMut(T) -> Result<usize>,
+) -> Result<Summary> {
+    let files = &scan.files;
+    progress.files_total.store(files.len() as u64, Ordering::Relaxed);
+    progress.bytes_total.store(scan.bytes(), Ordering::Relaxed);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // Index of the next file to hand to the sink; workers wait while they are WINDOW ahead.
+    let written = Mutex::new(0usize);
+    let advanced = Condvar::new();
+    let mut summary = Summary {
+        warnings: scan.warnings.clone(),
+        ..Summary::default()
+    };
+    let (send, receive) = mpsc::channel::<(usize, T, Vec<String>)>();
+    let outcome = std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..workers {
+            let send = send.clone();
+            let (next, stop, written, advanced, shape) = (&next, &stop, &written, &advanced, &shape);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(entry) = files.get(i) else { break };
+                    {
+                        let mut done = written.lock().unwrap_or_else(|e| e.into_inner());
+                        while i >= *done + WINDOW && !stop.load(Ordering::Relaxed) {
+                            done = advanced.wait(done).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    let mut warnings = Vec::new();
+                    let shaped = shape(file_records(entry, taxonomy, &mut warnings));
+                    if send.send((i, shaped, warnings)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(send);
+        let result = drain(
+            files,
+            &receive,
+            &written,
+            &advanced,
+            progress,
+            &mut summary,
+            &mut sink,
+        );
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+            advanced.notify_all();
+        }
+        drop(receive);
+        result
+    });
+    outcome?;
+    Ok(summary)
+}
+
+/// The sink side of `for_each_file`: puts files back in corpus order and hands them on.
+fn drain<T>(
+    files: &[FileEntry],
+    receive: &mpsc::Receiver<(usize, T, Vec<String>)>,
+    written: &Mutex<usize>,
+    advanced: &Condvar,
+    progress: &Progress,
+    summary: &mut Summary,
+    sink: &mut impl FnMut(T) -> Result<usize>,
+) -> Result<()> {
+    let mut pending: BTreeMap<usize, (T, Vec<String>)> = BTreeMap::new();
+    let mut expected = 0usize;
+    for (i, shaped, warnings) in receive {
+        pending.insert(i, (shaped, warnings));
+        while let Some((shaped, mut warnings)) = pending.remove(&expected) {
+            let passages = sink(shaped)?;
+            let entry = &files[expected];
+            summary.files += u64::from(passages > 0);
+            summary.passages += passages as u64;
+            summary.bytes += entry.size;
+            summary.warnings.append(&mut warnings);
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);
+            expected += 1;
+            *written.lock().unwrap_or_else(|e| e.into_inner()) = expected;
+            advanced.notify_all();
+        }
+    }
+    Ok(())
+}
+
+/// Reads, segments and labels one file into records (the shared prepare step); an unreadable,
+/// empty or binary file gives none and a warning.
+fn file_records(entry: &FileEntry, taxonomy: &Taxonomy, warnings: &mut Vec<String>) -> Vec<Record> {
+    let Prepared::Ready(file) = prepare::file(entry, taxonomy, Cut::PassagesOnly, warnings) else {
+        return Vec::new();
+    };
+    let document = &file.document;
+    document
+        .passages
+        .iter()
+        .zip(&file.labels)
+        .map(|(passage, labels)| {
+            Record::new(
+                &document.source,
+                &document.title,
+                &passage.section,
+                passage.ordinal,
+                &labels.roles,
+                &labels.topics,
+                &passage.text,
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn record(section: &[&str], roles: &[&str], text: &str) -> Record {
+        Record::new("a.txt", "A", &strings(section), 3, &strings(roles), &[], text)
+    }
+
+    #[test]
+    fn id_is_source_and_ordinal() {
+        assert_eq!(record(&[], &[], "x").id, "a.txt:3");
+    }
+
+    #[test]
+    fn digest_is_stable_across_runs() {
+        // Pinned: a digest kept in a remote collection must mean the same after an upgrade.
+        assert_eq!(record(&["S"], &["cto"], "Hello.").digest, "e459929f394d3087");
+    }
+
+    #[test]
+    fn digest_changes_with_every_field() {
+        let base = record(&["S"], &["cto"], "Hello.");
+        let changed = [
+            record(&["S"], &["cto"], "Hello!"),
+            record(&["T"], &["cto"], "Hello."),
+            record(&["S"], &["ceo"], "Hello."),
+            record(&["S"], &[], "Hello."),
+            Record::new(
+                "b.txt",
+                "A",
+                &strings(&["S"]),
+                3,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "B",
+                &strings(&["S"]),
+                3,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "A",
+                &strings(&["S"]),
+                4,
+                &strings(&["cto"]),
+                &[],
+                "Hello.",
+            ),
+            Record::new(
+                "a.txt",
+                "A",
+                &strings(&["S"]),
+                3,
+                &[],
+                &strings(&["cto"]),
+                "Hello.",
+            ),
+        ];
+        for other in changed {
+            assert_ne!(base.digest, other.digest, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn digest_tells_list_boundaries_apart() {
+        assert_ne!(
+            record(&["a b"], &[], "x").digest,
+            record(&["a", "b"], &[], "x").digest
+        );
+        assert_ne!(
+            record(&["ab"], &[], "x").digest,
+            record(&["a", "b"], &[], "x").digest
+        );
+    }
+
+    #[test]
+    fn bulk_format_puts_an_action_line_before_each_passage() {
+        let mut out = Vec::new();
+        write_record(Format::OpensearchBulk, &record(&[], &[], "x"), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], r#"{"index":{"_id":"a.txt:3"}}"#);
+        assert!(lines[1].starts_with(r#"{"id":"a.txt:3","source":"a.txt""#));
+    }
+
+    #[test]
+    fn line_formats_write_one_object_a_line() {
+        for format in [Format::Ndjson, Format::TypesenseJsonl] {
+            let mut out = Vec::new();
+            write_record(format, &record(&[], &[], "two\nlines"), &mut out).unwrap();
+            assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Remote engines: loads a corpus's passages into a running Typesense (`push`) and answers
+//! queries from it as `Results`, so rsearch's front end works over a cluster as over a local index.
+//!
+//! `push` keeps no state on this machine: every document in the collection carries its
+//! `digest` (see `export`), and a push reads the collection's ids and digests, then sends
+//! only the passages added or changed since and deletes the ones that are gone. A collection
+//! dropped, or loaded from another machine, is therefore brought up to date just the same.
+
+pub mod typesense;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
+
+use crate::corpus::Scan;
+use crate::export::{self, Format, Record};
+use crate::label::{Category, Taxonomy};
+use crate::model::{Facets, Hit, LabelKind, Labels, Progress, Results, Snippet};
+use crate::search::Request;
+
+pub use typesense::Client;
+
+/// Collection used when none is named.
+pub const DEFAULT_COLLECTION: &str = "rsearch";
+/// Environment variable holding the API key when none is named.
+pub const DEFAULT_API_KEY_ENV: &str = "TYPESENSE_API_KEY";
+/// Passages sent in one import request, and the most bytes one request carries.
+const BATCH_PASSAGES: usize = 2000;
+const BATCH_BYTES: usize = 8 << 20;
+/// Words each side of the matched words in a snippet.
+const SNIPPET_AFFIX_WORDS: &str = "16";
+/// Longest snippet when the engine highlighted nothing in the text, in characters.
+const OPENING_CHARS: usize = 220;
+
+/// Where a remote collection lives: `typesense://HOST:PORT[,HOST:PORT…]`, every node of a
+/// cluster listed so that any of them can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub nodes: Vec<String>,
+}
+
+impl Target {
+    /// Parses `typesense://HOST:PORT[,HOST:PORT…]`; any other scheme, a missing port or an
+    /// empty host is an error saying what is expected.
+    pub fn parse(url: &str) -> Result<Target> {
+        let Some(rest) = url.strip_prefix("typesense://") else {
+            bail!("remote {url:?} is not supported: expected typesense://HOST:PORT[,HOST:PORT…]");
+        };
+        let rest = rest.trim_end_matches('/');
+        let mut nodes = Vec::new();
+        for node in rest.split(',') {
+            let valid = node
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            if !valid {
+                bail!("remote {url:?}: node {node:?} is not HOST:PORT");
+            }
+            nodes.push(node.to_string());
+        }
+        Ok(Target { nodes })
+    }
+}
+
+/// What a push changed in the collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushSummary {
+    /// The collection did not exist and was created.
+    pub created: bool,
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Brings `collection` up to date with the corpus: creates it when missing, upserts passages
+/// whose id is new or whose digest differs, in batches, and deletes ids the corpus no longer
+/// has. Passages are read, segmented and labelled as `export` does.
+pub fn push(
+    client: &Client,
+    collection: &str,
+    scan: &Scan,
+    taxonomy: &Taxonomy,
+    progress: &Progress,
+) -> Result<PushSummary> {
+    let started = Instant::now();
+    let mut summary = PushSummary::default();
+    if !client.has_collection(collection)? {
+        client.create_collection(collection)?;
+        summary.created = true;
+    }
+    let mut remote: HashMap<String, String> = if summary.created {
+        HashMap::new()
+    } else {
+        client.digests(collection)?
+    };
+    let mut batch: Vec<u8> = Vec::new();
+    let mut in_batch = 0usize;
+    let flush = |batch: &mut Vec<u8>, in_batch: &mut usize| -> Result<()> {
+        if *in_batch > 0 {
+            client.import(collection, batch)?;
+        }
+        batch.clear();
+        *in_batch = 0;
+        Ok(())
+    };
+    let exported = export::for_each_file(scan, taxonomy, progress, |records: &[Record]| {
+        for record in records {
+            match remote.remove(&record.id) {
+                Some(digest) if digest == record.digest => {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                Some(_) => summary.updated += 1,
+                None => summary.added += 1,
+            }
+            export::write_record(Format::TypesenseJsonl, record, &mut batch)?;
+            in_batch += 1;
+            if in_batch >= BATCH_PASSAGES || batch.len() >= BATCH_BYTES {
+                flush(&mut batch, &mut in_batch)?;
+            }
+        }
+        Ok(())
+    })?;
+    flush(&mut batch, &mut in_batch)?;
+    let mut gone: Vec<String> = remote.into_keys().collect();
+    gone.sort();
+    client
+        .delete(collection, &gone)
+        .context("removing passages the corpus no longer has")?;
+    summary.removed = gone.len() as u64;
+    summary.files = exported.files;
+    summary.bytes = exported.bytes;
+    summary.warnings = exported.warnings;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Runs `request` on the remote collection and maps the engine's answer to `Results`: the same
+/// hits, facets and snippets a local search gives. The engine ranks and highlights; `score` is
+/// its text-match score relative to the best hit (1 for the best), `did_you_mean` is `None`.
+/// Facets follow `taxonomy`'s order when one is given. Explanations and context are not
+/// available remotely and are not asked for.
+pub fn search(
+    client: &Client,
+    collection: &str,
+    request: &Request,
+    taxonomy: Option<&Taxonomy>,
+) -> Result<Results> {
+    let mut results = Results {
+        query: request.query.clone(),
+        ..Results::default()
+    };
+    let q = engine_query(&request.query);
+    if q.is_empty() {
+        return Ok(results);
+    }
+    let filter = filter_by(&request.roles, &request.topics);
+    let per_page = request.limit.clamp(1, typesense::MAX_PER_PAGE).to_string();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("q", &q),
+        ("query_by", "text,section,document"),
+        // rsearch weighs a heading match half a text match and a title match less still.
+        ("query_by_weights", "4,2,1"),
+        ("prefix", "false"),
+        ("num_typos", if request.typos { "2" } else { "0" }),
+        // rsearch's typo budget: one typo from 5 letters, two from 9.
+        ("min_len_1typo", "5"),
+        ("min_len_2typo", "9"),
+        ("facet_by", "roles,topics"),
+        ("max_facet_values", "250"),
+        ("per_page", &per_page),
+        ("highlight_fields", "text"),
+        ("highlight_affix_num_tokens", SNIPPET_AFFIX_WORDS),
+        ("exclude_fields", "digest"),
+    ];
+    if !filter.is_empty() {
+        params.push(("filter_by", &filter));
+    }
+    let answer = client.search(collection, &params)?;
+    results.total_hits = answer["found"].as_u64().unwrap_or(0) as usize;
+    let hits = answer["hits"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let best = hits
+        .first()
+        .and_then(|h| h["text_match"].as_f64())
+        .filter(|&s| s > 0.0)
+        .unwrap_or(1.0);
+    for (i, raw) in hits.iter().take(request.limit).enumerate() {
+        results.hits.push(hit(raw, i + 1, best)?);
+    }
+    results.facets = Facets {
+        roles: facet(&answer, "roles", taxonomy.map(|t| t.list(LabelKind::Role))),
+        topics: facet(&answer, "topics", taxonomy.map(|t| t.list(LabelKind::Topic))),
+    };
+    Ok(results)
+}
+
+/// The query in the engine's syntax. Words, `"phrases"` and `-excluded` words mean the same
+/// there; `+` (every word is required there unless too few passages match) and the `AND`/`OR`
+/// operators have no equivalent and are dropped.
+pub fn engine_query(query: &str) -> String {
+    query
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "AND" | "OR" | "&&" | "||"))
+        .map(|w| w.trim_start_matches('+'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The engine filter for label slugs: any of the roles and any of the topics.
+pub fn filter_by(roles: &[String], topics: &[String]) -> String {
+    let mut parts = Vec::new();
+    for (field, slugs) in [("roles", roles), ("topics", topics)] {
+        if !slugs.is_empty() {
+            let quoted: Vec<String> = slugs
+                .iter()
+                .map(|s| format!("`{}`", s.replace('`', "")))
+                .collect();
+            parts.push(format!("{field}:=[{}]", quoted.join(",")));
+        }
+    }
+    parts.join(" && ")
+}
+
+/// One engine hit as a rsearch hit.
+fn hit(raw: &Value, rank: usize, best: f64) -> Result<Hit> {
+    let doc = &raw["document"];
+    let text_of = |field: &str| doc[field].as_str().unwrap_or_default().to_string();
+    let list_of = |field: &str| -> Vec<String> {
+        doc[field]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let id = doc["id"]
+        .as_str()
+        .with_context(|| format!("the engine returned a passage without an id: {doc}"))?
+        .to_string();
+    let text = text_of("text");
+    let marked = raw["highlights"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["field"] == "text"))
+        .and_then(|h| h["snippet"].as_str());
+    let snippet = match marked.map(unmark) {
+        Some(snippet) if !snippet.highlights.is_empty() => snippet,
+        _ => Snippet {
+            text: opening(&text, OPENING_CHARS),
+            highlights: Vec::new(),
+        },
+    };
+    Ok(Hit {
+        id,
+        rank,
+        score: (raw["text_match"].as_f64().unwrap_or(0.0) / best) as f32,
+        source: text_of("source"),
+        document: text_of("document"),
+        ordinal: doc["ordinal"].as_u64().unwrap_or(0),
+        section: list_of("section"),
+        labels: Labels {
+            roles: list_of("roles"),
+            topics: list_of("topics"),
+        },
+        text,
+        snippet,
+        explanation: None,
+        context: None,
+    })
+}
+
+/// A snippet marked with `<mark>…</mark>` as plain text and the byte ranges of the marked words.
+pub fn unmark(marked: &str) -> Snippet {
+    const OPEN: &str = "<mark>";
+    const CLOSE: &str = "</mark>";
+    let mut text = String::with_capacity(marked.len());
+    let mut highlights = Vec::new();
+    let mut rest = marked;
+    while let Some(start) = rest.find(OPEN) {
+        text.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find(CLOSE) else {
+            rest = after;
+            break;
+        };
+        let from = text.len();
+        text.push_str(&after[..end]);
+        highlights.push((from, text.len()));
+        rest = &after[end + CLOSE.len()..];
+    }
+    text.push_str(rest);
+    Snippet { text, highlights }
+}
+
+/// Label counts of one facet field, in taxonomy order when known (then any label the taxonomy
+/// lacks), else in the engine's order (most hits first); labels with no hit are left out.
+fn facet(answer: &Value, field: &str, order: Option<&[Category]>) -> Vec<(String, u64)> {
+    let found: Vec<(String, u64)> = answer["facet_counts"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["field_name"] == field))
+        .and_then(|f| f["counts"].as_array())
+        .map(|counts| {
+            counts
+                .iter()
+                .filter_map(|c| Some((c["value"].as_str()?.to_string(), c["count"].as_u64()?)))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(order) = order else { return found };
+    let mut ordered: Vec<(String, u64)> = order
+        .iter()
+        .filter_map(|c| found.iter().find(|(slug, _)| *slug == c.slug).cloned())
+        .collect();
+    for entry in found {
+        if !ordered.iter().any(|(s, _)| *s == entry.0) {
+            ordered.push(entry);
+        }
+    }
+    ordered
+}
+
+/// The first words of `text`, at most about `max_chars` characters.
+fn opening(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut = text.char_indices().nth(max_chars).map_or(text.len(), |(i, _)| i);
+    let end = text[..cut].rfind(' ').unwrap_or(cut);
+    text[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_lists_every_node_of_a_cluster() {
+        assert_eq!(
+            Target::parse("typesense://127.0.0.1:8108").unwrap().nodes,
+            vec!["127.0.0.1:8108"]
+        );
+        assert_eq!(
+            Target::parse("typesense://a:1,b:2/").unwrap().nodes,
+            vec!["a:1", "b:2"]
+        );
+    }
+
+    #[test]
+    fn target_needs_the_scheme_and_a_port() {
+        for bad in [
+            "http://a:1",
+            "typesense://a",
+            "typesense://:1",
+            "typesense://a:0",
+            "typesense://a:x",
+            "typesense://a:1,",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unmark_gives_plain_text_and_byte_ranges() {
+        let s = unmark("In <mark>cybersécurité</mark> and <mark>data</mark>.");
+        assert_eq!(s.text, "In cybersécurité and data.");
+        assert_eq!(&s.text[s.highlights[0].0..s.highlights[0].1], "cybersécurité");
+        assert_eq!(&s.text[s.highlights[1].0..s.highlights[1].1], "data");
+        assert_eq!(unmark("no marks").highlights, vec![]);
+    }
+
+    #[test]
+    fn operators_without_an_engine_equivalent_are_dropped() {
+        assert_eq!(engine_query("+investors AND media"), "investors media");
+        assert_eq!(engine_query("ceo OR cto -board"), "ceo cto -board");
+        assert_eq!(engine_query("\"board of directors\""), "\"board of directors\"");
+        assert_eq!(engine_query(" + AND "), "");
+    }
+
+    #[test]
+    fn filter_is_any_of_each_kind_and_both_kinds() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(filter_by(&s(&[]), &s(&[])), "");
+        assert_eq!(filter_by(&s(&["ceo", "cto"]), &s(&[])), "roles:=[`ceo`,`cto`]");
+        assert_eq!(
+            filter_by(&s(&["cto"]), &s(&["skills"])),
+            "roles:=[`cto`] && topics:=[`skills`]"
+        );
+    }
+}
