@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod corpus;
+pub mod embed;
 pub mod index;
 pub mod label;
 pub mod model;

@@ -7,13 +7,14 @@ use anyhow::{bail, Result};
 
 use super::settings::QuerySettings;
 use super::{announce, guarded, open_index, Outcome};
+use crate::embed::{self, Embedder};
 use crate::index::{self, LiveIndex, OpenSettings};
 use crate::label::Taxonomy;
 use crate::model::LabelKind;
 use crate::model::Results;
 use crate::output::RoleResults;
 use crate::progress::with_progress;
-use crate::search::{self, Request};
+use crate::search::{self, Mode, Request};
 
 pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     let live = open_index(&settings.index)?;
@@ -25,10 +26,15 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         topics,
         limit: settings.limit,
         typos: settings.typos,
+        synonyms: settings.typos,
         explain: settings.explain,
         context: settings.context,
+        mode: Mode::Lexical,
     };
-    let (live, results) = search_or_repair(&settings.index, live, &request)?;
+    let (mode, embedder) = meaning(&live, settings.mode, settings.index.vectors.model.as_deref())?;
+    let request = Request { mode, ..request };
+    let embedder = embedder.as_ref();
+    let (live, results) = search_or_repair(&settings.index, live, &request, embedder)?;
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -45,7 +51,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
             .filter(|r| roles.is_empty() || roles.contains(&r.slug))
             .collect();
         let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
-        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs))?
+        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
             .into_iter()
             .zip(chosen)
             .map(|(results, role)| RoleResults { role, results })
@@ -66,15 +72,50 @@ fn search_or_repair(
     settings: &OpenSettings,
     live: LiveIndex,
     request: &Request,
+    embedder: Option<&Embedder>,
 ) -> Result<(LiveIndex, Results)> {
-    match guarded(|| search::run(&live, request)) {
+    match guarded(|| search::run_in_mode(&live, request, embedder)) {
         Ok(results) => Ok((live, results)),
         Err(failure) => {
             let repaired =
                 with_progress(|progress| index::repair(settings, live, failure, progress, &announce))?;
-            let results = guarded(|| search::run(&repaired, request))?;
+            let results = guarded(|| search::run_in_mode(&repaired, request, embedder))?;
             Ok((repaired, results))
         }
+    }
+}
+
+/// The search mode and, for a search by meaning, the loaded model. Without `--mode`: hybrid
+/// when the index has passage vectors and their model is there, else lexical (so without the
+/// model everything works by words). An explicit semantic or hybrid mode that cannot run is
+/// an error saying what is missing.
+fn meaning(
+    live: &LiveIndex,
+    asked: Option<Mode>,
+    model: Option<&std::path::Path>,
+) -> Result<(Mode, Option<Embedder>)> {
+    let usable = match (&live.vectors, model) {
+        (Some(vectors), Some(dir)) => embed::fingerprint(dir).is_ok_and(|f| f == vectors.fingerprint),
+        _ => false,
+    };
+    let mode = match asked {
+        Some(Mode::Lexical) => return Ok((Mode::Lexical, None)),
+        None if !usable => return Ok((Mode::Lexical, None)),
+        None => Mode::Hybrid,
+        Some(mode) => mode,
+    };
+    let Some(dir) = model else {
+        bail!(
+            "search by meaning needs the embedding model: {}",
+            embed::HOW_TO_GET
+        );
+    };
+    match &live.vectors {
+        None => bail!("the index has no passage vectors; run `rsearch index --vectors`"),
+        Some(_) if !usable => bail!(
+            "the index's passage vectors were made by another model; run `rsearch index --vectors --full`"
+        ),
+        Some(_) => Ok((mode, Some(Embedder::load(dir)?))),
     }
 }
 
