@@ -16,7 +16,7 @@ use crate::model::Progress;
 
 /// Vectors file in a generation, followed by the time it was written.
 const VECTORS_PREFIX: &str = "vectors-";
-/// Texts embedded between two progress updates.
+/// Texts one worker embeds at a time (and between two progress updates).
 const EMBED_CHUNK: usize = 64;
 
 /// A text to embed: its vector row id (`source:ordinal#k`) and the text.
@@ -60,6 +60,9 @@ pub(super) fn passages_in(units: &[Unit]) -> usize {
     units.iter().filter(|(id, _)| id.ends_with("#0")).count()
 }
 
+/// The vectors of one chunk of texts, with the chunk's number.
+type Embedded = (usize, Vec<Vec<f32>>);
+
 /// Adds the vectors of `units` to `vectors`, loading the model only when there is something
 /// to embed; progress counts texts embedded.
 pub(super) fn embed_units(
@@ -76,14 +79,44 @@ pub(super) fn embed_units(
     progress
         .passages_total
         .store(units.len() as u64, Ordering::Relaxed);
-    for chunk in units.chunks(EMBED_CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
-        for ((id, _), vector) in chunk.iter().zip(embedder.embed(&texts)?) {
-            vectors.insert(id, &vector);
+    // The model's matrix products on these small batches keep about one core busy: one
+    // worker per core, each taking the next chunk, uses them all.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let chunks: Vec<&[Unit]> = units.chunks(EMBED_CHUNK).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(chunks.len());
+    let work = || -> Result<Vec<Embedded>> {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(i) else {
+                return Ok(done);
+            };
+            let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
+            done.push((i, embedder.embed(&texts)?));
+            progress
+                .passages_embedded
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
-        progress
-            .passages_embedded
-            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    };
+    let results: Vec<Result<Vec<Embedded>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("embedding failed (internal error)")))
+            })
+            .collect()
+    });
+    for result in results {
+        for (i, embedded) in result? {
+            for ((id, _), vector) in chunks[i].iter().zip(embedded) {
+                vectors.insert(id, &vector);
+            }
+        }
     }
     Ok((vectors, started.elapsed()))
 }
