@@ -86,3 +86,21 @@ fn explain_names_the_word_a_synonym_stands_for() {
         .expect_code(0);
     assert!(plain.stdout.contains("(synonym of fund)"), "{}", plain.stdout);
 }
+
+#[test]
+fn editing_synonyms_updates_the_index_in_place_without_a_rebuild() {
+    let env = env_with("");
+    env.run(&["index"]).expect_code(0);
+    let generation = || std::fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
+    let before = generation();
+    let path = env.corpus().join("taxonomy.toml");
+    let mut text = std::fs::read_to_string(&path).expect("taxonomy");
+    text.push_str("\n[[synonym]]\nword = \"rivals\"\nfinds = [\"competitors\"]\n");
+    std::fs::write(&path, text).expect("write taxonomy");
+    let run = env.run(&["query", "rivals", "--json"]).expect_code(0);
+    assert!(run.stderr.contains("updating the index"), "{}", run.stderr);
+    assert!(run.json().hits[0].text.contains("competitor"), "{}", run.stdout);
+    assert_eq!(generation(), before, "the index was built anew");
+    let again = env.run(&["index"]).expect_code(0);
+    assert!(again.stdout.contains("index is up to date"), "{}", again.stdout);
+}

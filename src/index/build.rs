@@ -152,9 +152,17 @@ fn update_in_place(
         return Ok(None);
     }
     let stored_taxonomy = fs::read_to_string(generation.join(TAXONOMY_FILE)).ok();
-    let taxonomy_text = prepare::read_taxonomy(scan)?.1;
+    let (taxonomy, taxonomy_text) = prepare::read_taxonomy(scan)?;
     if taxonomy_text != stored_taxonomy {
-        return Ok(None);
+        // Synonyms are read at query time only: a taxonomy whose roles and topics are as they
+        // were keeps every label, and its new text is stored with the update's commit.
+        let same_labels = stored_taxonomy
+            .as_deref()
+            .and_then(|text| Taxonomy::parse(text).ok())
+            .is_some_and(|old| old.roles == taxonomy.roles && old.topics == taxonomy.topics);
+        if !same_labels {
+            return Ok(None);
+        }
     }
     let Ok(manifest) = read_manifest(&generation.join(&live.stamp.manifest)) else {
         return Ok(None);
@@ -265,6 +273,17 @@ fn apply(
         summary.embedded = vectors::passages_in(&units);
         summary.embedding = took;
         stamp.vectors = Some(vectors::write_new(generation, &vectors)?);
+    }
+    if let Some(text) = taxonomy_text {
+        // The stamp about to be committed holds this text's hash; a crash between the two
+        // leaves a copy whose hash does not match, which reads as damaged and is rebuilt.
+        let copy = generation.join(TAXONOMY_FILE);
+        if fs::read_to_string(&copy).ok().as_deref() != Some(text) {
+            let temp = generation.join(format!("{TAXONOMY_FILE}.tmp"));
+            fs::write(&temp, text)
+                .and_then(|_| fs::rename(&temp, &copy))
+                .with_context(|| format!("writing {}", copy.display()))?;
+        }
     }
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);
