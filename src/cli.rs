@@ -79,6 +79,9 @@ pub struct IndexLocation {
     /// Memory budget of the index writer when a refresh rebuilds the index, in MB.
     #[arg(long, value_name = "MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(16..=16384))]
     pub memory: u64,
+    /// Folder of the sentence-embedding model (default: $RSEARCH_MODEL, else models/all-MiniLM-L6-v2).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 /// How results are printed.
@@ -109,6 +112,15 @@ pub struct IndexArgs {
     /// Rebuild the whole index instead of re-indexing only the files that changed.
     #[arg(long)]
     pub full: bool,
+    /// Make passage vectors for search by meaning, whatever the corpus size (default: for corpora up to 1 MB when the model is there).
+    #[arg(long, conflicts_with = "no_vectors")]
+    pub vectors: bool,
+    /// Make no passage vectors (and drop those the index has).
+    #[arg(long)]
+    pub no_vectors: bool,
+    /// Folder of the sentence-embedding model (default: $RSEARCH_MODEL, else models/all-MiniLM-L6-v2).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +155,9 @@ pub struct QueryArgs {
     /// Show N passages before and after each hit (at most 100).
     #[arg(long, short = 'C', value_name = "N", default_value_t = 0, value_parser = context_count)]
     pub context: usize,
+    /// Rank by words, by meaning, or both fused (default: hybrid when the index has passage vectors and the model is there, else lexical).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<SearchMode>,
     /// Search a remote collection instead of the local index: typesense://HOST:PORT[,HOST:PORT…].
     #[arg(long, value_name = "URL", conflicts_with_all = ["explain", "context"])]
     pub remote: Option<String>,
@@ -224,6 +239,14 @@ pub struct ShowArgs {
     pub location: IndexLocation,
     #[command(flatten)]
     pub presentation: Presentation,
+}
+
+/// `--mode`: which rankings a query uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SearchMode {
+    Lexical,
+    Semantic,
+    Hybrid,
 }
 
 /// `--format`: how results are written (not to be confused with a document's `model::Format`).

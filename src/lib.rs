@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod corpus;
+pub mod embed;
 pub mod export;
 pub mod index;
 pub mod label;

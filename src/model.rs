@@ -111,6 +111,22 @@ pub struct Explanation {
     pub terms: Vec<TermScore>,
     /// One per label the passage carries, with the evidence for it, in labelling order.
     pub labels: Vec<Reason>,
+    /// Where the hit stood in each ranking of a search by meaning (semantic or hybrid mode).
+    pub fusion: Option<Fusion>,
+}
+
+/// The two rankings behind a hit of a search by meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fusion {
+    /// BM25 score and rank among the passages the words match, if they match it.
+    pub bm25: Option<f32>,
+    pub lexical_rank: Option<usize>,
+    /// Cosine similarity to the query and rank among the passages closest in meaning, if it is
+    /// one of them.
+    pub similarity: Option<f32>,
+    pub semantic_rank: Option<usize>,
+    /// Rank after fusion (the hit's rank).
+    pub fused_rank: usize,
 }
 
 /// Which list of the taxonomy a label belongs to: roles (who a passage is about) or topics
@@ -168,6 +184,8 @@ pub struct TermScore {
     pub boost: f32,
     /// A term matched through typo tolerance, not as typed.
     pub typo: bool,
+    /// The typed word(s) this term was searched for as a synonym of, if it was.
+    pub synonym: Option<String>,
 }
 
 /// Label counts over every hit of a query, before the limit applies.
@@ -203,4 +221,8 @@ pub struct Progress {
     /// Files and bytes read, segmented and handed to the index so far.
     pub files_done: std::sync::atomic::AtomicU64,
     pub bytes_done: std::sync::atomic::AtomicU64,
+    /// Texts to embed (each passage and its sentences) and embedded so far, after the files
+    /// are read, when the build makes passage vectors.
+    pub passages_total: std::sync::atomic::AtomicU64,
+    pub passages_embedded: std::sync::atomic::AtomicU64,
 }

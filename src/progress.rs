@@ -32,10 +32,34 @@ pub fn with_progress<T>(work: impl FnOnce(&Progress) -> T) -> T {
 fn show(progress: &Progress, finished: &mpsc::Receiver<()>) {
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
+    let mut embedding: Option<ProgressBar> = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(100)) {
         let files_total = progress.files_total.load(Ordering::Relaxed);
         let bytes_total = progress.bytes_total.load(Ordering::Relaxed);
         if started.elapsed() < Duration::from_secs(1) || (files_total == 0 && bytes_total == 0) {
+            continue;
+        }
+        let to_embed = progress.passages_total.load(Ordering::Relaxed);
+        if to_embed > 0 {
+            // Embedding comes after reading the files: a bar of its own, counting the texts
+            // embedded (each passage and its sentences), with their rate.
+            if let Some(files_bar) = bar.take() {
+                files_bar.finish_and_clear();
+            }
+            let embedded = progress.passages_embedded.load(Ordering::Relaxed);
+            let bar = embedding.get_or_insert_with(|| {
+                let style = ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} passages and sentences embedded · {per_sec} · {eta} left",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let bar = ProgressBar::hidden().with_style(style);
+                bar.set_length(to_embed);
+                bar.set_position(embedded);
+                bar.reset_eta();
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+                bar
+            });
+            bar.set_position(embedded);
             continue;
         }
         let files_done = progress.files_done.load(Ordering::Relaxed);
@@ -63,7 +87,7 @@ fn show(progress: &Progress, finished: &mpsc::Receiver<()>) {
         bar.set_message(message);
         bar.set_position(bytes_done);
     }
-    if let Some(bar) = bar {
+    for bar in [bar, embedding].into_iter().flatten() {
         bar.finish_and_clear();
     }
 }

@@ -13,10 +13,19 @@ pub fn run(settings: &IndexSettings) -> Result<Outcome> {
     let dir = IndexDir::new(&settings.index)?;
     let scan = corpus::scan(&settings.corpus)?;
     let lock = dir.lock(&|root| announce(Notice::Waiting { root }))?;
-    let summary =
-        with_progress(|progress| index::build_or_update(&dir, &scan, settings.build, progress, &lock))?;
+    let summary = with_progress(|progress| {
+        index::build_or_update(&dir, &scan, settings.build.clone(), progress, &lock)
+    })?;
     for warning in summary.warnings {
         announce(Notice::Warning(warning));
+    }
+    if summary.embedded > 0 {
+        let seconds = summary.embedding.as_secs_f64();
+        eprintln!(
+            "rsearch: embedded {} passages in {seconds:.1} s ({:.1} passages/s)",
+            summary.embedded,
+            summary.embedded as f64 / seconds.max(1e-9)
+        );
     }
     let totals = format!(
         "{} file{}, {} passages in {} sections",

@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 
 use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
+use crate::embed::{self, Embedder};
 use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
@@ -17,7 +18,7 @@ use crate::model::Results;
 use crate::output::RoleResults;
 use crate::progress::with_progress;
 use crate::remote;
-use crate::search::{self, Request};
+use crate::search::{self, Mode, Request};
 
 pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(remote) = &settings.remote {
@@ -32,10 +33,15 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         topics,
         limit: settings.limit,
         typos: settings.typos,
+        synonyms: settings.typos,
         explain: settings.explain,
         context: settings.context,
+        mode: Mode::Lexical,
     };
-    let (live, results) = search_or_repair(&settings.index, live, &request)?;
+    let (mode, embedder) = meaning(&live, settings.mode, settings.index.vectors.model.as_deref())?;
+    let request = Request { mode, ..request };
+    let embedder = embedder.as_ref();
+    let (live, results) = search_or_repair(&settings.index, live, &request, embedder)?;
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -52,7 +58,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
             .filter(|r| roles.is_empty() || roles.contains(&r.slug))
             .collect();
         let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
-        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs))?
+        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
             .into_iter()
             .zip(chosen)
             .map(|(results, role)| RoleResults { role, results })
@@ -87,6 +93,9 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
         typos: settings.typos,
         explain: false,
         context: 0,
+        // The engine ranks by its own words: no local synonyms, no vectors.
+        synonyms: false,
+        mode: Mode::Lexical,
     };
     let search = |request: &Request| {
         remote::search(&remote.client, &remote.collection, request, taxonomy.as_ref())
@@ -158,15 +167,50 @@ fn search_or_repair(
     settings: &OpenSettings,
     live: LiveIndex,
     request: &Request,
+    embedder: Option<&Embedder>,
 ) -> Result<(LiveIndex, Results)> {
-    match guarded(|| search::run(&live, request)) {
+    match guarded(|| search::run_in_mode(&live, request, embedder)) {
         Ok(results) => Ok((live, results)),
         Err(failure) => {
             let repaired =
                 with_progress(|progress| index::repair(settings, live, failure, progress, &announce))?;
-            let results = guarded(|| search::run(&repaired, request))?;
+            let results = guarded(|| search::run_in_mode(&repaired, request, embedder))?;
             Ok((repaired, results))
         }
+    }
+}
+
+/// The search mode and, for a search by meaning, the loaded model. Without `--mode`: hybrid
+/// when the index has passage vectors and their model is there, else lexical (so without the
+/// model everything works by words). An explicit semantic or hybrid mode that cannot run is
+/// an error saying what is missing.
+fn meaning(
+    live: &LiveIndex,
+    asked: Option<Mode>,
+    model: Option<&std::path::Path>,
+) -> Result<(Mode, Option<Embedder>)> {
+    let usable = match (&live.vectors, model) {
+        (Some(vectors), Some(dir)) => embed::fingerprint(dir).is_ok_and(|f| f == vectors.fingerprint),
+        _ => false,
+    };
+    let mode = match asked {
+        Some(Mode::Lexical) => return Ok((Mode::Lexical, None)),
+        None if !usable => return Ok((Mode::Lexical, None)),
+        None => Mode::Hybrid,
+        Some(mode) => mode,
+    };
+    let Some(dir) = model else {
+        bail!(
+            "search by meaning needs the embedding model: {}",
+            embed::HOW_TO_GET
+        );
+    };
+    match &live.vectors {
+        None => bail!("the index has no passage vectors; run `rsearch index --vectors`"),
+        Some(_) if !usable => bail!(
+            "the index's passage vectors were made by another model; run `rsearch index --vectors --full`"
+        ),
+        Some(_) => Ok((mode, Some(Embedder::load(dir)?))),
     }
 }
 

@@ -6,14 +6,17 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 
+use crate::cli::SearchMode;
 use crate::cli::{
     ColorChoice, ExportArgs, ExportFormat, IndexArgs, IndexLocation, LabelsArgs, OutputFormat, Presentation,
     PushArgs, QueryArgs, RemoteCollection, SectionsArgs, Shell, ShowArgs,
 };
+use crate::embed;
 use crate::export;
-use crate::index::{BuildSettings, CorpusChoice, Freshness, OpenSettings};
+use crate::index::{BuildSettings, CorpusChoice, Freshness, OpenSettings, VectorChoice, VectorSettings};
 use crate::output::{Printer, Style};
 use crate::remote::{Client, Target};
+use crate::search::Mode;
 
 /// Corpus folder used when neither the flag nor the index names one.
 const DEFAULT_CORPUS: &str = "corpus";
@@ -42,6 +45,8 @@ pub struct QuerySettings {
     pub explain: bool,
     pub context: usize,
     pub by_role: bool,
+    /// `--mode`; without it, hybrid when the index has vectors and the model is there.
+    pub mode: Option<Mode>,
     pub index: OpenSettings,
     pub printer: Printer,
     /// Search this remote collection instead of the index (`--remote`).
@@ -102,14 +107,31 @@ pub struct ShowSettings {
 }
 
 pub fn index(args: IndexArgs) -> IndexSettings {
+    let choice = if args.vectors {
+        VectorChoice::Always
+    } else if args.no_vectors {
+        VectorChoice::Never
+    } else {
+        VectorChoice::Auto
+    };
     IndexSettings {
         corpus: args.corpus,
         index: args.index,
         build: BuildSettings {
             memory: megabytes(args.memory),
             full: args.full,
+            vectors: VectorSettings {
+                choice,
+                model: model_folder(args.model),
+            },
         },
     }
+}
+
+/// The embedding model's folder: `--model` as given (a folder without the model is an error
+/// when it is loaded), else `RSEARCH_MODEL` or `models/all-MiniLM-L6-v2` when they hold it.
+fn model_folder(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| embed::locate(None).ok().flatten())
 }
 
 pub fn query(args: QueryArgs) -> Result<QuerySettings> {
@@ -134,6 +156,11 @@ pub fn query(args: QueryArgs) -> Result<QuerySettings> {
         explain: args.explain,
         context: args.context,
         by_role: args.by_role,
+        mode: args.mode.map(|mode| match mode {
+            SearchMode::Lexical => Mode::Lexical,
+            SearchMode::Semantic => Mode::Semantic,
+            SearchMode::Hybrid => Mode::Hybrid,
+        }),
     })
 }
 
@@ -228,6 +255,10 @@ fn open_settings(location: IndexLocation) -> OpenSettings {
             Freshness::Refresh
         },
         memory: megabytes(location.memory),
+        vectors: VectorSettings {
+            choice: VectorChoice::Auto,
+            model: model_folder(location.model),
+        },
     }
 }
 

@@ -18,7 +18,9 @@ use super::schema::{analyzer, passage_documents, schema, Fields, ANALYZER};
 use super::stamp::{
     canonical, read_manifest, remove_other_manifests, write_manifest, FileRecord, ManifestDiff, Stamp,
 };
+use super::vectors::{self, Unit, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 use crate::corpus::{FileEntry, Scan, Watch};
+use crate::embed;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
 use crate::prepare::{self, Cut, Prepared};
@@ -34,12 +36,14 @@ const MEMORY_PER_THREAD_MIN: usize = 15_000_000;
 const UPDATE_MAX_FILES: usize = 64;
 
 /// Settings for writing an index.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BuildSettings {
     /// Memory budget of tantivy's writer, in bytes, shared by its threads.
     pub memory: usize,
     /// Rebuild everything even when only some files changed.
     pub full: bool,
+    /// Whether to make passage vectors, with which model.
+    pub vectors: VectorSettings,
 }
 
 /// What a build did.
@@ -54,6 +58,11 @@ pub struct BuildSummary {
     pub elapsed: Duration,
     pub warnings: Vec<String>,
     pub kind: BuildKind,
+    /// Passage vectors in the index afterwards (rows: passages and sentences; 0 without
+    /// vectors), and how many passages this build embedded, in how long.
+    pub vectors: usize,
+    pub embedded: usize,
+    pub embedding: Duration,
 }
 
 /// Whether a build wrote a new index or updated the live one.
@@ -81,7 +90,7 @@ pub fn build_or_update(
 ) -> Result<BuildSummary> {
     let started = Instant::now();
     if !settings.full {
-        if let Some(summary) = update_in_place(dir, scan, settings, progress)? {
+        if let Some(summary) = update_in_place(dir, scan, settings.clone(), progress)? {
             return Ok(BuildSummary {
                 elapsed: started.elapsed(),
                 ..summary
@@ -143,13 +152,32 @@ fn update_in_place(
         return Ok(None);
     }
     let stored_taxonomy = fs::read_to_string(generation.join(TAXONOMY_FILE)).ok();
-    let taxonomy_text = prepare::read_taxonomy(scan)?.1;
+    let (taxonomy, taxonomy_text) = prepare::read_taxonomy(scan)?;
     if taxonomy_text != stored_taxonomy {
-        return Ok(None);
+        // Synonyms are read at query time only: a taxonomy whose roles and topics are as they
+        // were keeps every label, and its new text is stored with the update's commit.
+        let same_labels = stored_taxonomy
+            .as_deref()
+            .and_then(|text| Taxonomy::parse(text).ok())
+            .is_some_and(|old| old.roles == taxonomy.roles && old.topics == taxonomy.topics);
+        if !same_labels {
+            return Ok(None);
+        }
     }
     let Ok(manifest) = read_manifest(&generation.join(&live.stamp.manifest)) else {
         return Ok(None);
     };
+    // Vectors are kept up to date only with the model that made them; asking for vectors an
+    // index lacks, or dropping the ones it has, takes a full build.
+    match (&live.vectors, settings.vectors.choice, &settings.vectors.model) {
+        (Some(_), VectorChoice::Never, _) | (None, VectorChoice::Always, _) | (Some(_), _, None) => {
+            return Ok(None)
+        }
+        (Some(vectors), _, Some(model)) if embed::fingerprint(model)? != vectors.fingerprint => {
+            return Ok(None)
+        }
+        _ => {}
+    }
     let diff = manifest.diff(&scan.files);
     let touched = diff.to_read.len() + diff.removed.len();
     if touched > UPDATE_MAX_FILES && touched * 2 > scan.files.len() {
@@ -157,7 +185,9 @@ fn update_in_place(
     }
     if touched == 0 && Watch::of(scan) == live.stamp.watch {
         let kind = diff.kind();
-        return Ok(Some(summary_of(&diff.kept, 0, scan.warnings.clone(), kind)));
+        let mut summary = summary_of(&diff.kept, 0, scan.warnings.clone(), kind);
+        summary.vectors = live.vectors.as_ref().map_or(0, Vectors::len);
+        return Ok(Some(summary));
     }
     apply(
         &live,
@@ -209,20 +239,59 @@ fn apply(
     {
         writer.delete_term(Term::from_field_text(live.fields.source, source));
     }
-    let (records, mut warnings) = add_files(&writer, &live.fields, &live.taxonomy, &to_read, progress)?;
+    let keep_vectors = live.vectors.is_some();
+    let added = add_files(
+        &writer,
+        &live.fields,
+        &live.taxonomy,
+        &to_read,
+        progress,
+        keep_vectors,
+    )?;
+    let (records, mut warnings, units) = (added.records, added.warnings, added.units);
+    let vectors = match (&live.vectors, &settings.vectors.model) {
+        (Some(old), Some(model)) => {
+            let gone: std::collections::HashSet<&str> = removed
+                .iter()
+                .map(String::as_str)
+                .chain(to_read.iter().map(|f| f.source.as_str()))
+                .collect();
+            let kept_vectors = old.retain(|id| !gone.contains(vectors::source_of(id)));
+            Some(vectors::embed_units(model, kept_vectors, &units, progress)?)
+        }
+        _ => None,
+    };
     kept.extend(records.into_iter().flatten());
     kept.sort_by(|a, b| a.source.cmp(&b.source));
     let manifest_name = write_manifest(generation, &kept)?;
     let mut all_warnings = scan.warnings.clone();
     all_warnings.append(&mut warnings);
-    let summary = summary_of(&kept, bytes, all_warnings, kind);
-    let stamp = Stamp::of(scan, manifest_name.clone(), taxonomy_text);
+    let mut summary = summary_of(&kept, bytes, all_warnings, kind);
+    let mut stamp = Stamp::of(scan, manifest_name.clone(), taxonomy_text);
+    if let Some((vectors, took)) = vectors {
+        summary.vectors = vectors.len();
+        summary.embedded = vectors::passages_in(&units);
+        summary.embedding = took;
+        stamp.vectors = Some(vectors::write_new(generation, &vectors)?);
+    }
+    if let Some(text) = taxonomy_text {
+        // The stamp about to be committed holds this text's hash; a crash between the two
+        // leaves a copy whose hash does not match, which reads as damaged and is rebuilt.
+        let copy = generation.join(TAXONOMY_FILE);
+        if fs::read_to_string(&copy).ok().as_deref() != Some(text) {
+            let temp = generation.join(format!("{TAXONOMY_FILE}.tmp"));
+            fs::write(&temp, text)
+                .and_then(|_| fs::rename(&temp, &copy))
+                .with_context(|| format!("writing {}", copy.display()))?;
+        }
+    }
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);
     commit.commit().context("committing the index")?;
     purge_deleted(&live.index, &mut writer, &before_segments)?;
     writer.wait_merging_threads().context("finishing index merges")?;
     remove_other_manifests(generation, &manifest_name);
+    vectors::remove_others(generation, stamp.vectors.as_deref());
     Ok(summary)
 }
 
@@ -253,7 +322,23 @@ fn write_generation(
     progress.bytes_total.store(scan.bytes(), Ordering::Relaxed);
     let mut writer = new_writer(&index, settings.memory)?;
     writer.set_merge_policy(Box::new(build_merge_policy()));
-    let (records, mut warnings) = add_files(&writer, &fields, taxonomy, &scan.files, progress)?;
+    let want_vectors = match (settings.vectors.choice, &settings.vectors.model) {
+        (VectorChoice::Never, _) => false,
+        (VectorChoice::Always, None) => {
+            anyhow::bail!("passage vectors need the embedding model: {}", embed::HOW_TO_GET)
+        }
+        (VectorChoice::Always, Some(_)) => true,
+        (VectorChoice::Auto, model) => model.is_some() && scan.bytes() <= AUTO_VECTORS_MAX_BYTES,
+    };
+    let added = add_files(&writer, &fields, taxonomy, &scan.files, progress, want_vectors)?;
+    let (records, mut warnings, units) = (added.records, added.warnings, added.units);
+    let vectors = match &settings.vectors.model {
+        Some(model) if want_vectors => {
+            let empty = Vectors::new(&embed::fingerprint(model)?, embed::DIMENSIONS);
+            Some(vectors::embed_units(model, empty, &units, progress)?)
+        }
+        _ => None,
+    };
     if let Some(text) = taxonomy_text {
         fs::write(dir.join(TAXONOMY_FILE), text).with_context(|| format!("writing {}", dir.display()))?;
     }
@@ -261,8 +346,14 @@ fn write_generation(
     let manifest_name = write_manifest(dir, &records)?;
     let mut all_warnings = scan.warnings.clone();
     all_warnings.append(&mut warnings);
-    let summary = summary_of(&records, scan.bytes(), all_warnings, BuildKind::Full);
-    let stamp = Stamp::of(scan, manifest_name, taxonomy_text);
+    let mut summary = summary_of(&records, scan.bytes(), all_warnings, BuildKind::Full);
+    let mut stamp = Stamp::of(scan, manifest_name, taxonomy_text);
+    if let Some((vectors, took)) = vectors {
+        summary.vectors = vectors.len();
+        summary.embedded = vectors::passages_in(&units);
+        summary.embedding = took;
+        stamp.vectors = Some(vectors::write_new(dir, &vectors)?);
+    }
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);
     commit.commit().context("committing the index")?;
@@ -297,15 +388,16 @@ fn new_writer(index: &Index, memory: usize) -> Result<IndexWriter> {
 /// passages to the writer (tantivy's own threads index them; its queue holds at most 10,000
 /// passages, so memory stays bounded whatever the corpus size). Gives a record per file in
 /// order (`None` when a file could not be read: it is tried again next time) and the warnings
-/// in file order.
+/// in file order; with `keep_units`, the texts to embed of every passage too.
 fn add_files(
     writer: &IndexWriter,
     fields: &Fields,
     taxonomy: &Taxonomy,
     files: &[FileEntry],
     progress: &Progress,
-) -> Result<(Vec<Option<FileRecord>>, Vec<String>)> {
-    type Done = (usize, Option<FileRecord>, Vec<String>);
+    keep_units: bool,
+) -> Result<Added> {
+    type Done = (usize, Option<FileRecord>, Vec<String>, Vec<Unit>);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = std::thread::available_parallelism()
@@ -320,6 +412,7 @@ fn add_files(
                 break;
             };
             let mut warnings = Vec::new();
+            let mut units = Vec::new();
             let record = |passages, sections, skipped| FileRecord {
                 source: entry.source.clone(),
                 size: entry.size,
@@ -337,6 +430,13 @@ fn add_files(
                             return Err(e).context("adding a passage to the index");
                         }
                     }
+                    if keep_units {
+                        let document = &prepared.document;
+                        for passage in &document.passages {
+                            let id = crate::model::passage_id(&document.source, passage.ordinal);
+                            units.extend(vectors::units_of(&id, &passage.text));
+                        }
+                    }
                     let passages = prepared.document.passages.len() as u64;
                     Some(record(passages, prepared.sections as u64, false))
                 }
@@ -345,7 +445,7 @@ fn add_files(
             };
             progress.files_done.fetch_add(1, Ordering::Relaxed);
             progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);
-            done.push((i, outcome, warnings));
+            done.push((i, outcome, warnings, units));
         }
         Ok(done)
     };
@@ -363,16 +463,30 @@ fn add_files(
     for result in results {
         done.extend(result?);
     }
-    done.sort_by_key(|(i, _, _)| *i);
+    done.sort_by_key(|(i, _, _, _)| *i);
     let mut warnings = Vec::new();
+    let mut units = Vec::new();
     let records = done
         .into_iter()
-        .map(|(_, record, mut w)| {
+        .map(|(_, record, mut w, mut u)| {
             warnings.append(&mut w);
+            units.append(&mut u);
             record
         })
         .collect();
-    Ok((records, warnings))
+    Ok(Added {
+        records,
+        warnings,
+        units,
+    })
+}
+
+/// What [`add_files`] did: a record per file in order (`None` when a file could not be read),
+/// the warnings in file order, and the texts to embed when asked for.
+struct Added {
+    records: Vec<Option<FileRecord>>,
+    warnings: Vec<String>,
+    units: Vec<Unit>,
 }
 
 /// After an update, merges the small segments that lost passages together with the segments
@@ -407,5 +521,8 @@ fn summary_of(records: &[FileRecord], bytes: u64, warnings: Vec<String>, kind: B
         elapsed: Duration::ZERO,
         warnings,
         kind,
+        vectors: 0,
+        embedded: 0,
+        embedding: Duration::ZERO,
     }
 }

@@ -14,6 +14,7 @@ use super::build::{build_or_update, BuildSettings};
 use super::folder::{IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
 use super::stamp::{canonical, taxonomy_hash, Stamp};
+use super::vectors::{VectorSettings, Vectors};
 use crate::corpus::{self, Scan};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
@@ -27,6 +28,8 @@ pub struct LiveIndex {
     pub stamp: Stamp,
     /// The taxonomy the passages were labelled with (empty if the corpus had none).
     pub taxonomy: Taxonomy,
+    /// Vectors of each passage and its sentences, when the index was built with them.
+    pub vectors: Option<Vectors>,
 }
 
 /// Why an index cannot be used as it is: it is missing, cannot be read, is damaged or of
@@ -84,6 +87,8 @@ pub struct OpenSettings {
     pub freshness: Freshness,
     /// Memory budget of the writer, in bytes, when the index must be built or updated.
     pub memory: usize,
+    /// Passage vectors a build makes (by default, with the model if there is one).
+    pub vectors: VectorSettings,
 }
 
 /// What happens while an index is kept fresh, told to the caller as it happens so that it
@@ -162,7 +167,7 @@ pub fn repair(
     let lock = dir.lock(&|root| notify(Notice::Waiting { root }))?;
     match open_live(&dir) {
         Ok(o) if damaged_files(&o).is_empty() && check(&o, &corpus_root).is_none() => Ok(o),
-        _ => build_announced(&dir, &scan, &why, settings.memory, lock, progress, notify),
+        _ => build_announced(&dir, &scan, &why, settings, lock, progress, notify),
     }
 }
 
@@ -210,7 +215,7 @@ fn refresh(
             return Ok(o);
         }
     }
-    build_announced(dir, &scan, &why, settings.memory, lock, progress, notify)
+    build_announced(dir, &scan, &why, settings, lock, progress, notify)
 }
 
 /// Builds or updates the index under the held lock, saying why first, and opens it. A
@@ -219,7 +224,7 @@ fn build_announced(
     dir: &IndexDir,
     scan: &Scan,
     why: &Unfit,
-    memory: usize,
+    open: &OpenSettings,
     lock: WriteLock,
     progress: &Progress,
     notify: &dyn Fn(Notice),
@@ -234,8 +239,9 @@ fn build_announced(
         root: dir.root(),
     });
     let settings = BuildSettings {
-        memory,
+        memory: open.memory,
         full: !update,
+        vectors: open.vectors.clone(),
     };
     let summary = build_or_update(dir, scan, settings, progress, &lock)?;
     for warning in summary.warnings {
@@ -343,12 +349,17 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => Taxonomy::default(),
         (Err(e), _) => return Err(unreadable(&format!("{TAXONOMY_FILE}: {e}"))),
     };
+    let vectors = match &stamp.vectors {
+        Some(name) => Some(Vectors::read(&dir.join(name)).map_err(|_| Unfit::Damaged(vec![name.clone()]))?),
+        None => None,
+    };
     Ok(LiveIndex {
         index,
         reader,
         fields,
         stamp,
         taxonomy,
+        vectors,
     })
 }
 

@@ -8,6 +8,7 @@
 //! | `stamp.rs` | the stamp of each commit and the per-file manifest |
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
 //! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
+//! | `vectors.rs` | passage and sentence vectors: the file, making them, nearest passages |
 
 use std::path::Path;
 
@@ -18,12 +19,14 @@ mod folder;
 mod fresh;
 mod schema;
 mod stamp;
+mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{IndexDir, WriteLock};
 pub use fresh::{open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
+pub use vectors::{Near, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 
 use crate::corpus;
 use crate::model::Progress;
@@ -36,7 +39,14 @@ pub fn build_and_open(corpus_root: &Path, index_root: &Path, memory: usize) -> R
     let dir = IndexDir::new(index_root)?;
     let scan = corpus::scan(corpus_root)?;
     let lock = dir.lock(&|_| {})?;
-    let settings = BuildSettings { memory, full: true };
+    let settings = BuildSettings {
+        memory,
+        full: true,
+        vectors: VectorSettings {
+            choice: VectorChoice::Never,
+            model: None,
+        },
+    };
     build_full(&dir, &scan, settings, &Progress::default(), &lock)?;
     drop(lock);
     fresh::open_live(&dir).map_err(|why| anyhow!("{why} in {}", dir.root().display()))

@@ -34,6 +34,9 @@ pub struct Stamp {
     /// caught on opening; absent when the corpus had no taxonomy.
     #[serde(default)]
     pub taxonomy: Option<String>,
+    /// File in the generation folder holding the passage vectors, when the index has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vectors: Option<String>,
 }
 
 impl Stamp {
@@ -45,6 +48,7 @@ impl Stamp {
             manifest,
             watch: Watch::of(scan),
             taxonomy: taxonomy_text.map(taxonomy_hash),
+            vectors: None,
         }
     }
 }

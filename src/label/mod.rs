@@ -1,14 +1,16 @@
 //! Labelling: the taxonomy of roles and topics (`taxonomy.toml`) and the rules that give a
 //! passage its labels. Pure: parsing (`parse.rs`) takes text, labelling takes a heading path and
-//! a passage.
+//! a passage; synonyms (`synonym.rs`) are only read here and used by the search.
 
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::model::{Evidence, LabelKind, Labels, Reason};
 
 mod parse;
+mod synonym;
 
 pub use parse::TaxonomyError;
+pub use synonym::Synonym;
 
 /// File name of the taxonomy inside a corpus folder.
 pub const TAXONOMY_FILE: &str = "taxonomy.toml";
@@ -19,6 +21,8 @@ pub const TAXONOMY_FILE: &str = "taxonomy.toml";
 pub struct Taxonomy {
     pub roles: Vec<Category>,
     pub topics: Vec<Category>,
+    /// Words readers use that the text may not, expanded at query time only.
+    pub synonyms: Vec<Synonym>,
 }
 
 /// One role or topic.

@@ -17,6 +17,8 @@ struct RawTaxonomy {
     role: Vec<RawRole>,
     #[serde(default)]
     topic: Vec<RawTopic>,
+    #[serde(default)]
+    synonym: Vec<super::synonym::RawSynonym>,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +77,12 @@ impl Taxonomy {
             .into_iter()
             .map(|t| Category::new(t.slug, t.name, t.keywords, t.outside_sections))
             .collect();
-        let taxonomy = Taxonomy { roles, topics };
+        let synonyms = super::synonym::expansions(raw.synonym)?;
+        let taxonomy = Taxonomy {
+            roles,
+            topics,
+            synonyms,
+        };
         taxonomy.validate()?;
         Ok(taxonomy)
     }

@@ -106,7 +106,7 @@ impl Human {
         if hit.score > 0.0 {
             header.push_str(&format!(
                 "  {}",
-                self.paint(DIM, &format!("score {:.2}", hit.score))
+                self.paint(DIM, &format!("score {}", score_text(hit.score)))
             ));
         }
         let labels = self.labels(&hit.labels);
@@ -149,8 +149,29 @@ impl Human {
         writeln!(
             out,
             "{INDENT}{}",
-            self.paint(BOLD, &format!("score {score:.2} ="))
+            self.paint(BOLD, &format!("score {} =", score_text(score)))
         )?;
+        if let Some(fusion) = &explanation.fusion {
+            let side = |rank: Option<usize>, what: String| match rank {
+                Some(rank) => format!("rank {rank}, {what}"),
+                None => "not among its best".to_string(),
+            };
+            let words = side(
+                fusion.lexical_rank,
+                format!("BM25 {:.2}", fusion.bm25.unwrap_or_default()),
+            );
+            let meaning = side(
+                fusion.semantic_rank,
+                format!("similarity {:.3}", fusion.similarity.unwrap_or_default()),
+            );
+            writeln!(
+                out,
+                "{INDENT}  fused rank {} by reciprocal rank (k 60)",
+                fusion.fused_rank
+            )?;
+            writeln!(out, "{INDENT}  words:   {words}")?;
+            writeln!(out, "{INDENT}  meaning: {meaning}")?;
+        }
         for term in &explanation.terms {
             let mut parts = Vec::new();
             if let Some(freq) = term.freq {
@@ -162,7 +183,11 @@ impl Human {
             if (term.boost - 1.0).abs() > f32::EPSILON {
                 parts.push(format!("boost {}", term.boost));
             }
-            let typo = if term.typo { " (typo match)" } else { "" };
+            let typo = match (&term.synonym, term.typo) {
+                (Some(word), _) => format!(" (synonym of {word})"),
+                (None, true) => " (typo match)".to_string(),
+                (None, false) => String::new(),
+            };
             writeln!(
                 out,
                 "{INDENT}  {:>6.2}  {}:{}{typo}  {}",
@@ -366,6 +391,15 @@ fn facet_line(facets: &Facets) -> String {
         }
     }
     line
+}
+
+/// A score as shown: two decimals, four for the small scores of rank fusion.
+fn score_text(score: f32) -> String {
+    if score < 0.1 {
+        format!("{score:.4}")
+    } else {
+        format!("{score:.2}")
+    }
 }
 
 #[cfg(test)]

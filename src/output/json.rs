@@ -52,16 +52,31 @@ pub struct JsonHit<'a> {
 }
 
 /// `--explain`: the score's parts, one per term and field, largest first, and one line per
-/// label saying why the passage carries it (`role cto: "CTOs" ×2 in text`).
+/// label saying why the passage carries it (`role cto: "CTOs" ×2 in text`). `fusion`, in
+/// semantic and hybrid modes (else `null`): where the hit stood by words (`bm25`,
+/// `lexical_rank`) and by meaning (`similarity`, `semantic_rank`), each `null` when it was not
+/// among that side's best, and its `fused_rank`.
 #[derive(Serialize)]
 pub struct JsonExplanation<'a> {
     pub terms: Vec<JsonTermScore<'a>>,
     pub labels: Vec<String>,
+    pub fusion: Option<JsonFusion>,
+}
+
+/// The two rankings behind a hit of a search by meaning.
+#[derive(Serialize)]
+pub struct JsonFusion {
+    pub bm25: Option<f32>,
+    pub lexical_rank: Option<usize>,
+    pub similarity: Option<f32>,
+    pub semantic_rank: Option<usize>,
+    pub fused_rank: usize,
 }
 
 /// The BM25 contribution of one term in one field: `term` is the indexed (stemmed) term or a
 /// phrase's words, `freq` and `idf` are `null` when tantivy did not report them, `boost` is the
-/// product of the field and typo weights, `typo` says the term matched through typo tolerance.
+/// product of the field, typo and synonym weights, `typo` says the term matched through typo
+/// tolerance, `synonym` names the typed word (indexed form) a synonym term stands for, else null.
 #[derive(Serialize)]
 pub struct JsonTermScore<'a> {
     pub field: &'a str,
@@ -71,6 +86,7 @@ pub struct JsonTermScore<'a> {
     pub idf: Option<f32>,
     pub boost: f32,
     pub typo: bool,
+    pub synonym: Option<&'a str>,
 }
 
 /// `--context N`: up to N passages before and after a hit in its document, in document order.
@@ -222,6 +238,13 @@ impl<'a> JsonHit<'a> {
             explanation: hit.explanation.as_ref().map(|e| JsonExplanation {
                 terms: e.terms.iter().map(JsonTermScore::new).collect(),
                 labels: e.labels.iter().map(reason_text).collect(),
+                fusion: e.fusion.as_ref().map(|f| JsonFusion {
+                    bm25: f.bm25,
+                    lexical_rank: f.lexical_rank,
+                    similarity: f.similarity,
+                    semantic_rank: f.semantic_rank,
+                    fused_rank: f.fused_rank,
+                }),
             }),
             context: hit.context.as_ref().map(|c| JsonContext {
                 before: c.before.iter().map(JsonNeighbor::new).collect(),
@@ -241,6 +264,7 @@ impl<'a> JsonTermScore<'a> {
             idf: t.idf,
             boost: t.boost,
             typo: t.typo,
+            synonym: t.synonym.as_deref(),
         }
     }
 }

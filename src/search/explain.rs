@@ -31,8 +31,19 @@ pub(super) fn explain(
         }
     }
     terms.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let labels = live.taxonomy.explain(section, text);
-    Ok(Explanation { terms, labels })
+    Ok(Explanation {
+        terms,
+        ..labels_only(live, section, text)
+    })
+}
+
+/// The reasons for a hit's labels, with no score parts (a passage found by meaning alone).
+pub(super) fn labels_only(live: &LiveIndex, section: &[String], text: &str) -> Explanation {
+    Explanation {
+        terms: Vec::new(),
+        labels: live.taxonomy.explain(section, text),
+        fusion: None,
+    }
 }
 
 /// The scoring clauses of a query, boolean queries opened down to their leaves (a term, a
@@ -115,6 +126,7 @@ fn collect_terms(
         let idf = find("idf");
         out.push(TermScore {
             typo: plan.typo_terms.contains(&term),
+            synonym: plan.synonym_terms.get(&term).cloned(),
             field,
             term,
             score: value * boost,

@@ -11,15 +11,21 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 mod explain;
+pub mod fusion;
 mod plan;
+mod semantic;
+mod synonyms;
 mod typo;
 
 pub(crate) use plan::Plan;
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
+use crate::embed::Embedder;
 use crate::index::{field, Fields, LiveIndex};
 use crate::model::{Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet};
 
+/// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
+const FUSION_CANDIDATES: usize = 100;
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
 
@@ -33,10 +39,25 @@ pub struct Request {
     pub limit: usize,
     /// Let words of 5 letters or more match indexed words one or two typos away.
     pub typos: bool,
+    /// Expand words with the taxonomy's synonyms (never inside a quoted phrase).
+    pub synonyms: bool,
     /// Attach score and label explanations to hits.
     pub explain: bool,
     /// Attach this many neighbouring passages on each side of every hit.
     pub context: usize,
+    /// Rank by words, by meaning, or both fused.
+    pub mode: Mode,
+}
+
+/// Which rankings a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// BM25 over the words (with typos and synonyms).
+    Lexical,
+    /// Cosine similarity of sentence vectors alone.
+    Semantic,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
 }
 
 impl Request {
@@ -48,8 +69,10 @@ impl Request {
             topics: Vec::new(),
             limit,
             typos: true,
+            synonyms: true,
             explain: false,
             context: 0,
+            mode: Mode::Lexical,
         }
     }
 }
@@ -57,9 +80,16 @@ impl Request {
 /// Runs a search: BM25 over text, headings and title; filters restrict without scoring; facet
 /// counts and the total cover every hit, not only the first `limit`.
 pub fn run(live: &LiveIndex, request: &Request) -> Result<Results> {
+    run_in_mode(live, request, None)
+}
+
+/// Runs a search in the request's mode; semantic and hybrid need the index's vectors and the
+/// model that made them (`embedder`).
+pub fn run_in_mode(live: &LiveIndex, request: &Request, embedder: Option<&Embedder>) -> Result<Results> {
     let searcher = live.reader.searcher();
-    let plan = Plan::build(live, &searcher, &request.query, request.typos)?;
-    let mut results = execute(live, &searcher, &plan, request)?;
+    let plan = Plan::build(live, &searcher, request)?;
+    let meaning = semantic::Meaning::of(live, request, embedder)?;
+    let mut results = execute(live, &searcher, &plan, request, meaning.as_ref())?;
     results.did_you_mean = plan.did_you_mean(&searcher, &live.fields, &request.query)?;
     Ok(results)
 }
@@ -67,9 +97,15 @@ pub fn run(live: &LiveIndex, request: &Request) -> Result<Results> {
 /// Runs the request once per role slug, each restricted to that role (`--by-role`). The query
 /// is parsed, and its typo lookups made, once for all roles; the spelling suggestion belongs
 /// to the overall search, so these results carry none.
-pub fn run_per_role(live: &LiveIndex, request: &Request, roles: &[String]) -> Result<Vec<Results>> {
+pub fn run_per_role(
+    live: &LiveIndex,
+    request: &Request,
+    roles: &[String],
+    embedder: Option<&Embedder>,
+) -> Result<Vec<Results>> {
     let searcher = live.reader.searcher();
-    let plan = Plan::build(live, &searcher, &request.query, request.typos)?;
+    let plan = Plan::build(live, &searcher, request)?;
+    let meaning = semantic::Meaning::of(live, request, embedder)?;
     roles
         .iter()
         .map(|slug| {
@@ -77,14 +113,23 @@ pub fn run_per_role(live: &LiveIndex, request: &Request, roles: &[String]) -> Re
                 roles: vec![slug.clone()],
                 ..request.clone()
             };
-            execute(live, &searcher, &plan, &role_request)
+            execute(live, &searcher, &plan, &role_request, meaning.as_ref())
         })
         .collect()
 }
 
 /// Searches with a parsed query: the filters, the best hits with their snippets (and
 /// explanations and context when asked), the total and the label counts.
-fn execute(live: &LiveIndex, searcher: &Searcher, plan: &Plan, request: &Request) -> Result<Results> {
+fn execute(
+    live: &LiveIndex,
+    searcher: &Searcher,
+    plan: &Plan,
+    request: &Request,
+    meaning: Option<&semantic::Meaning>,
+) -> Result<Results> {
+    if let Some(meaning) = meaning {
+        return semantic::execute(live, searcher, plan, request, meaning);
+    }
     let fields = &live.fields;
     if !plan::has_terms(&*plan.query) {
         // Only punctuation, stop words or symbols: nothing is searched, so nothing matches
@@ -102,23 +147,7 @@ fn execute(live: &LiveIndex, searcher: &Searcher, plan: &Plan, request: &Request
     let top = searcher
         .search(&query, &TopDocs::with_limit(limit).order_by_score())
         .context("searching the index")?;
-    let (total, facets) = if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
-        let total = query.count(searcher).context("counting hits")?;
-        (total, Facets::default())
-    } else {
-        let mut roles = FacetCollector::for_field(field::ROLES);
-        roles.add_facet(Facet::root());
-        let mut topics = FacetCollector::for_field(field::TOPICS);
-        topics.add_facet(Facet::root());
-        let (total, role_counts, topic_counts) = searcher
-            .search(&query, &(Count, roles, topics))
-            .context("counting hits per label")?;
-        let facets = Facets {
-            roles: counts(live, LabelKind::Role, &role_counts),
-            topics: counts(live, LabelKind::Topic, &topic_counts),
-        };
-        (total, facets)
-    };
+    let (total, facets) = count(live, searcher, &query)?;
     let mut snippets =
         SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
@@ -146,6 +175,30 @@ fn execute(live: &LiveIndex, searcher: &Searcher, plan: &Plan, request: &Request
         facets,
         did_you_mean: None,
     })
+}
+
+/// The number of passages a query matches and their label counts (only when the index has
+/// labels), from a pass that scores nothing.
+fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
+    Ok(
+        if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
+            let total = query.count(searcher).context("counting hits")?;
+            (total, Facets::default())
+        } else {
+            let mut roles = FacetCollector::for_field(field::ROLES);
+            roles.add_facet(Facet::root());
+            let mut topics = FacetCollector::for_field(field::TOPICS);
+            topics.add_facet(Facet::root());
+            let (total, role_counts, topic_counts) = searcher
+                .search(query, &(Count, roles, topics))
+                .context("counting hits per label")?;
+            let facets = Facets {
+                roles: counts(live, LabelKind::Role, &role_counts),
+                topics: counts(live, LabelKind::Topic, &topic_counts),
+            };
+            (total, facets)
+        },
+    )
 }
 
 /// Finds one passage by id (`source:ordinal`), with `around` neighbours on each side.

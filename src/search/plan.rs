@@ -1,17 +1,20 @@
 //! Query planning: a person's text, cleaned (question words, stray colons and stars), parsed
-//! leniently and expanded with near indexed words (typo tolerance), ready to run.
+//! leniently and expanded with near indexed words (typo tolerance) and the taxonomy's synonyms,
+//! ready to run.
 
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Result;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Searcher, TantivyDocument, Term};
 
+use super::synonyms::{self, Expansion};
 use super::typo::{typo_budget, typo_distance, TypoAutomaton};
+use super::Request;
 use crate::index::{analyzer, field, Fields, LiveIndex};
 
 /// A heading match counts, but less than a body match.
@@ -25,6 +28,8 @@ const TYPO_BOOST: f32 = 0.1;
 const RARE_WORD_PASSAGES: u64 = 3;
 /// Indexed words a typed word may expand to through typos, closest and commonest first.
 const MAX_TYPO_EXPANSIONS: usize = 8;
+/// A synonym weighs half the word typed: a passage with the reader's own word ranks first.
+const SYNONYM_BOOST: f32 = 0.5;
 
 /// A parsed query: the tantivy query plus what typo tolerance did to it.
 pub(crate) struct Plan {
@@ -33,11 +38,15 @@ pub(crate) struct Plan {
     unknown: Vec<(String, Option<String>)>,
     /// Terms (in the text and section fields) added by typo tolerance.
     pub(crate) typo_terms: HashSet<String>,
+    /// Terms added as synonyms, with the word typed they stand for.
+    pub(crate) synonym_terms: BTreeMap<String, String>,
 }
 
 impl Plan {
-    /// Parses leniently (never an error) and expands single words to near indexed words.
-    pub(super) fn build(live: &LiveIndex, searcher: &Searcher, text: &str, typos: bool) -> Result<Plan> {
+    /// Parses leniently (never an error), expands single words to near indexed words and
+    /// words of the taxonomy's synonyms to their alternatives.
+    pub(super) fn build(live: &LiveIndex, searcher: &Searcher, request: &Request) -> Result<Plan> {
+        let text = &request.query;
         let fields = &live.fields;
         let mut parser = QueryParser::for_index(&live.index, fields.searchable().to_vec());
         parser.set_field_boost(fields.section, SECTION_BOOST);
@@ -46,22 +55,42 @@ impl Plan {
             text,
         )))));
         let (ast, _errors) = tantivy::query_grammar::parse_query_lenient(&cleaned);
+        // A lone word comes back as a leaf; as a clause of one it meets the synonym matching.
+        let ast = match ast {
+            leaf @ UserInputAst::Leaf(_) => UserInputAst::Clause(vec![(None, leaf)]),
+            other => other,
+        };
         let mut plan = Plan {
             query: Box::new(tantivy::query::EmptyQuery),
             unknown: Vec::new(),
             typo_terms: HashSet::new(),
+            synonym_terms: BTreeMap::new(),
+        };
+        let expansions = if request.synonyms {
+            synonyms::expansions(&live.taxonomy.synonyms)
+        } else {
+            Vec::new()
         };
         let mut builder = Builder {
             parser: &parser,
             searcher,
             fields,
-            typos,
+            typos: request.typos,
+            synonyms: &expansions,
             plan: &mut plan,
         };
         let query = builder.ast(ast)?;
         if let Some(query) = query {
             plan.query = query;
         }
+        // A word with synonyms is a word the taxonomy knows: no spelling suggestion for it.
+        let triggers: HashSet<&String> = expansions
+            .iter()
+            .filter(|e| e.words.len() == 1)
+            .map(|e| &e.words[0])
+            .collect();
+        plan.unknown
+            .retain(|(word, _)| !analyse(word).first().is_some_and(|w| triggers.contains(w)));
         Ok(plan)
     }
 
@@ -107,18 +136,44 @@ struct Builder<'a> {
     searcher: &'a Searcher,
     fields: &'a Fields,
     typos: bool,
+    synonyms: &'a [Expansion],
     plan: &'a mut Plan,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn ast(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>> {
         match ast {
             UserInputAst::Clause(clauses) => {
                 let mut built: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (occur, sub) in clauses {
-                    if let Some(query) = self.ast(sub)? {
-                        built.push((occur.unwrap_or(Occur::Should), query));
+                let words = synonyms::clause_words(&clauses);
+                let expansions: &'a [Expansion] = self.synonyms;
+                let mut clauses = clauses.into_iter().enumerate();
+                while let Some((i, (occur, sub))) = clauses.next() {
+                    let Some(query) = self.ast(sub)? else {
+                        continue;
+                    };
+                    let occur = occur.unwrap_or(Occur::Should);
+                    let Some(expansion) = synonyms::entry_at(expansions, &words, i, occur) else {
+                        built.push((occur, query));
+                        continue;
+                    };
+                    // The words of a multi-word synonym are optional words next to each
+                    // other: they become one alternative, the best of the typed words and
+                    // each synonym.
+                    let mut typed: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, query)];
+                    for _ in 1..expansion.words.len() {
+                        if let Some((_, (_, sub))) = clauses.next() {
+                            if let Some(query) = self.ast(sub)? {
+                                typed.push((Occur::Should, query));
+                            }
+                        }
                     }
+                    let typed: Box<dyn Query> = if typed.len() == 1 {
+                        typed.remove(0).1
+                    } else {
+                        Box::new(BooleanQuery::new(typed))
+                    };
+                    built.push((occur, self.with_synonyms(typed, expansion)));
                 }
                 if built.iter().all(|(occur, _)| *occur == Occur::Should) {
                     built = flatten_should(built);
@@ -143,6 +198,61 @@ impl Builder<'_> {
                 other => Ok(self.delegate(other)),
             },
         }
+    }
+
+    /// The typed words or any synonym, whichever scores best; a synonym at half the weight.
+    fn with_synonyms(&mut self, typed: Box<dyn Query>, expansion: &Expansion) -> Box<dyn Query> {
+        let typed_words = expansion.words.join(" ");
+        // Typed words the index lacks are left out: they match nothing, and a clause whose
+        // terms are in no segment trips tantivy's checks when a score is explained.
+        let typed_indexed = self.indexed(&*typed);
+        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+        for alternative in &expansion.alternatives {
+            let words = analyse(alternative);
+            if words.is_empty() {
+                continue;
+            }
+            for word in &words {
+                self.plan
+                    .synonym_terms
+                    .entry(word.clone())
+                    .or_insert_with(|| typed_words.clone());
+            }
+            let literal = UserInputLiteral {
+                field_name: None,
+                phrase: alternative.clone(),
+                delimiter: if words.len() > 1 {
+                    Delimiter::DoubleQuotes
+                } else {
+                    Delimiter::None
+                },
+                slop: 0,
+                prefix: false,
+            };
+            if let Some(query) = self.delegate(UserInputLeaf::Literal(literal)) {
+                if self.indexed(&*query) {
+                    alternatives.push(Box::new(BoostQuery::new(query, SYNONYM_BOOST)));
+                }
+            }
+        }
+        if alternatives.is_empty() {
+            // Nothing to add: the typed words as they are (an empty disjunction would match
+            // every passage).
+            return typed;
+        }
+        if typed_indexed {
+            alternatives.insert(0, typed);
+        }
+        Box::new(DisjunctionMaxQuery::new(alternatives))
+    }
+
+    /// Does any term of the query occur in the index?
+    fn indexed(&self, query: &dyn Query) -> bool {
+        let mut terms = Vec::new();
+        query.query_terms(&mut |term, _| terms.push(term.clone()));
+        terms
+            .iter()
+            .any(|term| self.searcher.doc_freq(term).is_ok_and(|n| n > 0))
     }
 
     /// Lets tantivy's parser build a leaf it handles fully (phrases, fields, ranges, prefixes).
@@ -300,7 +410,7 @@ fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -
 }
 
 /// The terms the index analyser makes of `text`.
-fn analyse(text: &str) -> Vec<String> {
+pub(super) fn analyse(text: &str) -> Vec<String> {
     let mut analyzer = analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();

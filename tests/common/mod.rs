@@ -228,6 +228,17 @@ pub struct JsonHit {
 pub struct JsonExplanation {
     pub terms: Vec<JsonTermScore>,
     pub labels: Vec<String>,
+    pub fusion: Option<JsonFusion>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonFusion {
+    pub bm25: Option<f32>,
+    pub lexical_rank: Option<usize>,
+    pub similarity: Option<f32>,
+    pub semantic_rank: Option<usize>,
+    pub fused_rank: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +251,7 @@ pub struct JsonTermScore {
     pub idf: Option<f32>,
     pub boost: f32,
     pub typo: bool,
+    pub synonym: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,420 @@
+//! Passage vectors: unit-length sentence vectors of each passage and its sentences, kept in one
+//! file of the index generation, made in a build, and searched by brute force for a query.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::folder::now_ns;
+use crate::embed::Embedder;
+use crate::model::Progress;
+
+/// Vectors file in a generation, followed by the time it was written.
+const VECTORS_PREFIX: &str = "vectors-";
+/// Texts one worker embeds at a time (and between two progress updates).
+const EMBED_CHUNK: usize = 64;
+
+/// A text to embed: its vector row id (`source:ordinal#k`) and the text.
+pub(super) type Unit = (String, String);
+
+/// Whether a build makes passage vectors, and with which model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VectorSettings {
+    pub choice: VectorChoice,
+    /// The embedding model's folder, if there is one.
+    pub model: Option<std::path::PathBuf>,
+}
+
+/// When a build makes passage vectors (for search by meaning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VectorChoice {
+    /// When the model is there and the corpus is at most [`AUTO_VECTORS_MAX_BYTES`]; an
+    /// update keeps the vectors an index has.
+    #[default]
+    Auto,
+    /// Always (an error without the model).
+    Always,
+    /// Never; an update drops the vectors an index has.
+    Never,
+}
+
+/// Corpora up to this many bytes of text get passage vectors by default when the model is
+/// there; larger ones only with `rsearch index --vectors` (see the README for the figures).
+pub const AUTO_VECTORS_MAX_BYTES: u64 = 1 << 20;
+
+/// The texts a passage is embedded as, with their row ids.
+pub(super) fn units_of<'a>(id: &'a str, text: &'a str) -> impl Iterator<Item = Unit> + 'a {
+    crate::embed::passage_units(text)
+        .into_iter()
+        .enumerate()
+        .map(move |(k, unit)| (Vectors::row_id(id, k), unit.to_string()))
+}
+
+/// How many passages the rows to embed are of (each passage has a row `#0`).
+pub(super) fn passages_in(units: &[Unit]) -> usize {
+    units.iter().filter(|(id, _)| id.ends_with("#0")).count()
+}
+
+/// The vectors of one chunk of texts, with the chunk's number.
+type Embedded = (usize, Vec<Vec<f32>>);
+
+/// Adds the vectors of `units` to `vectors`, loading the model only when there is something
+/// to embed; progress counts texts embedded.
+pub(super) fn embed_units(
+    model: &Path,
+    mut vectors: Vectors,
+    units: &[Unit],
+    progress: &Progress,
+) -> Result<(Vectors, Duration)> {
+    let started = Instant::now();
+    if units.is_empty() {
+        return Ok((vectors, started.elapsed()));
+    }
+    let embedder = Embedder::load(model)?;
+    progress
+        .passages_total
+        .store(units.len() as u64, Ordering::Relaxed);
+    // The model's matrix products on these small batches keep about one core busy: one
+    // worker per core, each taking the next chunk, uses them all.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let chunks: Vec<&[Unit]> = units.chunks(EMBED_CHUNK).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(chunks.len());
+    let work = || -> Result<Vec<Embedded>> {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(i) else {
+                return Ok(done);
+            };
+            let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
+            done.push((i, embedder.embed(&texts)?));
+            progress
+                .passages_embedded
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    };
+    let results: Vec<Result<Vec<Embedded>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("embedding failed (internal error)")))
+            })
+            .collect()
+    });
+    for result in results {
+        for (i, embedded) in result? {
+            for ((id, _), vector) in chunks[i].iter().zip(embedded) {
+                vectors.insert(id, &vector);
+            }
+        }
+    }
+    Ok((vectors, started.elapsed()))
+}
+
+/// Writes the vectors under a new name in the generation; the commit's stamp names it.
+pub(super) fn write_new(dir: &Path, vectors: &Vectors) -> Result<String> {
+    let name = format!("{VECTORS_PREFIX}{}.bin", now_ns());
+    vectors.write(&dir.join(&name))?;
+    Ok(name)
+}
+
+/// Removes vectors files the live commit does not name (left by earlier updates).
+pub(super) fn remove_others(dir: &Path, live: Option<&str>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(VECTORS_PREFIX) && Some(name.as_str()) != live {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The source file of a passage or row id (`source:ordinal#k`).
+pub(super) fn source_of(id: &str) -> &str {
+    id.rsplit_once(':').map_or(id, |(source, _)| source)
+}
+
+/// First bytes of a vectors file; the last digits are its layout's version.
+const MAGIC: &[u8; 8] = b"RSVEC001";
+
+/// A passage close to a query: its id, its best cosine, and its closest sentence (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Near<'a> {
+    pub passage: &'a str,
+    pub similarity: f32,
+    pub sentence: Option<usize>,
+}
+
+/// Passage vectors by row id (`source:ordinal#k`: k = 0 the passage, 1… its sentences), all
+/// of one model and length.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Vectors {
+    /// Names the model that made the vectors ([`crate::embed::Embedder::fingerprint`]).
+    pub fingerprint: String,
+    pub dimensions: usize,
+    ids: Vec<String>,
+    data: Vec<f32>,
+    rows: HashMap<String, usize>,
+}
+
+impl Vectors {
+    /// An empty set for vectors of `dimensions` numbers made by the model `fingerprint`.
+    pub fn new(fingerprint: &str, dimensions: usize) -> Vectors {
+        Vectors {
+            fingerprint: fingerprint.to_string(),
+            dimensions,
+            ..Vectors::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Adds or replaces the vector of a passage; a vector of the wrong length is a bug.
+    pub fn insert(&mut self, id: &str, vector: &[f32]) {
+        assert_eq!(vector.len(), self.dimensions, "vector length");
+        match self.rows.get(id) {
+            Some(&row) => {
+                self.data[row * self.dimensions..(row + 1) * self.dimensions].copy_from_slice(vector)
+            }
+            None => {
+                self.rows.insert(id.to_string(), self.ids.len());
+                self.ids.push(id.to_string());
+                self.data.extend_from_slice(vector);
+            }
+        }
+    }
+
+    /// The vector of a passage.
+    pub fn get(&self, id: &str) -> Option<&[f32]> {
+        let row = *self.rows.get(id)?;
+        Some(&self.data[row * self.dimensions..(row + 1) * self.dimensions])
+    }
+
+    /// The same vectors without those `keep` rejects (passages of removed or changed files).
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) -> Vectors {
+        let mut out = Vectors::new(&self.fingerprint, self.dimensions);
+        for (row, id) in self.ids.iter().enumerate() {
+            if keep(id) {
+                out.insert(id, &self.data[row * self.dimensions..(row + 1) * self.dimensions]);
+            }
+        }
+        out
+    }
+
+    /// The row name of unit `k` of a passage: 0 the whole passage, 1… its sentences.
+    pub fn row_id(passage: &str, k: usize) -> String {
+        format!("{passage}#{k}")
+    }
+
+    /// Every passage with its cosine to `query` (the best of its rows) and the sentence (1…)
+    /// closest to it, if the passage has sentence rows; closest passage first.
+    pub fn nearest_passages(&self, query: &[f32]) -> Vec<Near<'_>> {
+        let mut by_passage: HashMap<&str, Near<'_>> = HashMap::new();
+        for (row, similarity) in self.nearest(query) {
+            let (passage, k) = match row.rsplit_once('#') {
+                Some((passage, k)) => (passage, k.parse().unwrap_or(0)),
+                None => (row, 0),
+            };
+            let near = by_passage.entry(passage).or_insert(Near {
+                passage,
+                similarity,
+                sentence: None,
+            });
+            // Rows come closest first: the first seen is the passage's best.
+            if k > 0 && near.sentence.is_none() {
+                near.sentence = Some(k);
+            }
+        }
+        let mut found: Vec<Near<'_>> = by_passage.into_values().collect();
+        found.sort_by(|a, b| {
+            b.similarity
+                .total_cmp(&a.similarity)
+                .then_with(|| a.passage.cmp(b.passage))
+        });
+        found
+    }
+
+    /// Every row id with its cosine to `query` (a unit vector), closest first.
+    pub fn nearest(&self, query: &[f32]) -> Vec<(&str, f32)> {
+        let mut scored: Vec<(&str, f32)> = self
+            .ids
+            .iter()
+            .zip(self.data.chunks_exact(self.dimensions.max(1)))
+            .map(|(id, v)| (id.as_str(), crate::embed::similarity(query, v)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        scored
+    }
+
+    /// Writes the vectors to `path` through a temporary file renamed over it, so a reader
+    /// sees the old file or the new one, never half of one.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut bytes = Vec::with_capacity(32 + self.data.len() * 4 + self.ids.len() * 24);
+        bytes.extend_from_slice(MAGIC);
+        put_str(&mut bytes, &self.fingerprint);
+        bytes.extend_from_slice(&(self.dimensions as u32).to_le_bytes());
+        bytes.extend_from_slice(&(self.ids.len() as u64).to_le_bytes());
+        for id in &self.ids {
+            put_str(&mut bytes, id);
+        }
+        for x in &self.data {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        let checksum = fnv1a(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        let temp = path.with_extension("tmp");
+        let mut file = fs::File::create(&temp).with_context(|| format!("writing {}", temp.display()))?;
+        file.write_all(&bytes)
+            .and_then(|_| file.sync_all())
+            .with_context(|| format!("writing {}", temp.display()))?;
+        fs::rename(&temp, path).with_context(|| format!("renaming {}", temp.display()))?;
+        Ok(())
+    }
+
+    /// Reads a vectors file, checking its layout version and checksum.
+    pub fn read(path: &Path) -> Result<Vectors> {
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Vectors::parse(&bytes).with_context(|| format!("reading {}", path.display()))
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Vectors> {
+        if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
+            bail!("not a vectors file of this rsearch");
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        if fnv1a(body).to_le_bytes() != sum {
+            bail!("bad checksum");
+        }
+        let mut at = MAGIC.len();
+        let fingerprint = take_str(body, &mut at)?;
+        let dimensions = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
+        let count = u64::from_le_bytes(take(body, &mut at, 8)?.try_into()?) as usize;
+        let mut vectors = Vectors::new(&fingerprint, dimensions);
+        let mut ids = Vec::with_capacity(count.min(body.len()));
+        for _ in 0..count {
+            ids.push(take_str(body, &mut at)?);
+        }
+        let numbers = take(body, &mut at, count * dimensions * 4)?;
+        if at != body.len() {
+            bail!("trailing bytes");
+        }
+        for (id, chunk) in ids.iter().zip(numbers.chunks_exact(dimensions * 4)) {
+            let vector: Vec<f32> = chunk
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            vectors.insert(id, &vector);
+        }
+        Ok(vectors)
+    }
+}
+
+fn put_str(bytes: &mut Vec<u8>, text: &str) {
+    bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+}
+
+fn take<'a>(bytes: &'a [u8], at: &mut usize, n: usize) -> Result<&'a [u8]> {
+    let end = at.checked_add(n).filter(|&end| end <= bytes.len());
+    let Some(end) = end else {
+        bail!("file is cut short");
+    };
+    let slice = &bytes[*at..end];
+    *at = end;
+    Ok(slice)
+}
+
+fn take_str(bytes: &[u8], at: &mut usize) -> Result<String> {
+    let n = u32::from_le_bytes(take(bytes, at, 4)?.try_into()?) as usize;
+    Ok(std::str::from_utf8(take(bytes, at, n)?)?.to_string())
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vectors {
+        let mut v = Vectors::new("model/1", 2);
+        v.insert("a.txt:1", &[1.0, 0.0]);
+        v.insert("a.txt:2", &[0.6, 0.8]);
+        v.insert("b.txt:1", &[0.0, 1.0]);
+        v
+    }
+
+    #[test]
+    fn vectors_read_back_as_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vectors");
+        sample().write(&path).expect("write");
+        assert_eq!(Vectors::read(&path).expect("read"), sample());
+    }
+
+    #[test]
+    fn a_flipped_byte_is_caught_by_the_checksum() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vectors");
+        sample().write(&path).expect("write");
+        let mut bytes = fs::read(&path).expect("read");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        fs::write(&path, bytes).expect("write");
+        assert!(Vectors::read(&path).is_err());
+    }
+
+    #[test]
+    fn nearest_orders_by_cosine_then_id() {
+        let vectors = sample();
+        let found: Vec<&str> = vectors
+            .nearest(&[0.0, 1.0])
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(found, ["b.txt:1", "a.txt:2", "a.txt:1"]);
+    }
+
+    #[test]
+    fn a_passage_takes_its_best_row_and_names_its_closest_sentence() {
+        let mut v = Vectors::new("model/1", 2);
+        v.insert("a.txt:1#0", &[0.6, 0.8]);
+        v.insert("a.txt:1#1", &[1.0, 0.0]);
+        v.insert("a.txt:1#2", &[0.0, 1.0]);
+        v.insert("b.txt:1#0", &[0.8, 0.6]);
+        let near = v.nearest_passages(&[0.0, 1.0]);
+        assert_eq!(near[0].passage, "a.txt:1");
+        assert_eq!(near[0].similarity, 1.0);
+        assert_eq!(near[0].sentence, Some(2));
+        assert_eq!(near[1].passage, "b.txt:1");
+        assert_eq!(near[1].sentence, None);
+    }
+
+    #[test]
+    fn retain_keeps_only_the_passages_asked_for() {
+        let kept = sample().retain(|id| !id.starts_with("a.txt:"));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept.get("b.txt:1"), Some(&[0.0, 1.0][..]));
+    }
+}

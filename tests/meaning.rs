@@ -1,0 +1,187 @@
+//! Search by meaning with the real embedding model: loading it, the article's vectors, a query
+//! in other words, incremental updates of the vectors, and everything working without it.
+//!
+//! The model is found through `RSEARCH_MODEL` or in `models/all-MiniLM-L6-v2` of the project
+//! (`scripts/fetch-model.sh`, which CI runs first); these tests fail, not skip, without it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{TestEnv, ARTICLE};
+use rsearch::embed::{self, Embedder};
+use rsearch::index::{CorpusChoice, Freshness, OpenSettings, VectorSettings};
+
+/// The model folder the tests use.
+fn model() -> PathBuf {
+    let dir = std::env::var_os(embed::MODEL_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(embed::DEFAULT_MODEL_DIR));
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no embedding model in {}: run scripts/fetch-model.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs rsearch with the model found through the environment.
+fn run(env: &TestEnv, args: &[&str]) -> common::Run {
+    let model = model();
+    env.run_with_env(args, &[(embed::MODEL_ENV, model.to_str().expect("model path"))])
+}
+
+fn query_json(env: &TestEnv, args: &[&str]) -> common::JsonResults {
+    let mut all = vec!["query"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    run(env, &all).expect_code(0).json()
+}
+
+#[test]
+fn the_model_gives_related_sentences_close_vectors_and_unrelated_ones_far() {
+    let embedder = Embedder::load(&model()).expect("load model");
+    let v = embedder
+        .embed(&[
+            "A man is eating food.",
+            "A man is eating a piece of bread.",
+            "A man is riding a horse.",
+        ])
+        .expect("embed");
+    assert_eq!(v[0].len(), embed::DIMENSIONS);
+    let norm: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    // The figures sentence-transformers gives for the same sentences.
+    assert!((embed::similarity(&v[0], &v[1]) - 0.7553).abs() < 0.002);
+    assert!((embed::similarity(&v[0], &v[2]) - 0.2474).abs() < 0.002);
+}
+
+#[test]
+fn the_article_gets_a_vector_per_passage_and_sentence() {
+    let env = TestEnv::new();
+    let built = run(&env, &["index"]).expect_code(0);
+    assert!(built.stderr.contains("embedded 41 passages"), "{}", built.stderr);
+    let settings = OpenSettings {
+        root: env.index(),
+        corpus: CorpusChoice::Given(env.corpus()),
+        freshness: Freshness::AsIs,
+        memory: 50 << 20,
+        vectors: VectorSettings::default(),
+    };
+    let live = rsearch::index::open_fresh(&settings, &Default::default(), &|_| {}).expect("open index");
+    let vectors = live.vectors.as_ref().expect("the index has vectors");
+    for ordinal in 1..=41 {
+        let id = format!("{ARTICLE}:{ordinal}");
+        assert!(vectors.get(&format!("{id}#0")).is_some(), "{id} has no vector");
+    }
+    assert!(vectors.len() > 41, "no sentence vectors: {}", vectors.len());
+    let embedder = Embedder::load(&model()).expect("load model");
+    let query = embedder
+        .embed(&["protecting data from attackers"])
+        .expect("embed");
+    let near = vectors.nearest_passages(&query[0]);
+    assert_eq!(near[0].passage, format!("{ARTICLE}:25"));
+}
+
+#[test]
+fn a_query_in_other_words_is_found_by_meaning_with_its_closest_sentence() {
+    let env = TestEnv::new();
+    run(&env, &["query", "keeping an eye on rivals", "--mode", "lexical"]).expect_code(1);
+    let results = query_json(&env, &["keeping an eye on rivals"]);
+    let top = &results.hits[0];
+    assert_eq!(top.ordinal, 5, "{}", top.text);
+    assert!(
+        top.snippet.starts_with("They monitor industry developments"),
+        "{}",
+        top.snippet
+    );
+    assert!(top.highlights.is_empty());
+    assert!(results.total_hits >= results.hits.len());
+}
+
+#[test]
+fn hybrid_is_the_default_and_explains_both_rankings() {
+    let env = TestEnv::new();
+    let results = query_json(&env, &["who talks to investors?", "--explain"]);
+    let fusion = results.hits[0]
+        .explanation
+        .as_ref()
+        .and_then(|e| e.fusion.as_ref())
+        .expect("a hybrid explanation");
+    assert_eq!(fusion.fused_rank, 1);
+    assert!(fusion.lexical_rank.is_some() && fusion.bm25.is_some());
+    assert!(fusion.semantic_rank.is_some() && fusion.similarity.is_some());
+    let plain = run(
+        &env,
+        &["query", "who talks to investors?", "--explain", "--limit", "1"],
+    )
+    .expect_code(0);
+    assert!(plain.stdout.contains("fused rank 1"), "{}", plain.stdout);
+    assert!(plain.stdout.contains("meaning: rank"), "{}", plain.stdout);
+}
+
+#[test]
+fn role_filters_apply_to_passages_found_by_meaning() {
+    let env = TestEnv::new();
+    let results = query_json(
+        &env,
+        &["keeping an eye on rivals", "--role", "ceo", "--mode", "semantic"],
+    );
+    assert!(!results.hits.is_empty());
+    for hit in &results.hits {
+        assert!(hit.roles.contains(&"ceo".to_string()), "{hit:?}");
+    }
+    assert_eq!(
+        results.facets.roles.get("ceo").copied(),
+        Some(results.total_hits as u64)
+    );
+}
+
+#[test]
+fn an_added_file_gets_vectors_and_the_others_keep_theirs() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    std::fs::write(
+        env.corpus().join("security.txt"),
+        "Network security\n\nThe firewall keeps intruders out of the company network. Every login is logged.\n",
+    )
+    .expect("write file");
+    let updated = run(&env, &["index"]).expect_code(0);
+    assert!(updated.stdout.contains("1 added"), "{}", updated.stdout);
+    assert!(
+        updated.stderr.contains("embedded 1 passages"),
+        "{}",
+        updated.stderr
+    );
+    let results = query_json(&env, &["stopping hackers", "--mode", "semantic", "--limit", "3"]);
+    assert_eq!(
+        results.hits[0].source, "security.txt",
+        "{:?}",
+        results.hits[0].text
+    );
+    let article = query_json(&env, &["keeping an eye on rivals", "--mode", "semantic"]);
+    assert_eq!(article.hits[0].ordinal, 5);
+}
+
+#[test]
+fn without_the_model_search_is_by_words_and_meaning_says_how_to_get_it() {
+    let env = TestEnv::new();
+    let no_model = env.root().join("no-model");
+    std::fs::create_dir_all(&no_model).expect("folder");
+    let env_vars = [(embed::MODEL_ENV, no_model.to_str().expect("path"))];
+    let words = env
+        .run_with_env(&["query", "cybersecurity", "--json"], &env_vars)
+        .expect_code(0);
+    assert_eq!(words.json().hits[0].ordinal, 25);
+    assert!(words.json().hits[0].explanation.is_none());
+    let meaning = env
+        .run_with_env(&["query", "cybersecurity", "--mode", "semantic"], &env_vars)
+        .expect_code(2);
+    assert_eq!(meaning.stderr.lines().count(), 1, "{}", meaning.stderr);
+    assert!(
+        meaning.stderr.contains("scripts/fetch-model.sh"),
+        "{}",
+        meaning.stderr
+    );
+}
