@@ -2,6 +2,7 @@
 //! by role and topic. The pipeline, one module a stage:
 //! `corpus` → `segment` → `label` → `index` → `search` → `output`, driven by `commands`;
 //! `prepare` is the read → segment → label step the index and `sections` share.
+//! `serve` answers the same searches over HTTP.
 
 pub mod cli;
 pub mod commands;
@@ -14,3 +15,4 @@ pub mod prepare;
 pub mod progress;
 pub mod search;
 pub mod segment;
+pub mod serve;

@@ -13,6 +13,7 @@ mod labels;
 mod man;
 mod query;
 mod sections;
+mod serve;
 mod settings;
 mod show;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Sections(args) => sections::run(&settings::sections(args)),
         Command::Labels(args) => labels::run(&settings::labels(args)),
         Command::Show(args) => show::run(&settings::show(args)),
+        Command::Serve(args) => serve::run(&settings::serve(args)),
         Command::Completions { shell } => completions::run(settings::shell(shell)),
         Command::Man => man::run(),
     }

@@ -27,6 +27,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         typos: settings.typos,
         explain: settings.explain,
         context: settings.context,
+        prefix: false,
     };
     let (live, results) = search_or_repair(&settings.index, live, &request)?;
     if let Some(suggestion) = &results.did_you_mean {

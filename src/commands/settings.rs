@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cli::{
     ColorChoice, IndexArgs, IndexLocation, LabelsArgs, OutputFormat, Presentation, QueryArgs, SectionsArgs,
-    Shell, ShowArgs,
+    ServeArgs, Shell, ShowArgs,
 };
 use crate::index::{BuildSettings, CorpusChoice, Freshness, OpenSettings};
 use crate::output::{Printer, Style};
@@ -65,6 +65,17 @@ pub struct ShowSettings {
     pub printer: Printer,
 }
 
+/// `rsearch serve`: which index to keep open and fresh, where to listen, and who may call.
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub index: OpenSettings,
+    pub listen: std::net::SocketAddr,
+    /// The one other origin whose pages may call the API (`--cors`).
+    pub cors: Option<String>,
+    /// One line per request on stderr (off with `--quiet`).
+    pub access_log: bool,
+}
+
 pub fn index(args: IndexArgs) -> IndexSettings {
     IndexSettings {
         corpus: args.corpus,
@@ -116,6 +127,15 @@ pub fn show(args: ShowArgs) -> ShowSettings {
         index: open_settings(args.location),
         id: args.id,
         context: args.context,
+    }
+}
+
+pub fn serve(args: ServeArgs) -> ServeSettings {
+    ServeSettings {
+        index: open_settings(args.location),
+        listen: args.listen,
+        cors: args.cors,
+        access_log: !args.quiet,
     }
 }
 

@@ -21,7 +21,7 @@ mod stamp;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{IndexDir, WriteLock};
-pub use fresh::{open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
+pub use fresh::{check, open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
 

@@ -37,6 +37,9 @@ pub struct Request {
     pub explain: bool,
     /// Attach this many neighbouring passages on each side of every hit.
     pub context: usize,
+    /// Also match the last word as the start of longer indexed words (search as you type),
+    /// unless the query ends with a space or the word is quoted, signed or fielded.
+    pub prefix: bool,
 }
 
 impl Request {
@@ -50,6 +53,7 @@ impl Request {
             typos: true,
             explain: false,
             context: 0,
+            prefix: false,
         }
     }
 }
@@ -58,7 +62,7 @@ impl Request {
 /// counts and the total cover every hit, not only the first `limit`.
 pub fn run(live: &LiveIndex, request: &Request) -> Result<Results> {
     let searcher = live.reader.searcher();
-    let plan = Plan::build(live, &searcher, &request.query, request.typos)?;
+    let plan = Plan::build(live, &searcher, &request.query, request.typos, request.prefix)?;
     let mut results = execute(live, &searcher, &plan, request)?;
     results.did_you_mean = plan.did_you_mean(&searcher, &live.fields, &request.query)?;
     Ok(results)
@@ -69,7 +73,7 @@ pub fn run(live: &LiveIndex, request: &Request) -> Result<Results> {
 /// to the overall search, so these results carry none.
 pub fn run_per_role(live: &LiveIndex, request: &Request, roles: &[String]) -> Result<Vec<Results>> {
     let searcher = live.reader.searcher();
-    let plan = Plan::build(live, &searcher, &request.query, request.typos)?;
+    let plan = Plan::build(live, &searcher, &request.query, request.typos, request.prefix)?;
     roles
         .iter()
         .map(|slug| {
