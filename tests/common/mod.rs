@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
+pub mod server;
+
 /// The article every test searches.
 pub const ARTICLE: &str = "product-manager-vs-ceo-vs-cto.txt";
 
