@@ -220,7 +220,11 @@ function render(res) {
     results.hidden = true;
     columns.hidden = false;
     columns.replaceChildren();
-    for (const [slug, hits] of Object.entries(res.by_role)) {
+    // JSON objects carry no order: the columns follow the taxonomy's.
+    const known = taxonomy.roles.map((c) => c.slug).filter((slug) => slug in res.by_role);
+    const order = known.concat(Object.keys(res.by_role).filter((slug) => !known.includes(slug)));
+    for (const slug of order) {
+      const hits = res.by_role[slug];
       const name = nameOf("roles", slug);
       const column = el("section", { class: "column", "aria-labelledby": `col-${slug}`, "data-role": slug });
       column.append(el("h2", { id: `col-${slug}`, text: name }));
@@ -330,7 +334,10 @@ dialog.addEventListener("close", () => {
     else commit({ ...state, open: null }, "replace");
   }
   openedByPush = false;
-  if (opener && document.contains(opener)) opener.focus();
+  if (opener && !document.contains(opener)) {
+    opener = document.querySelector(`.hit > a[data-id="${CSS.escape(opener.dataset.id)}"]`);
+  }
+  if (opener) opener.focus();
 });
 $("close").addEventListener("click", () => dialog.close());
 dialog.addEventListener("click", (event) => {
@@ -360,12 +367,18 @@ compareButton.addEventListener("click", () => {
   search();
 });
 
+/** What a search depends on: entries that differ only in the open passage share results. */
+function searchKey(s) {
+  return JSON.stringify([s.q, s.roles, s.topics, s.compare]);
+}
+
 window.addEventListener("popstate", () => {
+  const before = searchKey(state);
   state = readUrl();
   box.value = state.q;
   typing = false;
   document.title = state.q ? `${state.q} – rsearch` : "rsearch";
-  search();
+  if (searchKey(state) !== before) search();
   if (state.open) openPassage(state.open, "none");
   else if (dialog.open) {
     openedByPush = false;
