@@ -187,7 +187,6 @@ fn passages_sections_labels_and_health_answer() {
     let health = server.get("/api/health").json();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["passages"], 41);
-    assert_eq!(health["files"], 1);
     assert_eq!(health["watching"], true);
     assert!(
         health["generation"]
@@ -402,7 +401,7 @@ fn a_changed_corpus_is_indexed_in_the_background_and_on_reindex() {
         search(&server, "zeppelin")["total_hits"] == 1
     });
     let health = server.get("/api/health").json();
-    assert_eq!(health["files"], 2);
+    assert_eq!(health["passages"], 42);
     assert_eq!(health["last_update"]["added"], 1, "{health}");
 
     fs::write(
@@ -415,6 +414,11 @@ fn a_changed_corpus_is_indexed_in_the_background_and_on_reindex() {
     let report = report.json();
     assert_eq!(report["kind"], "update");
     assert_eq!(report["added"], 1, "{report}");
+    assert_eq!(
+        (report["files"].as_u64(), report["passages"].as_u64()),
+        (Some(3), Some(43)),
+        "{report}"
+    );
     assert_eq!(
         search(&server, "lighthouses")["total_hits"],
         1,

@@ -2,23 +2,23 @@
 //! the corpus changes (updated as `rsearch index` does) or when another writer commits.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context as _, Result};
 use serde::Serialize;
 
-use crate::corpus;
-use crate::index::{
-    self, BuildKind, BuildSettings, CorpusChoice, Freshness, IndexDir, LiveIndex, OpenSettings, Unfit,
-};
+use crate::index::{self, BuildSettings, CorpusChoice, Freshness, IndexDir, LiveIndex, OpenSettings, Unfit};
 use crate::model::Progress;
-use crate::prepare;
 
 /// How often the corpus and the index folder are checked for changes.
 pub const POLL: Duration = Duration::from_millis(500);
+/// Scheduling priority of updates (`nice`): below searches.
+const NICENESS: &str = "10";
 /// After a failed update (say, a taxonomy with a syntax error), wait this long before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -33,13 +33,14 @@ struct Version {
 /// What one update did, as `POST /api/reindex` and `/api/health` report it.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateReport {
-    /// `update` (files re-indexed in place) or `full` (a new generation was built).
+    /// `update` (files re-indexed in place) or `full` (a new generation was built; every file
+    /// counts as added).
     pub kind: &'static str,
     pub added: usize,
     pub changed: usize,
     pub removed: usize,
     pub files: usize,
-    pub passages: usize,
+    pub passages: u64,
     pub elapsed_ms: f64,
     pub warnings: Vec<String>,
 }
@@ -195,9 +196,14 @@ impl Live {
         }
     }
 
-    /// Scans the corpus and updates the index under its write lock, then opens the result.
-    /// `always`: walk the corpus even when the cheap check sees nothing (a large corpus's
-    /// rewritten file is seen only by the walk).
+    /// Updates the index by running `rsearch index` on the corpus, then opens the result.
+    /// `always`: run it even when the cheap check sees nothing (a large corpus's rewritten file
+    /// is seen only by the walk).
+    ///
+    /// The update runs in a child process at lower CPU priority: searches keep the cores first,
+    /// and the writer's buffers (tens of MB) go back to the system when it ends instead of
+    /// staying in this process's heap. It is exactly the update `rsearch index` makes, under
+    /// the same lock.
     fn update(&self, always: bool) -> Result<UpdateReport> {
         let corpus_root = self
             .corpus
@@ -209,47 +215,33 @@ impl Live {
         if !always && index::check(&self.get(), corpus_root).is_none() {
             return Err(anyhow!("nothing to update"));
         }
-        let result = (|| {
-            let scan = corpus::scan(corpus_root)?;
-            prepare::read_taxonomy(&scan)?;
-            let lock = self.dir.lock(&|_| {})?;
-            let summary = index::build_or_update(&self.dir, &scan, self.build, &Progress::default(), &lock)?;
-            drop(lock);
+        let started = Instant::now();
+        let result = run_index(corpus_root, self.dir.root(), self.build).and_then(|output| {
             self.reopen()?;
-            Ok::<_, anyhow::Error>(summary)
-        })();
-        let summary = match result {
-            Ok(summary) => {
+            Ok(output)
+        });
+        let (stdout, warnings) = match result {
+            Ok(output) => {
                 *failed_at = None;
-                summary
+                output
             }
             Err(e) => {
                 *failed_at = Some(Instant::now());
                 return Err(e);
             }
         };
-        let (kind, added, changed, removed) = match summary.kind {
-            BuildKind::Full => ("full", summary.files, 0, 0),
-            BuildKind::Update {
-                added,
-                changed,
-                removed,
-            } => ("update", added, changed, removed),
-        };
-        let report = UpdateReport {
-            kind,
-            added,
-            changed,
-            removed,
-            files: summary.files,
-            passages: summary.passages,
-            elapsed_ms: summary.elapsed.as_secs_f64() * 1000.0,
-            warnings: summary.warnings.clone(),
-        };
-        if !self.quiet && added + changed + removed > 0 {
+        let opened = self.get();
+        let mut report = report_of(&stdout);
+        report.passages = opened.reader.searcher().num_docs();
+        report.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        report.warnings = warnings;
+        if report.kind == "full" {
+            report.added = report.files;
+        }
+        if !self.quiet && report.added + report.changed + report.removed > 0 {
             eprintln!(
-                "rsearch: index updated: {added} added, {changed} changed, {removed} removed in {:.0} ms; now {} passages",
-                report.elapsed_ms, report.passages
+                "rsearch: index updated: {} added, {} changed, {} removed in {:.0} ms; now {} passages",
+                report.added, report.changed, report.removed, report.elapsed_ms, report.passages
             );
         }
         if let Ok(mut status) = self.status.lock() {
@@ -303,6 +295,76 @@ fn open_as_is(dir: &IndexDir) -> Result<LiveIndex> {
     index::open_fresh(&settings, &Progress::default(), &|_| {})
 }
 
+/// Runs `rsearch index` (this same program) at lower priority; its summary line and warnings.
+fn run_index(corpus: &Path, index: &Path, build: BuildSettings) -> Result<(String, Vec<String>)> {
+    let program = std::env::current_exe().context("finding the rsearch program")?;
+    let memory_mb = (build.memory >> 20).max(16).to_string();
+    let args = [
+        OsStr::new("index"),
+        OsStr::new("--corpus"),
+        corpus.as_os_str(),
+        OsStr::new("--index"),
+        index.as_os_str(),
+        OsStr::new("--memory"),
+        OsStr::new(&memory_mb),
+    ];
+    let niced = Command::new("nice")
+        .arg("-n")
+        .arg(NICENESS)
+        .arg(&program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output();
+    let output = match niced {
+        Ok(output) => output,
+        // No `nice` on this system: the same update at normal priority.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Command::new(&program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("running rsearch index")?,
+        Err(e) => return Err(e).context("running rsearch index"),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("rsearch: warning: "))
+        .map(String::from)
+        .collect();
+    if !output.status.success() {
+        let last = stderr.lines().last().unwrap_or("rsearch index failed");
+        return Err(anyhow!("{}", last.strip_prefix("rsearch: ").unwrap_or(last)));
+    }
+    Ok((String::from_utf8_lossy(&output.stdout).into_owned(), warnings))
+}
+
+/// What `rsearch index`'s summary line says it did: `indexed …` (a full build), `index is up to
+/// date: …` or `updated A added, C changed, R removed …`.
+fn report_of(summary: &str) -> UpdateReport {
+    let number_before = |text: &str, words: &[&str]| {
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        tokens
+            .iter()
+            .position(|t| words.contains(&t.trim_end_matches(',')))
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| tokens[i].parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    // The totals follow "now" in an update's line; they open the other two.
+    let totals = summary.split_once("; now ").map_or(summary, |(_, now)| now);
+    let full = summary.starts_with("indexed ");
+    UpdateReport {
+        kind: if full { "full" } else { "update" },
+        added: number_before(summary, &["added"]),
+        changed: number_before(summary, &["changed"]),
+        removed: number_before(summary, &["removed"]),
+        files: number_before(totals, &["file", "files"]),
+        passages: 0,
+        elapsed_ms: 0.0,
+        warnings: Vec::new(),
+    }
+}
+
 fn version_of(dir: &IndexDir, opened: &LiveIndex) -> Version {
     Version {
         generation: dir.generation(),
@@ -331,4 +393,32 @@ fn segments_on_disk(opened: &LiveIndex) -> Option<BTreeSet<(String, u32)>> {
             .map(|m| (m.id().uuid_string(), m.num_deleted_docs()))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_of_index_tells_what_changed() {
+        for (line, kind, added, changed, removed) in [
+            ("indexed 2 files, 42 passages in 15 sections (45.1 KB) in 0.03 s → index", "full", 0, 0, 0),
+            ("index is up to date: 1 file, 41 passages in 14 sections → index", "update", 0, 0, 0),
+            (
+                "updated 1 added, 2 changed, 3 removed files in 0.05 s; now 2 files, 42 passages in 15 sections → index",
+                "update",
+                1,
+                2,
+                3,
+            ),
+        ] {
+            let report = report_of(line);
+            assert_eq!(
+                (report.kind, report.added, report.changed, report.removed),
+                (kind, added, changed, removed),
+                "{line}"
+            );
+            assert_eq!(report.files, if line.contains("1 file,") { 1 } else { 2 }, "{line}");
+        }
+    }
 }
