@@ -96,7 +96,18 @@ fn main() {
         assert!(copied.success(), "copying the corpus failed");
         std::fs::write(corpus.join(".complete"), "").expect("mark copy");
     }
+    // The index is built by `rsearch index`, so the server's memory is that of serving only.
+    let built = Command::new(env!("CARGO_BIN_EXE_rsearch"))
+        .arg("index")
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--index")
+        .arg(work.join("index"))
+        .status()
+        .expect("rsearch index");
+    assert!(built.success(), "building the index failed");
     let server = Server::start(&corpus, &work.join("index"));
+    let started = memory(server.child.id());
     let paths: Vec<String> = options
         .queries
         .iter()
@@ -104,13 +115,15 @@ fn main() {
         .collect();
     // Warm the page cache and the server before measuring.
     let _ = run_load(&server.address, &paths, 4, 400.min(options.requests));
-    let idle = rss_mb(server.child.id());
+    let warm = memory(server.child.id());
     println!(
-        "corpus   {} (copy in {}), {} queries, server idle RSS {idle:.1} MB",
+        "corpus   {} (copy in {}), {} queries",
         options.corpus.display(),
         corpus.display(),
         paths.len()
     );
+    println!("server RSS idle after start          {started}");
+    println!("server RSS idle after 400 searches   {warm}");
     println!(
         "{:<24} {:>5} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "phase", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms"
@@ -134,7 +147,7 @@ fn main() {
         "reindexes during the run: {rounds}, median {:.0} ms each (one file changed, one added)",
         median(update_ms)
     );
-    println!("server RSS after the runs {:.1} MB", rss_mb(server.child.id()));
+    println!("server RSS idle after the runs       {}", memory(server.child.id()));
 }
 
 /// Latencies and errors of one run.
@@ -314,14 +327,23 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// Resident memory of a process, from `/proc`.
-fn rss_mb(pid: u32) -> f64 {
+/// Resident memory of a process, from `/proc`: the total, its own heap and stacks (anon), and
+/// the pages of memory-mapped index files it has touched (file; shared with the page cache).
+fn memory(pid: u32) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    let mb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    format!(
+        "{:.1} MB (anon {:.1} MB, index files {:.1} MB)",
+        mb("VmRSS:"),
+        mb("RssAnon:"),
+        mb("RssFile:")
+    )
 }
 
 fn encode(value: &str) -> String {
