@@ -147,7 +147,10 @@ fn main() {
         "reindexes during the run: {rounds}, median {:.0} ms each (one file changed, one added)",
         median(update_ms)
     );
-    println!("server RSS idle after the runs       {}", memory(server.child.id()));
+    println!(
+        "server RSS idle after the runs       {}",
+        memory(server.child.id())
+    );
 }
 
 /// Latencies and errors of one run.
