@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 
 use super::{blocking, AppState};
 use crate::index::LiveIndex;
-use crate::label::{Kind, Taxonomy};
-use crate::output::{Printer, RoleResults, Style};
+use crate::label::Taxonomy;
+use crate::model::LabelKind as Kind;
+use crate::output::json::{JsonByRole, JsonHit, JsonLabels, JsonOutline, JsonResults};
+use crate::output::RoleResults;
 use crate::search::{self, Request};
 
 /// Longest query accepted, in characters: far beyond anything typed, short of abuse.
@@ -76,7 +78,7 @@ fn json_headers() -> [(header::HeaderName, &'static str); 1] {
     [(header::CONTENT_TYPE, "application/json")]
 }
 
-/// A JSON body already serialised (by the same printer as `--json`).
+/// A JSON body already serialised (from the wire structs `--json` prints).
 fn json(body: Vec<u8>) -> Response {
     (StatusCode::OK, json_headers(), body).into_response()
 }
@@ -154,13 +156,6 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
     let mut results = guarded(|| search::run(opened, &request))?;
     // Ranks stay those of the whole list, so page two starts at rank `offset + 1`.
     results.hits.drain(..params.offset.min(results.hits.len()));
-    let printer = Printer {
-        style: Style::Json,
-        color: false,
-        full: false,
-        width: None,
-    };
-    let mut out = Vec::new();
     if params.by_role {
         if taxonomy.roles.is_empty() {
             return Err(ApiError::bad_request(
@@ -179,12 +174,10 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
             .zip(chosen)
             .map(|(results, role)| RoleResults { role, results })
             .collect();
-        printer.print_by_role(&results, &per_role, &mut out)
+        to_json(&JsonResults::new(&results, Some(JsonByRole::new(&per_role))))
     } else {
-        printer.print(&results, &mut out)
+        to_json(&JsonResults::new(&results, None))
     }
-    .map_err(|e| ApiError::internal(&e.into()))?;
-    Ok(out)
 }
 
 /// `GET /api/passages/{id}?context=N`: one passage by id with N neighbours on each side.
@@ -211,11 +204,7 @@ pub async fn passage(
                 format!("no passage with id \"{id}\" in the index (ids look like file.txt:12)"),
             ));
         };
-        let mut out = Vec::new();
-        json_printer()
-            .print_passage(&hit, &mut out)
-            .map_err(|e| ApiError::internal(&e.into()))?;
-        Ok(out)
+        to_json(&JsonHit::new(&hit))
     })
     .await
 }
@@ -231,11 +220,7 @@ pub async fn labels(
     blocking(&state, move || {
         let opened = live.get();
         let counts = guarded(|| search::label_counts(&opened))?;
-        let mut out = Vec::new();
-        json_printer()
-            .print_labels(&opened.taxonomy, &counts, &mut out)
-            .map_err(|e| ApiError::internal(&e.into()))?;
-        Ok(out)
+        to_json(&JsonLabels::new(&opened.taxonomy, &counts))
     })
     .await
 }
@@ -270,11 +255,7 @@ pub async fn sections(
                 format!("no document {source:?} in the corpus"),
             ));
         }
-        let mut out = Vec::new();
-        json_printer()
-            .print_outline(&outlines, &opened.taxonomy, &mut out)
-            .map_err(|e| ApiError::internal(&e.into()))?;
-        Ok(out)
+        to_json(&outlines.iter().map(JsonOutline::new).collect::<Vec<_>>())
     })
     .await
 }
@@ -327,13 +308,10 @@ pub(super) fn ok_json(body: Vec<u8>) -> Response {
     json(body)
 }
 
-fn json_printer() -> Printer {
-    Printer {
-        style: Style::Json,
-        color: false,
-        full: true,
-        width: None,
-    }
+/// Serialises one of the wire structs of `output::json`: the API and `--json` share the
+/// schema and the serializer, so their answers cannot drift apart.
+fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| ApiError::internal(&e.into()))
 }
 
 /// Reads a request body up to [`MAX_BODY_BYTES`]; more is a 413.
