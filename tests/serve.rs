@@ -427,6 +427,29 @@ fn a_changed_corpus_is_indexed_in_the_background_and_on_reindex() {
 }
 
 #[test]
+fn a_broken_taxonomy_leaves_the_index_serving_and_shows_in_health() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, &[]);
+    fs::write(env.corpus().join("taxonomy.toml"), "[[role]\nslug = ").expect("write");
+    eventually("the failed update to show in health", || {
+        server.get("/api/health").json()["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("taxonomy"))
+    });
+    assert_eq!(
+        search(&server, "cybersecurity")["total_hits"],
+        1,
+        "the old index still answers"
+    );
+    let reindex = server.post("/api/reindex", "");
+    assert_eq!(reindex.status, 500);
+    assert_eq!(reindex.error_code(), "reindex_failed");
+    assert!(reindex.json()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("taxonomy")));
+}
+
+#[test]
 fn a_commit_by_another_writer_is_picked_up() {
     let env = TestEnv::new();
     env.run(&["index"]).expect_code(0);

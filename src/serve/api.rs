@@ -294,7 +294,15 @@ pub async fn reindex(State(state): State<Arc<AppState>>) -> Result<Response, Api
     let report = tokio::task::spawn_blocking(move || live.reindex())
         .await
         .map_err(|e| ApiError::internal(&anyhow::anyhow!("reindex stopped: {e}")))?
-        .map_err(|e| ApiError::internal(&e))?;
+        // The corpus, not the request, is at fault (say, a taxonomy with a syntax error); the
+        // index is left as it was and keeps answering.
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reindex_failed",
+                format!("{e:#}; the index is left as it was"),
+            )
+        })?;
     let body = serde_json::to_vec(&report).map_err(|e| ApiError::internal(&e.into()))?;
     Ok(json(body))
 }
