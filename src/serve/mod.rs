@@ -8,6 +8,7 @@ mod api;
 mod fresh;
 mod outline;
 mod page;
+mod params;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,8 +25,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
 
-pub use api::{params_of_query, run_search, ApiError, SearchParams};
+pub use api::{run_search, ApiError};
 pub use fresh::{Live, UpdateReport};
+pub use params::{params_of_query, search_params, SearchParams};
 
 use crate::index::{BuildSettings, IndexDir, LiveIndex};
 
