@@ -51,6 +51,11 @@ pub enum Command {
         after_help = "Examples:\n  TYPESENSE_API_KEY=xyz rsearch push --to typesense://127.0.0.1:8108\n  rsearch push --to typesense://10.0.0.1:8108,10.0.0.2:8108,10.0.0.3:8108 --api-key-env TS_KEY --collection articles"
     )]
     Push(PushArgs),
+    /// Serve the index over HTTP: a JSON API and a search page, kept fresh as the corpus changes.
+    #[command(
+        after_help = "Examples:\n  rsearch serve                          # http://127.0.0.1:7700/\n  rsearch serve --listen 127.0.0.1:8080 --quiet\n  curl 'http://127.0.0.1:7700/api/search?q=investors&role=ceo'"
+    )]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  rsearch completions bash > ~/.local/share/bash-completion/completions/rsearch"
@@ -247,6 +252,21 @@ pub enum SearchMode {
     Lexical,
     Semantic,
     Hybrid,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub location: IndexLocation,
+    /// Address and port to listen on (another address than loopback exposes the index).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7700")]
+    pub listen: std::net::SocketAddr,
+    /// Let pages from this origin call the API from a browser (CORS), e.g. http://localhost:3000.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// No access log line per request, nor notes of index updates, on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `--format`: how results are written (not to be confused with a document's `model::Format`).

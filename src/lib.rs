@@ -3,6 +3,7 @@
 //! `corpus` → `segment` → `label` → `index` → `search` → `output`, driven by `commands`;
 //! `prepare` is the read → segment → label step the index, `sections` and `export` share;
 //! `export` and `remote` take passages to other engines.
+//! `serve` answers the same searches over HTTP.
 
 pub mod cli;
 pub mod commands;
@@ -18,3 +19,4 @@ pub mod progress;
 pub mod remote;
 pub mod search;
 pub mod segment;
+pub mod serve;

@@ -15,6 +15,7 @@ mod man;
 mod push;
 mod query;
 mod sections;
+mod serve;
 mod settings;
 mod show;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Show(args) => show::run(&settings::show(args)),
         Command::Export(args) => export::run(&settings::export(args)),
         Command::Push(args) => push::run(&settings::push(args)?),
+        Command::Serve(args) => serve::run(&settings::serve(args)),
         Command::Completions { shell } => completions::run(settings::shell(shell)),
         Command::Man => man::run(),
     }

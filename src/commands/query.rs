@@ -37,6 +37,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         explain: settings.explain,
         context: settings.context,
         mode: Mode::Lexical,
+        prefix: false,
     };
     let (mode, embedder) = meaning(&live, settings.mode, settings.index.vectors.model.as_deref())?;
     let request = Request { mode, ..request };
@@ -96,6 +97,7 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
         // The engine ranks by its own words: no local synonyms, no vectors.
         synonyms: false,
         mode: Mode::Lexical,
+        prefix: false,
     };
     let search = |request: &Request| {
         remote::search(&remote.client, &remote.collection, request, taxonomy.as_ref())

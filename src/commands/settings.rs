@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use crate::cli::SearchMode;
 use crate::cli::{
     ColorChoice, ExportArgs, ExportFormat, IndexArgs, IndexLocation, LabelsArgs, OutputFormat, Presentation,
-    PushArgs, QueryArgs, RemoteCollection, SectionsArgs, Shell, ShowArgs,
+    PushArgs, QueryArgs, RemoteCollection, SectionsArgs, ServeArgs, Shell, ShowArgs,
 };
 use crate::embed;
 use crate::export;
@@ -104,6 +104,17 @@ pub struct ShowSettings {
     pub context: usize,
     pub index: OpenSettings,
     pub printer: Printer,
+}
+
+/// `rsearch serve`: which index to keep open and fresh, where to listen, and who may call.
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub index: OpenSettings,
+    pub listen: std::net::SocketAddr,
+    /// The one other origin whose pages may call the API (`--cors`).
+    pub cors: Option<String>,
+    /// One line per request on stderr (off with `--quiet`).
+    pub access_log: bool,
 }
 
 pub fn index(args: IndexArgs) -> IndexSettings {
@@ -224,6 +235,15 @@ pub fn show(args: ShowArgs) -> ShowSettings {
         index: open_settings(args.location),
         id: args.id,
         context: args.context,
+    }
+}
+
+pub fn serve(args: ServeArgs) -> ServeSettings {
+    ServeSettings {
+        index: open_settings(args.location),
+        listen: args.listen,
+        cors: args.cors,
+        access_log: !args.quiet,
     }
 }
 

@@ -57,6 +57,13 @@ impl IndexDir {
         Ok(Some(self.root.join(name)))
     }
 
+    /// Name of the live generation, as `CURRENT` names it (`None` when there is none or it
+    /// cannot be read): a long-running reader compares it to see another writer's new build.
+    pub fn generation(&self) -> Option<String> {
+        let path = self.current().ok()??;
+        Some(path.file_name()?.to_string_lossy().into_owned())
+    }
+
     /// Takes the writer lock. While another process holds it, calls `on_wait` once (so the
     /// caller can say why nothing happens) and waits.
     pub fn lock(&self, on_wait: &dyn Fn(&Path)) -> Result<WriteLock> {

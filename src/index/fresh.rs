@@ -285,8 +285,9 @@ fn open_once(dir: &IndexDir) -> Result<LiveIndex, Unfit> {
 }
 
 /// Checks an opened index against the corpus as it is now, cheaply: the folder it was built
-/// from, then the folder and file times its `Watch` recorded (no walk of the corpus).
-fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
+/// from, then the folder and file times its `Watch` recorded (no walk of the corpus). A reader
+/// that keeps an index open (the server) asks this to learn when to update it.
+pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
     let root = canonical(corpus_root);
     if live.stamp.corpus != root {
         Some(Unfit::OtherCorpus(live.stamp.corpus.clone()))

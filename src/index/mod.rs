@@ -23,7 +23,7 @@ mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{IndexDir, WriteLock};
-pub use fresh::{open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
+pub use fresh::{check, open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
 pub use vectors::{Near, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};

@@ -45,6 +45,9 @@ pub struct Request {
     pub explain: bool,
     /// Attach this many neighbouring passages on each side of every hit.
     pub context: usize,
+    /// Also match the last word as the start of longer indexed words (search as you type),
+    /// unless the query ends with a space or the word is quoted, signed or fielded.
+    pub prefix: bool,
     /// Rank by words, by meaning, or both fused.
     pub mode: Mode,
 }
@@ -73,6 +76,7 @@ impl Request {
             explain: false,
             context: 0,
             mode: Mode::Lexical,
+            prefix: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::tokenizer::TokenStream;
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use super::synonyms::{self, Expansion};
@@ -30,6 +30,15 @@ const RARE_WORD_PASSAGES: u64 = 3;
 const MAX_TYPO_EXPANSIONS: usize = 8;
 /// A synonym weighs half the word typed: a passage with the reader's own word ranks first.
 const SYNONYM_BOOST: f32 = 0.5;
+/// Indexed words the last word may be the start of (search as you type), commonest first.
+const MAX_PREFIX_EXPANSIONS: usize = 12;
+/// A prefix match weighs less than the word as typed, more than a typo.
+const PREFIX_BOOST: f32 = 0.5;
+/// Shortest prefix expanded: one letter would match a large part of the dictionary.
+const MIN_PREFIX_CHARS: usize = 2;
+/// Terms of one segment's dictionary read for one prefix, at most: bounds the cost of a short
+/// prefix on a large index.
+const MAX_PREFIX_SCAN: usize = 20_000;
 
 /// A parsed query: the tantivy query plus what typo tolerance did to it.
 pub(crate) struct Plan {
@@ -91,7 +100,51 @@ impl Plan {
             .collect();
         plan.unknown
             .retain(|(word, _)| !analyse(word).first().is_some_and(|w| triggers.contains(w)));
+        if request.prefix {
+            plan.add_prefix(searcher, fields, text)?;
+        }
         Ok(plan)
+    }
+
+    /// Adds the indexed words the query's last word starts as optional clauses: they add to
+    /// the score without being required, so "market res" finds "research" while the words
+    /// typed so far keep their weight. A last word that prefixes something is no misspelling.
+    fn add_prefix(&mut self, searcher: &Searcher, fields: &Fields, text: &str) -> Result<()> {
+        let Some(word) = last_plain_word(text) else {
+            return Ok(());
+        };
+        let mut starts: Vec<String> = vec![fold(&word)];
+        if let Some(stem) = analyse(&word).into_iter().next() {
+            if !starts.contains(&stem) {
+                starts.push(stem);
+            }
+        }
+        starts.retain(|s| s.chars().count() >= MIN_PREFIX_CHARS);
+        let terms = prefix_terms(searcher, fields.text, &starts)?;
+        if terms.is_empty() {
+            return Ok(());
+        }
+        // One of the words it may become counts (the best), not their sum: a short prefix
+        // of many common words must not outweigh the words typed in full.
+        let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
+        for term in &terms {
+            for (field, boost) in [(fields.text, 1.0), (fields.section, SECTION_BOOST)] {
+                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                disjuncts.push(Box::new(BoostQuery::new(Box::new(query), boost * PREFIX_BOOST)));
+            }
+        }
+        let prefix: Box<dyn Query> = Box::new(DisjunctionMaxQuery::new(disjuncts));
+        self.query = if has_terms(&*self.query) {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, self.query.box_clone()),
+                (Occur::Should, prefix),
+            ]))
+        } else {
+            prefix
+        };
+        let lower = word.to_lowercase();
+        self.unknown.retain(|(w, _)| w.to_lowercase() != lower);
+        Ok(())
     }
 
     /// The query with each unknown word replaced by the indexed word closest to it, as it is
@@ -409,6 +462,59 @@ fn near_terms(searcher: &Searcher, field: Field, stem: &str, max_distance: u8) -
     Ok(near)
 }
 
+/// The last word of a query being typed: letters and digits only, not followed by a space
+/// (a space says the word is finished) and not quoted, signed, starred or fielded.
+fn last_plain_word(text: &str) -> Option<String> {
+    if text.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let word = text.split_whitespace().last()?;
+    word.chars().all(char::is_alphanumeric).then(|| word.to_string())
+}
+
+/// A word as the index writes it before stemming: lower-cased, accents folded.
+fn fold(word: &str) -> String {
+    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build();
+    let mut stream = analyzer.token_stream(word);
+    let mut out = String::new();
+    while stream.advance() {
+        out.push_str(&stream.token().text);
+    }
+    out
+}
+
+/// Indexed terms of `field` that start with any of `starts` (the starts themselves included),
+/// commonest first, at most [`MAX_PREFIX_EXPANSIONS`].
+fn prefix_terms(searcher: &Searcher, field: Field, starts: &[String]) -> Result<Vec<String>> {
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        for start in starts {
+            let mut stream = inverted.terms().range().ge(start.as_bytes()).into_stream()?;
+            let mut scanned = 0;
+            while stream.advance() && scanned < MAX_PREFIX_SCAN {
+                scanned += 1;
+                if !stream.key().starts_with(start.as_bytes()) {
+                    break;
+                }
+                if let Ok(term) = std::str::from_utf8(stream.key()) {
+                    *found.entry(term.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut terms: Vec<(String, u64)> = found.into_iter().collect();
+    terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(terms
+        .into_iter()
+        .take(MAX_PREFIX_EXPANSIONS)
+        .map(|(term, _)| term)
+        .collect())
+}
+
 /// The terms the index analyser makes of `text`.
 pub(super) fn analyse(text: &str) -> Vec<String> {
     let mut analyzer = analyzer();
@@ -600,6 +706,28 @@ mod tests {
         assert_eq!(bounded.matches('(').count(), MAX_NESTING);
         assert_eq!(bounded.matches(')').count(), MAX_NESTING);
         assert_eq!(bound_nesting("(a (b)) \"((\""), "(a (b)) \"((\"");
+    }
+
+    #[test]
+    fn only_an_unfinished_plain_last_word_is_a_prefix() {
+        for (query, expected) in [
+            ("market res", Some("res")),
+            ("res", Some("res")),
+            ("market res ", None),
+            ("\"market res\"", None),
+            ("investors -med", None),
+            ("title:skil", None),
+            ("", None),
+            ("Résumé", Some("Résumé")),
+        ] {
+            assert_eq!(last_plain_word(query).as_deref(), expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_folded_as_the_index_folds_words() {
+        assert_eq!(fold("Résu"), "resu");
+        assert_eq!(fold("CYBER"), "cyber");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde::Deserialize;
 
+pub mod server;
+
 /// The article every test searches.
 pub const ARTICLE: &str = "product-manager-vs-ceo-vs-cto.txt";
 

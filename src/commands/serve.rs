@@ -1,0 +1,36 @@
+//! `rsearch serve`: open the index fresh, as `query` does, then serve it over HTTP until
+//! SIGINT or SIGTERM.
+
+use anyhow::Result;
+
+use super::settings::ServeSettings;
+use super::{open_index, Outcome};
+use crate::index::{BuildSettings, CorpusChoice, Freshness, IndexDir};
+use crate::serve;
+
+pub fn run(settings: &ServeSettings) -> Result<Outcome> {
+    let live = open_index(&settings.index)?;
+    // The server keeps the index in sync with the corpus it was just checked against, unless
+    // told to serve it as it is.
+    let corpus = match (&settings.index.freshness, &settings.index.corpus) {
+        (Freshness::AsIs, _) => None,
+        (Freshness::Refresh, CorpusChoice::Given(path)) => Some(path.clone()),
+        (Freshness::Refresh, CorpusChoice::AsBuilt { .. }) => Some(live.stamp.corpus.clone()),
+    };
+    serve::run(
+        live,
+        serve::Settings {
+            index: IndexDir::new(&settings.index.root)?,
+            corpus,
+            build: BuildSettings {
+                memory: settings.index.memory,
+                full: false,
+                vectors: settings.index.vectors.clone(),
+            },
+            listen: settings.listen,
+            cors: settings.cors.clone(),
+            access_log: settings.access_log,
+        },
+    )?;
+    Ok(Outcome::Success)
+}
