@@ -16,7 +16,8 @@
 #   QUERIES_FILE holds one query a line; without it a built-in list is used.
 # Environment: MAX_QUERIES (default 40) queries are taken from the file, each run RUNS times
 #   (default 10) after WARMUP runs (default 2). KEEP=1 keeps the work folder. TANTIVY names the
-#   tantivy-cli binary (default: `tantivy` on PATH, installed with cargo when missing).
+#   tantivy-cli binary (default: `tantivy` on PATH, installed with cargo when missing); RSEARCH
+#   names an rsearch binary to measure instead of building this tree's (e.g. an older build).
 # Installs hyperfine, ripgrep and GNU time with apt-get when they are missing.
 set -euo pipefail
 
@@ -52,10 +53,14 @@ need() {
 }
 need
 
-echo "building the release binary ..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="${CARGO_TARGET_DIR:-$root/target}/release/rsearch"
-case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+if [ -n "${RSEARCH:-}" ]; then
+  bin=$RSEARCH
+else
+  echo "building the release binary ..." >&2
+  (cd "$root" && cargo build --release --quiet)
+  bin="${CARGO_TARGET_DIR:-$root/target}/release/rsearch"
+  case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+fi
 
 work="$(mktemp -d)"
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
