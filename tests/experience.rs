@@ -316,6 +316,21 @@ fn sections_json_lists_each_document_with_its_sections_in_reading_order() {
         .expect("Role of a CTO section");
     assert_eq!(cto.passages, 4);
     assert_eq!(cto.captions, ["Chief Technology Officer (CTO)"]);
+    for section in &article.sections {
+        assert_eq!(
+            section.caption_reasons.len(),
+            section.captions.len(),
+            "{:?}",
+            section.path
+        );
+    }
+    assert!(
+        cto.caption_reasons[0]
+            .iter()
+            .any(|r| r.contains("full name of a role")),
+        "{:?}",
+        cto.caption_reasons
+    );
 }
 
 #[test]

@@ -296,6 +296,8 @@ pub struct JsonSection {
     pub path: Vec<String>,
     pub passages: usize,
     pub captions: Vec<String>,
+    /// One list of deciding signals per caption.
+    pub caption_reasons: Vec<Vec<String>>,
 }
 
 /// Mirror of `labels --json`.
