@@ -18,7 +18,7 @@ use crate::corpus::Scan;
 use crate::export::{self, Format, Record};
 use crate::label::{Category, Taxonomy};
 use crate::model::{Facets, Hit, LabelKind, Labels, Progress, Results, Snippet};
-use crate::search::Request;
+use crate::search::{self, Request};
 
 pub use typesense::Client;
 
@@ -255,7 +255,7 @@ fn hit(raw: &Value, rank: usize, best: f64) -> Result<Hit> {
     let snippet = match marked.map(unmark) {
         Some(snippet) if !snippet.highlights.is_empty() => snippet,
         _ => Snippet {
-            text: opening(&text, OPENING_CHARS),
+            text: search::opening(&text, OPENING_CHARS),
             highlights: Vec::new(),
         },
     };
@@ -327,16 +327,6 @@ fn facet(answer: &Value, field: &str, order: Option<&[Category]>) -> Vec<(String
         }
     }
     ordered
-}
-
-/// The first words of `text`, at most about `max_chars` characters.
-fn opening(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let cut = text.char_indices().nth(max_chars).map_or(text.len(), |(i, _)| i);
-    let end = text[..cut].rfind(' ').unwrap_or(cut);
-    text[..end].to_string()
 }
 
 #[cfg(test)]

@@ -443,8 +443,8 @@ fn snippet(generator: &SnippetGenerator, text: &str) -> Snippet {
     }
 }
 
-/// The first words of `text`, at most about `max_chars` characters.
-fn opening(text: &str, max_chars: usize) -> String {
+/// The first words of `text`, at most about `max_chars` characters (cut at a word).
+pub(crate) fn opening(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
     }
