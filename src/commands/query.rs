@@ -12,10 +12,10 @@ use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
 use crate::embed::{self, Embedder};
 use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
-use crate::label::{Taxonomy, TAXONOMY_FILE};
+use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
-use crate::output::RoleResults;
+use crate::output::{Printer, RoleResults};
 use crate::progress::with_progress;
 use crate::remote;
 use crate::search::{self, Mode, Request};
@@ -46,32 +46,47 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
-    let printer = &settings.printer;
+    if !settings.by_role {
+        return print(&settings.printer, &results, None);
+    }
+    if live.taxonomy.roles.is_empty() {
+        bail!("--by-role needs roles, and the index has no taxonomy");
+    }
+    let chosen = compared_roles(&live.taxonomy, &roles);
+    let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
+    let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
+        .into_iter()
+        .zip(chosen)
+        .map(|(results, role)| RoleResults { role, results })
+        .collect();
+    print(&settings.printer, &results, Some(&per_role))
+}
+
+/// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a
+/// success, none "no hits".
+fn print(printer: &Printer, results: &Results, per_role: Option<&[RoleResults]>) -> Result<Outcome> {
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let found = if settings.by_role {
-        if live.taxonomy.roles.is_empty() {
-            bail!("--by-role needs roles, and the index has no taxonomy");
+    let found = match per_role {
+        Some(per_role) => {
+            printer.print_by_role(results, per_role, &mut out)?;
+            per_role.iter().any(|r| r.results.total_hits > 0)
         }
-        let chosen: Vec<_> = live
-            .taxonomy
-            .roles
-            .iter()
-            .filter(|r| roles.is_empty() || roles.contains(&r.slug))
-            .collect();
-        let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
-        let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
-            .into_iter()
-            .zip(chosen)
-            .map(|(results, role)| RoleResults { role, results })
-            .collect();
-        printer.print_by_role(&results, &per_role, &mut out)?;
-        per_role.iter().any(|r| r.results.total_hits > 0)
-    } else {
-        printer.print(&results, &mut out)?;
-        results.total_hits > 0
+        None => {
+            printer.print(results, &mut out)?;
+            results.total_hits > 0
+        }
     };
     out.flush()?;
     Ok(if found { Outcome::Success } else { Outcome::NoHits })
+}
+
+/// The roles `--by-role` compares: those given with `--role`, else all, in taxonomy order.
+fn compared_roles<'t>(taxonomy: &'t Taxonomy, roles: &[String]) -> Vec<&'t Category> {
+    taxonomy
+        .roles
+        .iter()
+        .filter(|r| roles.is_empty() || roles.contains(&r.slug))
+        .collect()
 }
 
 /// `query --remote`: the same request and printing, answered by the remote collection. The
@@ -104,35 +119,24 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
             .with_context(|| format!("searching {}", remote.url))
     };
     let results = search(&request)?;
-    let printer = &settings.printer;
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let found = if settings.by_role {
-        let Some(taxonomy) = taxonomy.as_ref().filter(|t| !t.roles.is_empty()) else {
-            bail!("--by-role needs roles, and the corpus has no taxonomy");
-        };
-        let mut per_role = Vec::new();
-        for role in taxonomy
-            .roles
-            .iter()
-            .filter(|r| roles.is_empty() || roles.contains(&r.slug))
-        {
-            let one = Request {
-                roles: vec![role.slug.clone()],
-                ..request.clone()
-            };
-            per_role.push(RoleResults {
-                role,
-                results: search(&one)?,
-            });
-        }
-        printer.print_by_role(&results, &per_role, &mut out)?;
-        per_role.iter().any(|r| r.results.total_hits > 0)
-    } else {
-        printer.print(&results, &mut out)?;
-        results.total_hits > 0
+    if !settings.by_role {
+        return print(&settings.printer, &results, None);
+    }
+    let Some(taxonomy) = taxonomy.as_ref().filter(|t| !t.roles.is_empty()) else {
+        bail!("--by-role needs roles, and the corpus has no taxonomy");
     };
-    out.flush()?;
-    Ok(if found { Outcome::Success } else { Outcome::NoHits })
+    let mut per_role = Vec::new();
+    for role in compared_roles(taxonomy, &roles) {
+        let one = Request {
+            roles: vec![role.slug.clone()],
+            ..request.clone()
+        };
+        per_role.push(RoleResults {
+            role,
+            results: search(&one)?,
+        });
+    }
+    print(&settings.printer, &results, Some(&per_role))
 }
 
 /// The taxonomy of the corpus the command names (`--corpus`, else `./corpus`), if it has one.
