@@ -12,6 +12,7 @@ use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, IndexWriter, Term};
 
+use super::directory::GenerationDirectory;
 use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
 use super::fresh::{open_live, LiveIndex};
 use super::schema::{analyzer, passage_documents, schema, Fields, ANALYZER};
@@ -89,8 +90,11 @@ pub fn build_or_update(
     lock: &WriteLock,
 ) -> Result<BuildSummary> {
     let started = Instant::now();
+    dir.remove_leftovers();
     if !settings.full {
-        if let Some(summary) = update_in_place(dir, scan, settings.clone(), progress)? {
+        let updated =
+            update_in_place(dir, scan, settings.clone(), progress).map_err(|e| disk_full(dir, e))?;
+        if let Some(summary) = updated {
             return Ok(BuildSummary {
                 elapsed: started.elapsed(),
                 ..summary
@@ -98,6 +102,25 @@ pub fn build_or_update(
         }
     }
     build_full(dir, scan, settings, progress, lock)
+}
+
+/// A write that failed because the disk is full says so in those words, whatever layer of
+/// tantivy reported it.
+fn disk_full(dir: &IndexDir, error: anyhow::Error) -> anyhow::Error {
+    let full = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+            || cause.to_string().contains("No space left on device")
+    });
+    if full {
+        anyhow!(
+            "cannot write the index in {}: No space left on device",
+            dir.root().display()
+        )
+    } else {
+        error
+    }
 }
 
 /// Builds a fresh index of the corpus in a new generation and makes it live atomically.
@@ -127,10 +150,10 @@ pub fn build_full(
         Ok(summary) => summary,
         Err(e) => {
             let _ = fs::remove_dir_all(&temp);
-            return Err(e);
+            return Err(disk_full(dir, e));
         }
     };
-    dir.publish(&temp, stamp_time)?;
+    dir.publish(&temp, stamp_time).map_err(|e| disk_full(dir, e))?;
     Ok(BuildSummary {
         elapsed: started.elapsed(),
         ..summary
@@ -189,7 +212,7 @@ fn update_in_place(
         summary.vectors = live.vectors.as_ref().map_or(0, Vectors::len);
         return Ok(Some(summary));
     }
-    apply(
+    let applied = apply(
         &live,
         &generation,
         scan,
@@ -197,8 +220,31 @@ fn update_in_place(
         taxonomy_text.as_deref(),
         settings,
         progress,
-    )
-    .map(Some)
+    );
+    if applied.is_err() {
+        remove_uncommitted(&live.index, &generation);
+    }
+    applied.map(Some)
+}
+
+/// After a failed update, removes the files it wrote that the last commit does not name (its
+/// segments, its manifest and vectors), so a failure leaves the generation as that commit
+/// has it, whether the update failed before committing or after.
+fn remove_uncommitted(index: &Index, generation: &Path) {
+    // tantivy's own clean-up removes the segment files it manages that no commit uses.
+    if let Ok(writer) = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, MEMORY_PER_THREAD_MIN) {
+        let _ = writer.garbage_collect_files().wait();
+    }
+    let committed = index
+        .load_metas()
+        .ok()
+        .and_then(|metas| metas.payload)
+        .and_then(|payload| serde_json::from_str::<Stamp>(&payload).ok());
+    if let Some(stamp) = committed {
+        remove_other_manifests(generation, &stamp.manifest);
+        vectors::remove_others(generation, stamp.vectors.as_deref());
+    }
+    let _ = fs::remove_file(generation.join(format!("{TAXONOMY_FILE}.tmp")));
 }
 
 /// Applies a difference to the live generation in one commit: deletes the passages of removed
@@ -247,7 +293,8 @@ fn apply(
         &to_read,
         progress,
         keep_vectors,
-    )?;
+    )
+    .map_err(|e| worker_error(&mut writer, e))?;
     let (records, mut warnings, units) = (added.records, added.warnings, added.units);
     let vectors = match (&live.vectors, &settings.vectors.model) {
         (Some(old), Some(model)) => {
@@ -312,7 +359,7 @@ fn write_generation(
     let index = Index::builder()
         .schema(schema())
         .settings(settings_of_index)
-        .create_in_dir(dir)
+        .open_or_create(GenerationDirectory::open(dir).with_context(|| format!("opening {}", dir.display()))?)
         .with_context(|| format!("creating index in {}", dir.display()))?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema())?;
@@ -330,7 +377,8 @@ fn write_generation(
         (VectorChoice::Always, Some(_)) => true,
         (VectorChoice::Auto, model) => model.is_some() && scan.bytes() <= AUTO_VECTORS_MAX_BYTES,
     };
-    let added = add_files(&writer, &fields, taxonomy, &scan.files, progress, want_vectors)?;
+    let added = add_files(&writer, &fields, taxonomy, &scan.files, progress, want_vectors)
+        .map_err(|e| worker_error(&mut writer, e))?;
     let (records, mut warnings, units) = (added.records, added.warnings, added.units);
     let vectors = match &settings.vectors.model {
         Some(model) if want_vectors => {
@@ -360,6 +408,15 @@ fn write_generation(
     writer.wait_merging_threads().context("finishing index merges")?;
     sync_dir(dir);
     Ok(summary)
+}
+
+/// The error that stopped tantivy's indexing threads, in place of `error` (which only says a
+/// thread stopped): preparing the commit joins the threads and returns the first one's error.
+fn worker_error(writer: &mut IndexWriter, error: anyhow::Error) -> anyhow::Error {
+    match writer.prepare_commit() {
+        Err(cause) => anyhow::Error::new(cause).context("adding a passage to the index"),
+        Ok(_) => error,
+    }
 }
 
 /// How a full build merges the segments its writer threads flush: a few at a time, and never

@@ -4,9 +4,12 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
+
+use super::directory::cannot_write;
 
 /// File in the index folder naming the live generation.
 pub(super) const CURRENT: &str = "CURRENT";
@@ -14,6 +17,13 @@ pub(super) const CURRENT: &str = "CURRENT";
 const LOCK: &str = ".lock";
 const GENERATION_PREFIX: &str = "gen-";
 const TEMP_PREFIX: &str = ".tmp-";
+/// How long a writer waits for another writer's lock by default (`RSEARCH_LOCK_WAIT` seconds
+/// overrides it): longer than a full build of a few hundred megabytes takes.
+const WRITER_WAIT: Duration = Duration::from_secs(60);
+/// How long a query waits for a writer before it searches the index as it is.
+const READER_WAIT: Duration = Duration::from_secs(3);
+/// How often a waiting process tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 /// Entries an index folder may hold besides generations (the placeholder kept in git).
 const PLACEHOLDERS: &[&str] = &["README.md", ".gitkeep", ".gitignore"];
 
@@ -64,9 +74,28 @@ impl IndexDir {
         Some(path.file_name()?.to_string_lossy().into_owned())
     }
 
-    /// Takes the writer lock. While another process holds it, calls `on_wait` once (so the
-    /// caller can say why nothing happens) and waits.
+    /// Takes the writer lock, for a writer. While another process holds it, calls `on_wait`
+    /// once (so the caller can say why nothing happens) and waits, at most [`writer_wait`]: a
+    /// writer that is stopped or hung must not stop the next one forever. A folder that holds
+    /// other files is refused before anything is written into it.
     pub fn lock(&self, on_wait: &dyn Fn(&Path)) -> Result<WriteLock> {
+        let wait = writer_wait();
+        match self.lock_within(wait, on_wait)? {
+            Some(lock) => Ok(lock),
+            None => bail!(
+                "gave up after waiting {} s for another rsearch writing {} (is it stopped or hung?)",
+                wait.as_secs(),
+                self.root.display()
+            ),
+        }
+    }
+
+    /// Takes the writer lock, waiting at most `wait` for another process to release it
+    /// (`None` when it did not); calls `on_wait` once when the lock is busy.
+    pub fn lock_within(&self, wait: Duration, on_wait: &dyn Fn(&Path)) -> Result<Option<WriteLock>> {
+        if self.root.is_dir() {
+            self.check_is_ours()?;
+        }
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating index folder {}", self.root.display()))?;
         let path = self.root.join(LOCK);
@@ -76,18 +105,25 @@ impl IndexDir {
             .write(true)
             .open(&path)
             .with_context(|| format!("opening lock {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(WriteLock { _file: file })),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", path.display()))
+                }
+            }
+            if !told {
                 on_wait(&self.root);
-                file.lock()
-                    .with_context(|| format!("locking {}", path.display()))?;
+                told = true;
             }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()))
+            if started.elapsed() >= wait {
+                return Ok(None);
             }
+            thread::sleep(LOCK_POLL);
         }
-        Ok(WriteLock { _file: file })
     }
 
     /// A new, empty folder for a generation being built; hidden from readers until
@@ -107,7 +143,11 @@ impl IndexDir {
         fs::rename(temp, self.root.join(&generation))
             .with_context(|| format!("renaming {}", temp.display()))?;
         let previous = self.current().ok().flatten();
-        self.set_current(&generation)?;
+        if let Err(e) = self.set_current(&generation) {
+            // CURRENT still names the previous generation: the new one is an orphan.
+            let _ = fs::remove_dir_all(self.root.join(&generation));
+            return Err(e);
+        }
         self.remove_old_generations(&generation, previous.as_deref());
         Ok(())
     }
@@ -115,12 +155,20 @@ impl IndexDir {
     /// Replaces `CURRENT` atomically: write a temporary file, sync it, rename it over.
     fn set_current(&self, generation: &str) -> Result<()> {
         let temp = self.root.join(format!("{CURRENT}.tmp"));
-        let mut file = fs::File::create(&temp).with_context(|| format!("writing {}", temp.display()))?;
-        file.write_all(generation.as_bytes())
-            .and_then(|_| file.sync_all())
-            .with_context(|| format!("writing {}", temp.display()))?;
-        fs::rename(&temp, self.root.join(CURRENT))
-            .with_context(|| format!("replacing {}", self.root.join(CURRENT).display()))?;
+        let written = fs::File::create(&temp)
+            .and_then(|mut file| {
+                file.write_all(generation.as_bytes())
+                    .and_then(|_| file.sync_all())
+            })
+            .with_context(|| format!("writing {}", temp.display()))
+            .and_then(|_| {
+                fs::rename(&temp, self.root.join(CURRENT))
+                    .with_context(|| format!("replacing {}", self.root.join(CURRENT).display()))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
         sync_dir(&self.root);
         Ok(())
     }
@@ -155,9 +203,10 @@ impl IndexDir {
         let Ok(entries) = fs::read_dir(&self.root) else {
             return;
         };
-        let has_leftovers = entries
-            .flatten()
-            .any(|entry| entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
+        let has_leftovers = entries.flatten().any(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(TEMP_PREFIX) || name == format!("{CURRENT}.tmp")
+        });
         if !has_leftovers {
             return;
         }
@@ -174,14 +223,24 @@ impl IndexDir {
         }
     }
 
-    /// Removes temporary folders left by builds that were killed (only called under the lock).
+    /// Removes what builds that were killed left (only called under the lock): temporary
+    /// folders, a half-written `CURRENT.tmp`, and generations newer than the live one that
+    /// `CURRENT` never named (killed between the rename and the switch).
     pub(super) fn remove_leftovers(&self) {
         let Ok(entries) = fs::read_dir(&self.root) else {
             return;
         };
+        let live = self.generation();
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let unnamed_generation = name.starts_with(GENERATION_PREFIX)
+                && live
+                    .as_deref()
+                    .is_some_and(|live| generation_time(&name) > generation_time(live));
+            if name.starts_with(TEMP_PREFIX) || unnamed_generation {
                 let _ = fs::remove_dir_all(entry.path());
+            } else if name == format!("{CURRENT}.tmp") {
+                let _ = fs::remove_file(entry.path());
             }
         }
     }
@@ -201,12 +260,42 @@ impl IndexDir {
     }
 }
 
+/// How long a writer waits for the lock: `RSEARCH_LOCK_WAIT` seconds, else [`WRITER_WAIT`].
+pub fn writer_wait() -> Duration {
+    std::env::var("RSEARCH_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(WRITER_WAIT, Duration::from_secs)
+}
+
+/// How long a reader that could search the index as it is waits for a writer first: the
+/// shorter of [`READER_WAIT`] and [`writer_wait`].
+pub(super) fn reader_wait() -> Duration {
+    READER_WAIT.min(writer_wait())
+}
+
+/// Whether an error says this process may not write the index folder (permissions, read-only
+/// media), as opposed to a folder it could write that failed.
+pub(super) fn is_read_only(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(cannot_write)
+}
+
 /// Nanoseconds since the epoch: names generations and manifests in the order they were made.
 pub(super) fn now_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos()
+}
+
+/// The time a generation's name carries (`gen-<nanoseconds>`), 0 when it carries none.
+fn generation_time(name: &str) -> u128 {
+    name.strip_prefix(GENERATION_PREFIX)
+        .and_then(|time| time.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Flushes a folder's entries to disk so a rename into it survives a crash (best effort).

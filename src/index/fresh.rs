@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use super::build::{build_or_update, BuildSettings};
-use super::folder::{IndexDir, WriteLock, CURRENT};
+use super::directory::GenerationDirectory;
+use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
 use super::stamp::{canonical, taxonomy_hash, Stamp};
 use super::vectors::{VectorSettings, Vectors};
@@ -208,8 +209,31 @@ fn refresh(
             };
         }
     };
-    drop(opened);
-    let lock = dir.lock(&|root| notify(Notice::Waiting { root }))?;
+    let waiting = |root: &Path| notify(Notice::Waiting { root });
+    let lock = match opened {
+        // The index answers as it was built: a writer that does not finish soon, or a folder
+        // this user cannot write, leaves it answering rather than waiting or failing.
+        Ok(live) => match dir.lock_within(reader_wait(), &waiting) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                notify(Notice::Warning(format!(
+                    "another rsearch is still writing {} after {} s; searching the index as it is",
+                    dir.root().display(),
+                    reader_wait().as_secs()
+                )));
+                return Ok(live);
+            }
+            Err(e) if is_read_only(&e) => {
+                notify(Notice::Warning(format!(
+                    "cannot update the index in {}: {e:#}; searching it as it was built",
+                    dir.root().display()
+                )));
+                return Ok(live);
+            }
+            Err(e) => return Err(e),
+        },
+        Err(_) => dir.lock(&waiting)?,
+    };
     if let Ok(o) = open_live(dir) {
         if check(&o, &corpus_root).is_none() {
             return Ok(o);
@@ -243,7 +267,22 @@ fn build_announced(
         full: !update,
         vectors: open.vectors.clone(),
     };
-    let summary = build_or_update(dir, scan, settings, progress, &lock)?;
+    let summary = match build_or_update(dir, scan, settings, progress, &lock) {
+        Ok(summary) => summary,
+        // A failed update leaves the last commit in place: it answers, with a warning, until
+        // an update succeeds.
+        Err(e) if update => {
+            drop(lock);
+            let Ok(live) = open_live(dir) else {
+                return Err(e);
+            };
+            notify(Notice::Warning(format!(
+                "{e:#}; searching the index as it was built"
+            )));
+            return Ok(live);
+        }
+        Err(e) => return Err(e),
+    };
     for warning in summary.warnings {
         notify(Notice::Warning(warning));
     }
@@ -319,7 +358,8 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         let name = dir.file_name().unwrap_or_default().to_string_lossy();
         return Err(unreadable(&format!("{CURRENT} names {name:?}, which is missing")));
     }
-    let index = Index::open_in_dir(dir).map_err(|e| Unfit::Unreadable(describe(&e)))?;
+    let directory = GenerationDirectory::open(dir).map_err(|e| unreadable(&e))?;
+    let index = Index::open(directory).map_err(|e| Unfit::Unreadable(describe(&e)))?;
     let payload = index
         .load_metas()
         .map_err(|e| Unfit::Unreadable(describe(&e)))?

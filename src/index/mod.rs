@@ -4,7 +4,8 @@
 //! | file | job |
 //! |---|---|
 //! | `schema.rs` | fields, analyzer, searchable fields, longest word, passage → document |
-//! | `folder.rs` | the folder: `CURRENT`, the lock, generations, leftovers |
+//! | `folder.rs` | the folder: `CURRENT`, the lock and its bounded waits, generations, leftovers |
+//! | `directory.rs` | tantivy's directory of a generation: readable files, a meta lock that never hangs |
 //! | `stamp.rs` | the stamp of each commit and the per-file manifest |
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
 //! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
@@ -15,6 +16,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 
 mod build;
+mod directory;
 mod folder;
 mod fresh;
 mod schema;
@@ -22,7 +24,7 @@ mod stamp;
 mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
-pub use folder::{IndexDir, WriteLock};
+pub use folder::{writer_wait, IndexDir, WriteLock};
 pub use fresh::{check, open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
