@@ -1,7 +1,7 @@
 //! Corpus reading: finds the `.txt` and `.md` files of a corpus folder, fingerprints them, and
 //! reads each one as text. Problems with single files become warnings; the rest is still read.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,12 @@ impl Scan {
 /// the folder is missing or holds no `.txt`/`.md` file; unreadable entries and symlink loops
 /// are warnings.
 pub fn scan(root: &Path) -> Result<Scan> {
+    scan_without(root, None)
+}
+
+/// [`scan`], leaving out the folder `skip` (and all under it) when it lies in the corpus: the
+/// index folder, whose every commit would otherwise read as a change of the corpus.
+pub fn scan_without(root: &Path, skip: Option<&Path>) -> Result<Scan> {
     let meta =
         fs::metadata(root).with_context(|| format!("corpus folder {} cannot be read", root.display()))?;
     if !meta.is_dir() {
@@ -64,8 +70,11 @@ pub fn scan(root: &Path) -> Result<Scan> {
         dirs: Vec::new(),
         warnings: Vec::new(),
     };
-    let mut visited = HashSet::new();
-    walk(root, &mut visited, &mut scan);
+    let skip = skip.and_then(|path| {
+        let meta = fs::metadata(path).ok()?;
+        folder_id(path, &meta)
+    });
+    walk(root, skip, &mut scan);
     scan.files.sort_by(|a, b| a.source.cmp(&b.source));
     scan.dirs.sort();
     if scan.files.is_empty() {
@@ -100,10 +109,15 @@ type FolderId = (u64, u64);
 type FolderId = PathBuf;
 
 /// Walks the corpus with `walkdir`: symlinks followed, each folder sorted by name, hidden
-/// entries skipped. `walkdir` stops at a link back to an ancestor; the set of folders read
-/// also skips a folder reached a second time through another link, so no document is read
-/// twice.
-fn walk(root: &Path, visited: &mut HashSet<FolderId>, scan: &mut Scan) {
+/// entries and the folder `skip` left out. `walkdir` stops at a link back to an ancestor (a
+/// loop); the folders read are remembered so that a folder reached a second time through
+/// another link is skipped, naming the path it was read by, and no document is read twice.
+/// A link that leads out of the corpus folder is followed and reported once.
+fn walk(root: &Path, skip: Option<FolderId>, scan: &mut Scan) {
+    let mut visited: HashMap<FolderId, PathBuf> = HashMap::new();
+    let canonical_root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    // Links already reported as leading out: what is under them is not reported again.
+    let mut outside: Vec<PathBuf> = Vec::new();
     let mut entries = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -176,17 +190,38 @@ fn walk(root: &Path, visited: &mut HashSet<FolderId>, scan: &mut Scan) {
                 continue;
             }
         };
+        if entry.path_is_symlink() && !outside.iter().any(|link| path.starts_with(link)) {
+            if let Ok(target) = fs::canonicalize(&path) {
+                if !target.starts_with(&canonical_root) {
+                    scan.warnings.push(format!(
+                        "{} leads out of the corpus folder (to {}); read as part of the corpus",
+                        path.display(),
+                        target.display()
+                    ));
+                    outside.push(path.clone());
+                }
+            }
+        }
         if is_dir {
             match folder_id(&path, &meta) {
-                Some(id) if visited.insert(id) => {}
-                Some(_) => {
-                    scan.warnings.push(format!(
-                        "skipping {}: folder already read (symlink loop)",
-                        path.display()
-                    ));
+                Some(id) if depth > 0 && skip.as_ref() == Some(&id) => {
                     entries.skip_current_dir();
                     continue;
                 }
+                Some(id) => match visited.get(&id) {
+                    None => {
+                        visited.insert(id, path.clone());
+                    }
+                    Some(first) => {
+                        scan.warnings.push(format!(
+                            "skipping {}: same folder as {}, already read",
+                            path.display(),
+                            first.display()
+                        ));
+                        entries.skip_current_dir();
+                        continue;
+                    }
+                },
                 None => {
                     scan.warnings
                         .push(format!("skipping {}: cannot be resolved", path.display()));

@@ -5,13 +5,12 @@ use anyhow::Result;
 
 use super::settings::IndexSettings;
 use super::{announce, Outcome};
-use crate::corpus;
 use crate::index::{self, BuildKind, IndexDir, Notice};
 use crate::progress::with_progress;
 
 pub fn run(settings: &IndexSettings) -> Result<Outcome> {
     let dir = IndexDir::new(&settings.index)?;
-    let scan = corpus::scan(&settings.corpus)?;
+    let scan = dir.scan_corpus(&settings.corpus)?;
     let lock = dir.lock(&|root| announce(Notice::Waiting { root }))?;
     let summary = with_progress(|progress| {
         index::build_or_update(&dir, &scan, settings.build.clone(), progress, &lock)

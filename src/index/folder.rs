@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _, Result};
 
 use super::directory::cannot_write;
+use crate::corpus::{self, Scan};
 
 /// File in the index folder naming the live generation.
 pub(super) const CURRENT: &str = "CURRENT";
@@ -124,6 +125,24 @@ impl IndexDir {
             }
             thread::sleep(LOCK_POLL);
         }
+    }
+
+    /// Scans the corpus at `corpus_root`, leaving this folder out when it lies inside the
+    /// corpus. Such a folder is made before the scan when it is missing, so that the time of
+    /// the corpus folder the scan records is the one it keeps: making it after would read as
+    /// a change of the corpus on the next query.
+    pub fn scan_corpus(&self, corpus_root: &Path) -> Result<Scan> {
+        let inside = self
+            .root
+            .parent()
+            .map(|parent| if parent.as_os_str().is_empty() { Path::new(".") } else { parent })
+            .and_then(|parent| fs::canonicalize(parent).ok())
+            .zip(fs::canonicalize(corpus_root).ok())
+            .is_some_and(|(parent, corpus)| parent.starts_with(corpus));
+        if inside && !self.root.exists() {
+            let _ = fs::create_dir(&self.root);
+        }
+        corpus::scan_without(corpus_root, Some(&self.root))
     }
 
     /// A new, empty folder for a generation being built; hidden from readers until

@@ -16,7 +16,7 @@ use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
 use super::stamp::{canonical, taxonomy_hash, Stamp};
 use super::vectors::{VectorSettings, Vectors};
-use crate::corpus::{self, Scan};
+use crate::corpus::Scan;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
 use crate::prepare;
@@ -164,7 +164,7 @@ pub fn repair(
         CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
     };
     drop(live);
-    let scan = corpus::scan(&corpus_root).with_context(|| format!("{why}, and it cannot be rebuilt"))?;
+    let scan = dir.scan_corpus(&corpus_root).with_context(|| format!("{why}, and it cannot be rebuilt"))?;
     let lock = dir.lock(&|root| notify(Notice::Waiting { root }))?;
     match open_live(&dir) {
         Ok(o) if damaged_files(&o).is_empty() && check(&o, &corpus_root).is_none() => Ok(o),
@@ -194,7 +194,7 @@ fn refresh(
         },
         Err(why) => why.clone(),
     };
-    let scan = match corpus::scan(&corpus_root) {
+    let scan = match dir.scan_corpus(&corpus_root) {
         Ok(scan) => scan,
         Err(e) => {
             return match opened {
