@@ -135,7 +135,13 @@ impl IndexDir {
         let inside = self
             .root
             .parent()
-            .map(|parent| if parent.as_os_str().is_empty() { Path::new(".") } else { parent })
+            .map(|parent| {
+                if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                }
+            })
             .and_then(|parent| fs::canonicalize(parent).ok())
             .zip(fs::canonicalize(corpus_root).ok())
             .is_some_and(|(parent, corpus)| parent.starts_with(corpus));

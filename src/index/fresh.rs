@@ -164,7 +164,9 @@ pub fn repair(
         CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
     };
     drop(live);
-    let scan = dir.scan_corpus(&corpus_root).with_context(|| format!("{why}, and it cannot be rebuilt"))?;
+    let scan = dir
+        .scan_corpus(&corpus_root)
+        .with_context(|| format!("{why}, and it cannot be rebuilt"))?;
     let lock = dir.lock(&|root| notify(Notice::Waiting { root }))?;
     match open_live(&dir) {
         Ok(o) if damaged_files(&o).is_empty() && check(&o, &corpus_root).is_none() => Ok(o),

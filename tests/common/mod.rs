@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -137,6 +138,51 @@ impl TestEnv {
             .expect("spawn rsearch")
     }
 
+    /// Starts `rsearch ARGS` with extra environment variables, output captured.
+    pub fn spawn_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rsearch"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.spawn().expect("spawn rsearch")
+    }
+
+    /// Runs `rsearch ARGS` as a user who may read the test's folder but not write what this
+    /// user made in it. As root (where permissions do not stop anything), through `setpriv`
+    /// (util-linux) as `nobody`, with the folder opened for reading by others; otherwise as
+    /// this user, after the caller took away its write permission.
+    pub fn run_as_other_user(&self, args: &[&str]) -> Run {
+        let mut command = if is_root() {
+            fs::set_permissions(self.root(), fs::Permissions::from_mode(0o755)).expect("chmod test folder");
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_rsearch"));
+            command
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_rsearch"))
+        };
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null());
+        Run::from_output(
+            command
+                .output()
+                .expect("run rsearch through setpriv (util-linux)"),
+        )
+    }
+
     /// Builds the index of the corpus through the library and opens it, for tests that call
     /// the search stage directly.
     pub fn open_index(&self) -> rsearch::index::LiveIndex {
@@ -149,6 +195,135 @@ impl TestEnv {
         all.extend_from_slice(args);
         all.push("--json");
         self.run(&all).expect_code(0).json()
+    }
+}
+
+/// Whether the tests run as root, whom file permissions do not stop.
+pub fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Sets the permissions of `path` and everything under it: `mode` for folders, `mode` without
+/// the execute bits for files.
+pub fn chmod_tree(path: &Path, mode: u32) {
+    let meta = fs::symlink_metadata(path).expect("stat");
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).expect("read folder").flatten() {
+            chmod_tree(&entry.path(), mode);
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    } else if meta.is_file() {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o666)).expect("chmod");
+    }
+}
+
+/// Waits at most `limit` for a child to end; kills it and returns `None` when it does not
+/// (a test of something that must not hang fails instead of hanging).
+pub fn finish_within(mut child: Child, limit: std::time::Duration) -> Option<Run> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(Run::finish(child));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// A small tmpfs mounted on a folder of a test in a mount namespace of its own, so that the
+/// host never sees it: a real full disk. A holding process (`unshare`, util-linux) keeps the
+/// namespace alive; runs enter it with `nsenter`, and this process reaches its files through
+/// `/proc/PID/root`. Needs root: [`SmallDisk::mount`] gives `None` where the namespace or the
+/// mount cannot be made.
+pub struct SmallDisk {
+    holder: Child,
+    pid: u32,
+    workdir: PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `kilobytes` on `env.root()/folder` (created here).
+    pub fn mount(env: &TestEnv, folder: &str, kilobytes: u64) -> Option<SmallDisk> {
+        use std::io::BufRead;
+        if !is_root() {
+            return None;
+        }
+        let target = env.root().join(folder);
+        fs::create_dir_all(&target).expect("mkdir mount point");
+        let mut holder = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs -o size={kilobytes}k tmpfs \"$0\" && echo $$ && exec sleep 3600"
+            ))
+            .arg(&target)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        let stdout = holder.stdout.take().expect("holder stdout");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        match line.trim().parse() {
+            Ok(pid) => Some(SmallDisk {
+                holder,
+                pid,
+                workdir: env.root().to_path_buf(),
+            }),
+            Err(_) => {
+                let _ = holder.kill();
+                let _ = holder.wait();
+                None
+            }
+        }
+    }
+
+    /// Where this process finds `relative` (to the test's folder) as the namespace sees it.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        let inside = self.workdir.strip_prefix("/").unwrap_or(&self.workdir);
+        PathBuf::from(format!("/proc/{}/root", self.pid))
+            .join(inside)
+            .join(relative)
+    }
+
+    /// Runs `rsearch ARGS` in the namespace, in the test's folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.pid.to_string())
+            .arg("-m")
+            // The shell changes folder inside the namespace (nsenter's own --wd leaves a
+            // working folder that `realpath` cannot resolve there).
+            .args(["--", "sh", "-c", "cd \"$0\" && exec \"$@\""])
+            .arg(&self.workdir)
+            .arg(env!("CARGO_BIN_EXE_rsearch"))
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nsenter (util-linux)");
+        Run::from_output(output)
+    }
+
+    /// Fills the disk: writes a file of zeros until no byte more fits.
+    pub fn fill(&self, relative: &str) {
+        use std::io::Write;
+        let mut file = fs::File::create(self.path(relative)).expect("create filler");
+        for chunk in [65536, 4096, 512, 1] {
+            let zeros = vec![0u8; chunk];
+            while file.write_all(&zeros).is_ok() {}
+        }
+        let _ = file.sync_all();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
     }
 }
 
