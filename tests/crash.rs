@@ -159,6 +159,30 @@ fn leftover_of_a_killed_build_is_removed_by_the_next_query() {
 }
 
 #[test]
+fn index_removes_what_a_killed_build_left_even_with_nothing_to_do() {
+    let env = TestEnv::new();
+    env.run(&["index"]).expect_code(0);
+    let live = fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
+    // What builds killed at each step leave: a temporary generation, a generation renamed but
+    // never named by CURRENT (a later time than the live one), a half-written CURRENT.tmp.
+    let temp = env.index().join(".tmp-1-999999");
+    fs::create_dir(&temp).expect("mkdir");
+    fs::write(temp.join("meta.json"), "{").expect("write");
+    let unnamed = env.index().join("gen-99999999999999999999999");
+    fs::create_dir(&unnamed).expect("mkdir");
+    fs::write(unnamed.join("meta.json"), "{").expect("write");
+    fs::write(env.index().join("CURRENT.tmp"), "gen-9").expect("write");
+    let run = env.run(&["index"]).expect_code(0);
+    assert!(run.stdout.starts_with("index is up to date: 1 file"), "{}", run.stdout);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert!(!temp.exists(), ".tmp-* left");
+    assert!(!unnamed.exists(), "unnamed generation left");
+    assert!(!env.index().join("CURRENT.tmp").exists(), "CURRENT.tmp left");
+    assert_eq!(fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT"), live);
+    env.run(&["query", QUERY, "--no-refresh"]).expect_code(0);
+}
+
+#[test]
 fn queries_keep_answering_while_the_index_is_rebuilt() {
     let env = Arc::new(TestEnv::new());
     add_copies(&env, 20);
