@@ -173,12 +173,19 @@ fn index_removes_what_a_killed_build_left_even_with_nothing_to_do() {
     fs::write(unnamed.join("meta.json"), "{").expect("write");
     fs::write(env.index().join("CURRENT.tmp"), "gen-9").expect("write");
     let run = env.run(&["index"]).expect_code(0);
-    assert!(run.stdout.starts_with("index is up to date: 1 file"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("index is up to date: 1 file"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(!temp.exists(), ".tmp-* left");
     assert!(!unnamed.exists(), "unnamed generation left");
     assert!(!env.index().join("CURRENT.tmp").exists(), "CURRENT.tmp left");
-    assert_eq!(fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT"), live);
+    assert_eq!(
+        fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT"),
+        live
+    );
     env.run(&["query", QUERY, "--no-refresh"]).expect_code(0);
 }
 
