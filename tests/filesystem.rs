@@ -184,6 +184,38 @@ fn a_full_disk_is_named_and_the_last_index_answers_until_an_update_succeeds() {
     assert_eq!(run.json().total_hits, 4 * before.json().total_hits);
 }
 
+#[test]
+fn an_index_on_read_only_media_answers_and_says_it_cannot_refresh() {
+    let env = TestEnv::new();
+    let Some(disk) = SmallDisk::mount(&env, "disk", 2048) else {
+        eprintln!("skipped: a tmpfs in a private mount namespace needs root");
+        return;
+    };
+    disk.run(&["index", "--index", "disk/index"]).expect_code(0);
+    let query = [
+        "query",
+        QUERY,
+        "--limit",
+        "100",
+        "--json",
+        "--index",
+        "disk/index",
+    ];
+    let before = disk.run(&query).expect_code(0);
+    disk.remount_read_only();
+    let run = disk.run(&query).expect_code(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(answer(&run.json()), answer(&before.json()));
+    fs::write(env.corpus().join("quokka.txt"), QUOKKA).expect("write");
+    let run = disk.run(&query).expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "rsearch: warning: cannot update the index in disk/index: opening lock disk/index/.lock: \
+         Read-only file system (os error 30); searching it as it was built\n"
+    );
+    assert_eq!(answer(&run.json()), answer(&before.json()));
+}
+
 /// Sends a signal to a process this test started.
 fn signal(pid: u32, name: &str) {
     let status = Command::new("sh")

@@ -137,7 +137,7 @@ pub fn build_full(
     dir.remove_leftovers();
     let (taxonomy, taxonomy_text) = prepare::read_taxonomy(scan)?;
     let stamp_time = now_ns();
-    let temp = dir.new_temp(stamp_time)?;
+    let temp = dir.new_temp(stamp_time).map_err(|e| disk_full(dir, e))?;
     let written = write_generation(
         &temp,
         scan,
@@ -581,5 +581,29 @@ fn summary_of(records: &[FileRecord], bytes: u64, warnings: Vec<String>, kind: B
         vectors: 0,
         embedded: 0,
         embedding: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disk_is_named_in_those_words_and_other_errors_pass_unchanged() {
+        let dir = IndexDir::new(Path::new("nowhere/index")).expect("dir");
+        let full = anyhow::Error::new(std::io::Error::from_raw_os_error(28)).context("committing the index");
+        assert_eq!(
+            disk_full(&dir, full).to_string(),
+            "cannot write the index in nowhere/index: No space left on device"
+        );
+        let in_text = anyhow!("An IO error occurred: 'No space left on device (os error 28) at path \"x\"'");
+        assert!(disk_full(&dir, in_text)
+            .to_string()
+            .ends_with(": No space left on device"));
+        let other = anyhow::Error::new(std::io::Error::from_raw_os_error(13)).context("opening x");
+        assert_eq!(
+            format!("{:#}", disk_full(&dir, other)),
+            "opening x: Permission denied (os error 13)"
+        );
     }
 }

@@ -329,3 +329,21 @@ pub(super) fn sync_dir(dir: &Path) {
         let _ = d.sync_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_time_orders_generations_and_reads_other_names_as_zero() {
+        for (name, time) in [
+            ("gen-1795915825833531000", 1_795_915_825_833_531_000),
+            ("gen-2", 2),
+            ("gen-", 0),
+            ("gen-\u{1}zz", 0),
+            (".tmp-1-2", 0),
+        ] {
+            assert_eq!(generation_time(name), time, "{name:?}");
+        }
+    }
+}

@@ -308,6 +308,18 @@ impl SmallDisk {
         Run::from_output(output)
     }
 
+    /// Makes the disk read-only, as read-only media are.
+    pub fn remount_read_only(&self) {
+        let status = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.pid.to_string())
+            .args(["-m", "mount", "-o", "remount,ro"])
+            .arg(self.workdir.join("disk"))
+            .status()
+            .expect("run nsenter (util-linux)");
+        assert!(status.success(), "remount read-only");
+    }
+
     /// Fills the disk: writes a file of zeros until no byte more fits.
     pub fn fill(&self, relative: &str) {
         use std::io::Write;
