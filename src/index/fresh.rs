@@ -176,7 +176,8 @@ pub fn repair(
 
 /// Returns the opened index when it is current, else builds or updates it from the corpus.
 /// A corpus that cannot be read leaves an index built from the default corpus usable, with a
-/// warning.
+/// warning; so does a changed corpus when the index cannot be updated: another writer holds
+/// the lock past a short wait, this user cannot write the folder, or the update fails.
 fn refresh(
     dir: &IndexDir,
     settings: &OpenSettings,
