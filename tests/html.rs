@@ -142,7 +142,9 @@ fn htm_files_are_read_and_searched_with_their_sections() {
         .collect();
     // The title matches too, so every passage of the page is a hit; the nav link is none.
     assert_eq!(hits.len(), 3, "{:?}", results.hits);
-    assert!(hits.iter().all(|h| h.document == "Axolotl care" && !h.text.contains("Home")));
+    assert!(hits
+        .iter()
+        .all(|h| h.document == "Axolotl care" && !h.text.contains("Home")));
     let water = hits
         .iter()
         .find(|h| h.section == ["Water"])

@@ -606,10 +606,9 @@ fn classify_text(blocks: &[Block], hints: &Hints) -> (Vec<Kind>, Vec<Vec<String>
 
 /// Why a plain-text line is heading-shaped.
 fn short_line_reason(line: &str) -> String {
-    format!(
-        "a short line ({} words) alone between blank lines, without closing punctuation",
-        word_count(line)
-    )
+    let words = word_count(line);
+    let plural = if words == 1 { "" } else { "s" };
+    format!("a short line ({words} word{plural}) alone between blank lines, without closing punctuation")
 }
 
 /// The reason given for a heading [`closes_the_document`] places at the top.
@@ -1464,6 +1463,169 @@ mod tests {
         );
         let pieces = split_paragraph(&paragraph, 120);
         assert_eq!(pieces.join(" "), paragraph);
+    }
+
+    fn html_doc(text: &str) -> Document {
+        document(&SourceText {
+            source: "page.html".into(),
+            format: Format::Html,
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn html_headings_nest_by_level_and_captions_stay_with_their_section() {
+        let doc = html_doc(
+            "<title>Page</title><h1>Page</h1><p>Intro.</p><h2>A</h2><h3>A1</h3><p>One.</p>\
+             <figure><figcaption>Figure 1: a chart</figcaption></figure><p>Two.</p><h2>B</h2><p>Three.</p>",
+        );
+        assert_eq!(doc.title, "Page");
+        assert_eq!(paths(&doc), ["", "A", "A > A1", "B"]);
+        assert_eq!(doc.sections[2].captions, ["Figure 1: a chart"]);
+        assert_eq!(doc.sections[2].caption_reasons, [["HTML: a figure caption"]]);
+        assert_eq!(doc.sections[2].heading_reasons, ["an HTML <h3> heading"]);
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Intro.", "One.", "Two.", "Three."]);
+    }
+
+    #[test]
+    fn html_heading_text_is_taken_as_written() {
+        let doc = html_doc("<h2># Notes</h2><p>Body.</p>");
+        assert_eq!(paths(&doc), ["# Notes"]);
+        assert_eq!(doc.title, "page");
+    }
+
+    #[test]
+    fn markdown_table_rows_are_passages_and_the_separator_row_is_dropped() {
+        let doc =
+            md_doc("# T\n\n| Role | Reports to |\n|:-----|-----------:|\n| CTO  | CEO |\n|  | board |\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Role | Reports to", "CTO | CEO", "board"]);
+    }
+
+    #[test]
+    fn markdown_bars_without_a_separator_row_are_a_paragraph() {
+        let doc = md_doc("# T\n\nEither a | b or c.\nNo table here.\n");
+        assert_eq!(doc.passages.len(), 1);
+        assert_eq!(doc.passages[0].text, "Either a | b or c. No table here.");
+    }
+
+    #[test]
+    fn markdown_list_items_nested_or_not_are_passages_without_markers() {
+        let doc = md_doc("# T\n\n- First item\n  goes on here\n  - Nested item\n    1. Deeper, numbered\n* Star item\n2) Other number\n- [A link](https://x.org)\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "First item goes on here",
+                "Nested item",
+                "Deeper, numbered",
+                "Star item",
+                "Other number"
+            ]
+        );
+        assert_eq!(doc.sections[0].captions, ["[A link](https://x.org)"]);
+    }
+
+    #[test]
+    fn markdown_html_blocks_show_their_text_never_their_tags() {
+        let doc = md_doc("# T\n\n<div align=\"center\">\n  <img src=\"logo.png\" alt=\"Project logo\">\n</div>\n\n<!-- a note to editors -->\n\n<details><summary>More</summary>Hidden &amp; shown.</details>\n\n<h2>Usage</h2>\n\nRun it.\n\n<https://example.org> is a link, not HTML.\n");
+        assert_eq!(paths(&doc), ["", "Usage"]);
+        assert_eq!(doc.sections[0].captions, ["Project logo"]);
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "More",
+                "Hidden & shown.",
+                "Run it.",
+                "<https://example.org> is a link, not HTML."
+            ]
+        );
+        assert_eq!(
+            doc.sections[1].heading_reasons,
+            ["an HTML <h2> heading in Markdown"]
+        );
+    }
+
+    #[test]
+    fn markdown_html_h1_opening_the_file_is_its_title() {
+        let doc = md_doc("<h1 align=\"center\">My Tool</h1>\n\nIt does things.\n");
+        assert_eq!(doc.title, "My Tool");
+        assert_eq!(doc.passages.len(), 1);
+    }
+
+    /// An article of two parts, the second with two sub-sections, then `closing` over the
+    /// given paragraphs.
+    fn closing_article(closing: &str, paragraphs: &[&str]) -> Document {
+        let tail: String = paragraphs.iter().map(|p| format!("\n\n{p}")).collect();
+        text_doc(&format!(
+            "T\n\nFirst Part\n\nIntro Here\n\n{BODY}\n\nSecond Part\n\nWater Supply Lines\n\n{BODY}\n\nHow Pumps Fail?\n\n{WIDGETS}\n\n{closing}{tail}\n"
+        ))
+    }
+
+    #[test]
+    fn closing_heading_of_one_paragraph_after_two_sub_sections_stands_at_the_top() {
+        let doc = closing_article(
+            "Final Words",
+            &["Rivers flow to oceans and the story of this article ends."],
+        );
+        assert_eq!(paths(&doc).last().map(String::as_str), Some("Final Words"));
+        let last = doc.sections.last().expect("a section");
+        assert!(
+            last.heading_reasons.iter().any(|r| r == CLOSING),
+            "{:?}",
+            last.heading_reasons
+        );
+    }
+
+    #[test]
+    fn closing_rule_needs_one_paragraph_two_siblings_and_no_shared_pattern() {
+        // Two paragraphs: one more sub-section.
+        let doc = closing_article(
+            "Final Words",
+            &["Rivers flow to oceans.", "Seas are salty and deep."],
+        );
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("Second Part > Final Words")
+        );
+        // It follows its siblings' pattern (`How …?`): one more sub-section.
+        let doc = closing_article(
+            "How Pipes Burst?",
+            &["Rivers flow to oceans and the story of this article ends."],
+        );
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("Second Part > How Pipes Burst?")
+        );
+        // Only one sub-section before it: the part may go on.
+        let doc = text_doc(&format!(
+            "T\n\nFirst Part\n\nIntro Here\n\n{BODY}\n\nFinal Words\n\nRivers flow to oceans and the story ends.\n"
+        ));
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("First Part > Final Words")
+        );
+    }
+
+    #[test]
+    fn plain_text_headings_say_where_they_stand() {
+        let doc = text_doc(&format!("T\n\nTop\n\nChild\n\n{BODY}\n\nNext\n\n{BODY}\n"));
+        let last = |i: usize| {
+            doc.sections[i]
+                .heading_reasons
+                .last()
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(last(0), "followed directly by a heading: its parent");
+        assert_eq!(last(1), "after a heading: its child");
+        assert!(doc.sections[0].heading_reasons[0].starts_with("a short line (1 word)"));
+        assert!(doc.sections[2]
+            .heading_reasons
+            .iter()
+            .any(|r| r.contains("caption evidence")));
     }
 
     #[test]
