@@ -240,7 +240,8 @@ fn is_dropped(name: &str, element: &scraper::node::Element) -> bool {
             .is_some_and(|role| DROPPED_ROLES.contains(&role.trim().to_ascii_lowercase().as_str()))
 }
 
-/// Reads a page: `<title>` (else the first `h1`) gives the title, `h1`–`h6` the headings,
+/// Reads a page: `<title>` (else the first `h1`; the `h1` when the `<title>` holds it and
+/// more, such as the site's name) gives the title, `h1`–`h6` the headings,
 /// `figcaption`, table captions, image alt text and blocks that are only link text the
 /// captions, and paragraphs, list items, quotations and table rows (cells joined by ` | `) the
 /// passages. A single `h1` opening the body that the `<title>` contains repeats the title and
@@ -250,8 +251,31 @@ pub(super) fn read(text: &str) -> Page {
     let html = Html::parse_document(text);
     let mut page = walk(&html);
     page.title = title_element(&html);
+    // A `<title>` often adds the site's name to the article's own: when it holds the first
+    // `h1` (even one in a header left out), the `h1` is the article's title.
+    if let (Some(title), Some(h1)) = (&page.title, first_h1(&html)) {
+        if title.to_lowercase().contains(&h1.to_lowercase()) {
+            page.title = Some(h1);
+        }
+    }
     settle_title(&mut page);
     page
+}
+
+/// The text of the page's first `h1`, wherever it stands, whitespace collapsed, if not empty.
+fn first_h1(html: &Html) -> Option<String> {
+    let h1 = html
+        .tree
+        .root()
+        .descendants()
+        .find(|n| n.value().as_element().is_some_and(|e| e.name() == "h1"))?;
+    let mut text = Gathered::default();
+    for node in h1.descendants() {
+        if let Node::Text(t) = node.value() {
+            text.push(t, false);
+        }
+    }
+    (!text.text.is_empty()).then_some(text.text)
 }
 
 /// The items of a parsed page, in reading order.
@@ -364,6 +388,22 @@ mod tests {
         );
         assert_eq!(page.title.as_deref(), Some("My Page"));
         assert_eq!(page.items, [(Item::Text, "Body text.".into())]);
+    }
+
+    #[test]
+    fn a_title_element_holding_the_h1_and_the_site_name_gives_the_h1() {
+        for html in [
+            "<title>How Pumps Fail | Pump Blog</title><header><h1>How Pumps Fail</h1></header><p>Body.</p>",
+            "<title>How Pumps Fail | Pump Blog</title><h1>How  pumps fail</h1><p>Body.</p>",
+        ] {
+            let page = read(html);
+            assert!(
+                page.title
+                    .is_some_and(|t| t.eq_ignore_ascii_case("How Pumps Fail")),
+                "{html}"
+            );
+            assert_eq!(page.items, [(Item::Text, "Body.".into())], "{html}");
+        }
     }
 
     #[test]

@@ -89,6 +89,9 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
         }
         blocks = expanded;
     }
+    if source.format == Format::Markdown && front_title.is_none() {
+        title_first(&mut blocks, &mut stated);
+    }
     let (title, body, stated) = match source.format {
         Format::Text | Format::Html => {
             let (title, body) = text_title(&blocks);
@@ -193,6 +196,30 @@ fn markdown_pieces<'a>(block: &Block) -> Option<Vec<(Kind, String, &'a str)>> {
         return Some(pieces);
     }
     None
+}
+
+/// A level-1 heading that only captions (a logo, badges) come before is the file's title as
+/// if it opened the file: it is moved before them.
+fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
+    let is_caption = |i: usize| match stated[i] {
+        Some((kind, _)) => kind == Kind::Caption,
+        None => is_markdown_caption(&blocks[i].normalised()),
+    };
+    let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
+        return;
+    };
+    let level_one = match stated[k] {
+        Some((kind, _)) => kind == Kind::Tagged(1),
+        None => {
+            setext_heading(&blocks[k]) == Some(1)
+                || (blocks[k].lines.len() == 1
+                    && atx_heading(blocks[k].lines[0]).is_some_and(|(l, _)| l == 1))
+        }
+    };
+    if k > 0 && level_one {
+        blocks[..=k].rotate_right(1);
+        stated[..=k].rotate_right(1);
+    }
 }
 
 /// Does a line open an HTML block (CommonMark's HTML blocks): `<tag`, `</tag` or `<!--`?
@@ -1546,6 +1573,16 @@ mod tests {
             doc.sections[1].heading_reasons,
             ["an HTML <h2> heading in Markdown"]
         );
+    }
+
+    #[test]
+    fn markdown_level_one_heading_after_only_a_logo_is_the_title() {
+        let doc = md_doc("<p align=\"center\"><img src=\"logo.png\" alt=\"Logo\"></p>\n\n[![build](b.svg)](ci)\n\n# My Tool\n\nIt does things.\n\n## Use\n\nRun it.\n");
+        assert_eq!(doc.title, "My Tool");
+        assert_eq!(paths(&doc), ["", "Use"]);
+        assert_eq!(doc.sections[0].captions, ["Logo", "[![build](b.svg)](ci)"]);
+        let doc = md_doc("![Logo](l.png)\n\n## Not a title\n\nText.\n");
+        assert_eq!(doc.title, "notes");
     }
 
     #[test]
