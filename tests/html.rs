@@ -27,8 +27,11 @@ fn html_corpus(env: &TestEnv) -> String {
     dir.display().to_string()
 }
 
-/// Every exported passage as (ordinal, section, roles, topics, text).
-fn passages(env: &TestEnv, corpus: &str) -> Vec<(u64, Vec<String>, Vec<String>, Vec<String>, String)> {
+/// An exported passage: ordinal, section, roles, topics, text.
+type Exported = (u64, Vec<String>, Vec<String>, Vec<String>, String);
+
+/// Every exported passage of the corpus, in order.
+fn passages(env: &TestEnv, corpus: &str) -> Vec<Exported> {
     let run = env
         .run(&["export", "--corpus", corpus, "--format", "ndjson"])
         .expect_code(0);

@@ -291,17 +291,17 @@ fn walk(html: &Html) -> Page {
                 match node.value() {
                     Node::Element(element) => {
                         let name = element.name();
-                        if is_dropped(name, &element) {
+                        if is_dropped(name, element) {
                             skipping = Some(node.id());
                             // Furniture between two words still separates them.
                             reader.current.space = true;
                             continue;
                         }
-                        reader.open(name, &element);
+                        reader.open(name, element);
                     }
                     Node::Text(text) => {
                         let in_link = reader.links > 0;
-                        reader.current.push(&text, in_link);
+                        reader.current.push(text, in_link);
                     }
                     _ => {}
                 }

@@ -63,7 +63,7 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
     }
     // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
     // that the pieces' blocks borrow; `stated[i]` is what the markup says block `i` is.
-    let pieces: Vec<Option<Vec<(Kind, String, &str)>>> = match source.format {
+    let pieces: Vec<Option<Vec<Piece>>> = match source.format {
         Format::Markdown => blocks.iter().map(markdown_pieces).collect(),
         _ => Vec::new(),
     };
@@ -136,12 +136,15 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
     assemble(&source.source, title, body, &kinds, &reasons, outline)
 }
 
+/// A piece of a Markdown block: its kind, its text, and why it is of that kind.
+type Piece = (Kind, String, &'static str);
+
 /// The pieces a Markdown block holds when it is more than one paragraph, each with its kind
 /// and why: an HTML block is read as HTML (tags never shown, comments and scripts dropped);
 /// a table gives one passage a row, cells joined by ` | `, its separator row dropped; a list
 /// gives one passage an item, nested items included, markers dropped. `None` for any other
 /// block.
-fn markdown_pieces<'a>(block: &Block) -> Option<Vec<(Kind, String, &'a str)>> {
+fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
     let first = block.lines[0].trim_start();
     if is_html_block_start(first) {
         let pieces = html::read_fragment(&block.lines.join("\n"))
