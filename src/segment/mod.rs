@@ -142,8 +142,8 @@ type Piece = (Kind, String, &'static str);
 /// The pieces a Markdown block holds when it is more than one paragraph, each with its kind
 /// and why: an HTML block is read as HTML (tags never shown, comments and scripts dropped);
 /// a table gives one passage a row, cells joined by ` | `, its separator row dropped; a list
-/// gives one passage an item, nested items included, markers dropped. `None` for any other
-/// block.
+/// gives one passage an item, nested items included, markers dropped; a block quote gives its
+/// text without the `>` marks. `None` for any other block.
 fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
     let first = block.lines[0].trim_start();
     if is_html_block_start(first) {
@@ -161,6 +161,24 @@ fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
             })
             .collect();
         return Some(pieces);
+    }
+    if block.lines.iter().all(|line| line.trim_start().starts_with('>')) {
+        // A block quote: its text without the `>` marks (nested ones too).
+        let text = block
+            .lines
+            .iter()
+            .flat_map(|line| {
+                line.trim_start()
+                    .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+                    .split_whitespace()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![(Kind::Paragraph, text, "")]
+        });
     }
     if let Some(rows) = table_rows(block) {
         return Some(rows.into_iter().map(|r| (Kind::Paragraph, r, "")).collect());
@@ -1576,6 +1594,13 @@ mod tests {
             doc.sections[1].heading_reasons,
             ["an HTML <h2> heading in Markdown"]
         );
+    }
+
+    #[test]
+    fn markdown_block_quote_is_a_passage_without_its_marks() {
+        let doc = md_doc("# T\n\n> Quoted words\n> go on.\n> > Nested reply.\n\n>\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Quoted words go on. Nested reply."]);
     }
 
     #[test]
