@@ -205,3 +205,84 @@ fn sections_explain_gives_each_heading_its_reasons() {
         .stdout;
     assert!(human.contains("heading, why: an HTML <h3> heading"), "{human}");
 }
+
+#[test]
+fn a_page_of_another_article_reads_as_a_reader_sees_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html");
+    let page = fs::read_to_string(root.join("head-chef-sous-chef-line-cook.html")).expect("page");
+    let taxonomy_text =
+        fs::read_to_string(root.join("head-chef-sous-chef-line-cook.toml")).expect("taxonomy");
+    let taxonomy = rsearch::label::Taxonomy::parse(&taxonomy_text).expect("taxonomy parses");
+    let doc = rsearch::segment::document_with(
+        &rsearch::model::SourceText {
+            source: "chef.html".into(),
+            format: rsearch::model::Format::Html,
+            text: page,
+        },
+        &rsearch::prepare::hints(&taxonomy),
+    );
+    // The h1 sits in a header that is dropped; the <title> adds the site's name to it.
+    assert_eq!(
+        doc.title,
+        "Head Chef vs Sous Chef vs Line Cook: Who Runs the Kitchen?"
+    );
+    let paths: Vec<String> = doc.sections.iter().map(|s| s.path.join(" > ")).collect();
+    assert_eq!(
+        paths,
+        [
+            "",
+            "The Three Roles",
+            "The Three Roles > Head Chef",
+            "The Three Roles > Sous Chef",
+            "The Three Roles > Line Cook",
+            "Pay and Hours",
+            "Which Role Should You Aim For?"
+        ]
+    );
+    let captions: Vec<&str> = doc
+        .sections
+        .iter()
+        .flat_map(|s| &s.captions)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        captions,
+        [
+            "The roles",
+            "Pay",
+            "A head chef checking plates at the pass",
+            "The pass is where every plate is checked.",
+            "Read more: how much does a sous chef earn?",
+            "Typical yearly pay",
+            "Share on X Share"
+        ]
+    );
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts.len(), 16, "{texts:#?}");
+    assert!(texts.contains(&"Sous chef | $50,000 | 50"));
+    assert!(texts.contains(&"Start on the line, learn every station, then move up. Few skip a step."));
+    assert!(texts.contains(
+        &"The sous chef runs the kitchen when the head chef is away and trains new cooks. Sous chefs also plan the prep lists & check deliveries each morning."
+    ));
+    for noise in [
+        "Log in",
+        "Home",
+        "By A. Writer",
+        "Advertisement",
+        "Popular",
+        "Write a comment",
+        "2025",
+        "console",
+    ] {
+        assert!(
+            texts.iter().all(|t| !t.contains(noise)),
+            "{noise:?} got into a passage"
+        );
+    }
+    let line_cook = &doc.passages[5];
+    assert_eq!(line_cook.section, ["The Three Roles", "Line Cook"]);
+    assert_eq!(
+        taxonomy.label(&line_cook.section, &line_cook.text).roles,
+        ["line-cook"]
+    );
+}
