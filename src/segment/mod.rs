@@ -1,4 +1,4 @@
-//! Segmentation: turns a document's text into a title, a section tree and passages.
+//! Segmentation: turns a document's text (plain text, Markdown, HTML) into a title, a section tree and passages.
 //! Pure (no I/O): every rule about where a heading is and where a passage is cut lives here.
 
 use unicode_segmentation::UnicodeSegmentation;
