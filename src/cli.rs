@@ -33,7 +33,9 @@ pub enum Command {
     )]
     Query(QueryArgs),
     /// Print the outline each document was cut into: headings, passage counts, labels, captions.
-    #[command(after_help = "Example:\n  rsearch sections --corpus corpus")]
+    #[command(
+        after_help = "Examples:\n  rsearch sections --corpus corpus\n  rsearch sections --explain --json"
+    )]
     Sections(SectionsArgs),
     /// List the taxonomy's roles and topics with their aliases, keywords and passage counts.
     #[command(after_help = "Example:\n  rsearch labels")]
@@ -222,6 +224,9 @@ pub struct SectionsArgs {
     /// Print JSON instead of a tree.
     #[arg(long)]
     pub json: bool,
+    /// Show why each heading was read as one (captions always show why).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! Corpus reading: finds the `.txt` and `.md` files of a corpus folder, fingerprints them, and
+//! Corpus reading: finds the `.txt`, `.md` and `.html` files of a corpus folder, fingerprints them, and
 //! reads each one as text. Problems with single files become warnings; the rest is still read.
 
 use std::collections::HashMap;
@@ -49,7 +49,7 @@ impl Scan {
 }
 
 /// Lists the documents of a corpus folder, recursively, skipping hidden entries. Fails when
-/// the folder is missing or holds no `.txt`/`.md` file; unreadable entries and symlink loops
+/// the folder is missing or holds no `.txt`/`.md`/`.html` file; unreadable entries and symlink loops
 /// are warnings.
 pub fn scan(root: &Path) -> Result<Scan> {
     scan_without(root, None)
@@ -78,7 +78,10 @@ pub fn scan_without(root: &Path, skip: Option<&Path>) -> Result<Scan> {
     scan.files.sort_by(|a, b| a.source.cmp(&b.source));
     scan.dirs.sort();
     if scan.files.is_empty() {
-        bail!("corpus folder {} holds no .txt or .md file", root.display());
+        bail!(
+            "corpus folder {} holds no .txt, .md or .html file",
+            root.display()
+        );
     }
     Ok(scan)
 }
@@ -345,12 +348,14 @@ impl Watch {
 /// Watches with fewer entries than this are checked on one thread.
 const PARALLEL_STAT_MIN: usize = 256;
 
-/// The format a file name implies: `.txt` is plain text, `.md`/`.markdown` Markdown.
+/// The format a file name implies: `.txt` is plain text, `.md`/`.markdown` Markdown,
+/// `.html`/`.htm` HTML.
 pub fn format_of(name: &str) -> Option<Format> {
     let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
     match ext.as_str() {
         "txt" => Some(Format::Text),
         "md" | "markdown" => Some(Format::Markdown),
+        "html" | "htm" => Some(Format::Html),
         _ => None,
     }
 }
@@ -483,6 +488,8 @@ mod tests {
     fn format_comes_from_extension() {
         assert_eq!(format_of("a.TXT"), Some(Format::Text));
         assert_eq!(format_of("b.md"), Some(Format::Markdown));
+        assert_eq!(format_of("c.html"), Some(Format::Html));
+        assert_eq!(format_of("d.HTM"), Some(Format::Html));
         assert_eq!(format_of("c.toml"), None);
         assert_eq!(format_of("README"), None);
     }

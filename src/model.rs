@@ -8,6 +8,8 @@ pub enum Format {
     Text,
     /// Markdown: structure comes from `#` headings.
     Markdown,
+    /// HTML: structure comes from the markup (`h1`–`h6`, `figcaption`, paragraphs).
+    Html,
 }
 
 /// One file of the corpus, read and decoded, before segmentation.
@@ -35,6 +37,8 @@ pub struct Document {
 pub struct Section {
     /// Heading path from the top level down to this section's own heading.
     pub path: Vec<String>,
+    /// Why its heading was read as one and placed where it is (empty for the root section).
+    pub heading_reasons: Vec<String>,
     /// Caption lines (picture and link captions) found in this section: kept, never passages.
     pub captions: Vec<String>,
     /// Why each caption is one: the signals that decided, `caption_reasons[i]` for `captions[i]`.

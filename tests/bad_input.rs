@@ -34,7 +34,10 @@ fn empty_corpus_folder_is_an_error() {
     let env = TestEnv::new();
     fs::create_dir(env.root().join("empty")).expect("mkdir");
     let message = one_error_line(env.run(&["index", "--corpus", "empty"]));
-    assert_eq!(message, "rsearch: corpus folder empty holds no .txt or .md file");
+    assert_eq!(
+        message,
+        "rsearch: corpus folder empty holds no .txt, .md or .html file"
+    );
 }
 
 #[test]
@@ -46,7 +49,10 @@ fn folder_without_txt_or_md_is_an_error() {
     fs::write(other.join("sub/paper.pdf"), "%PDF-1.4").expect("write");
     fs::write(other.join(".hidden.txt"), "hidden text").expect("write");
     let message = one_error_line(env.run(&["index", "--corpus", "other"]));
-    assert_eq!(message, "rsearch: corpus folder other holds no .txt or .md file");
+    assert_eq!(
+        message,
+        "rsearch: corpus folder other holds no .txt, .md or .html file"
+    );
 }
 
 #[test]

@@ -70,7 +70,11 @@ fn exists_syntax_beside_a_word_searches_the_word() {
 fn segment_inputs_that_crashed_now_segment() {
     for (path, bytes) in inputs("segment") {
         let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
-        for (source, format) in [("doc.txt", Format::Text), ("doc.md", Format::Markdown)] {
+        for (source, format) in [
+            ("doc.txt", Format::Text),
+            ("doc.md", Format::Markdown),
+            ("doc.html", Format::Html),
+        ] {
             let document = segment::document(&SourceText {
                 source: source.to_string(),
                 format,

@@ -29,7 +29,9 @@ pub fn run(settings: &SectionsSettings) -> Result<Outcome> {
         announce(Notice::Warning(warning));
     }
     let mut out = io::BufWriter::new(io::stdout().lock());
-    settings.printer.print_outline(&outlines, &taxonomy, &mut out)?;
+    settings
+        .printer
+        .print_outline(&outlines, &taxonomy, settings.explain, &mut out)?;
     out.flush()?;
     Ok(Outcome::Success)
 }

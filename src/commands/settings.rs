@@ -88,6 +88,8 @@ pub struct PushSettings {
 pub struct SectionsSettings {
     pub corpus: PathBuf,
     pub printer: Printer,
+    /// Say why each heading is one, as each caption's reasons are always said.
+    pub explain: bool,
 }
 
 /// `rsearch labels`: the taxonomy of an index with its counts.
@@ -219,6 +221,7 @@ pub fn sections(args: SectionsArgs) -> SectionsSettings {
     SectionsSettings {
         corpus: args.corpus,
         printer: listing_printer(args.json),
+        explain: args.explain,
     }
 }
 

@@ -44,7 +44,11 @@ impl Human {
             }
             Report::ByRole { overall, roles } => self.by_role(overall, roles, out),
             Report::Passage(hit) => self.hit(hit, out),
-            Report::Outline { outlines, taxonomy } => self.outline(outlines, taxonomy, out),
+            Report::Outline {
+                outlines,
+                taxonomy,
+                explain,
+            } => self.outline(outlines, taxonomy, explain, out),
             Report::Labels { taxonomy, counts } => self.label_table(taxonomy, counts, out),
         }
     }
@@ -216,8 +220,15 @@ impl Human {
         writeln!(out, "{}", self.paint(DIM, &wrapped))
     }
 
-    /// Each document, then its headings as a tree with passage counts, labels and captions.
-    fn outline(&self, outlines: &[Outline], taxonomy: &Taxonomy, out: &mut dyn Write) -> io::Result<()> {
+    /// Each document, then its headings as a tree with passage counts, labels and captions;
+    /// with `explain`, under each heading why it is one.
+    fn outline(
+        &self,
+        outlines: &[Outline],
+        taxonomy: &Taxonomy,
+        explain: bool,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         for outline in outlines {
             let doc = &outline.document;
             writeln!(
@@ -253,6 +264,10 @@ impl Human {
                     self.paint(DIM, &count),
                     self.labels(&labels)
                 )?;
+                if explain && !section.heading_reasons.is_empty() {
+                    let why = format!("heading, why: {}", section.heading_reasons.join("; "));
+                    writeln!(out, "{}{}", "  ".repeat(depth + 1), self.paint(DIM, &why))?;
+                }
                 for (i, caption) in section.captions.iter().enumerate() {
                     let why = section
                         .caption_reasons

@@ -147,6 +147,9 @@ pub struct JsonOutline<'a> {
 #[derive(Serialize)]
 pub struct JsonSection<'a> {
     pub path: &'a [String],
+    /// Why the heading was read as one and placed where it is (`sections --explain` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading_reasons: Option<&'a [String]>,
     pub passages: usize,
     pub captions: &'a [String],
     /// Why each caption is one: the signals that decided and their weights.
@@ -188,8 +191,14 @@ pub(super) fn write(report: &Report, lines: bool, out: &mut dyn Write) -> io::Re
             line(&JsonResults::new(overall, Some(JsonByRole::new(roles))), out)
         }
         Report::Passage(hit) => line(&JsonHit::new(hit), out),
-        Report::Outline { outlines, .. } => {
-            line(&outlines.iter().map(JsonOutline::new).collect::<Vec<_>>(), out)
+        Report::Outline {
+            outlines, explain, ..
+        } => {
+            let outlines: Vec<JsonOutline> = outlines
+                .iter()
+                .map(|o| JsonOutline::with_reasons(o, explain))
+                .collect();
+            line(&outlines, out)
         }
         Report::Labels { taxonomy, counts } => line(&JsonLabels::new(taxonomy, counts), out),
     }
@@ -310,6 +319,11 @@ impl<'a> JsonByRole<'a> {
 impl<'a> JsonOutline<'a> {
     /// The wire form of one document's outline.
     pub fn new(outline: &'a Outline) -> JsonOutline<'a> {
+        JsonOutline::with_reasons(outline, false)
+    }
+
+    /// The wire form of one document's outline, with each heading's reasons when `explain`.
+    pub fn with_reasons(outline: &'a Outline, explain: bool) -> JsonOutline<'a> {
         let document = &outline.document;
         JsonOutline {
             source: &document.source,
@@ -320,6 +334,7 @@ impl<'a> JsonOutline<'a> {
                 .iter()
                 .map(|s| JsonSection {
                     path: &s.path,
+                    heading_reasons: explain.then_some(&s.heading_reasons[..]),
                     passages: s.passages,
                     captions: &s.captions,
                     caption_reasons: &s.caption_reasons,

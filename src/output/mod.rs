@@ -61,6 +61,8 @@ enum Report<'a> {
     Outline {
         outlines: &'a [Outline],
         taxonomy: &'a Taxonomy,
+        /// Show why each heading is one, not only why each caption is.
+        explain: bool,
     },
     /// `labels`: the taxonomy with passage counts.
     Labels {
@@ -91,14 +93,22 @@ impl Printer {
     }
 
     /// Writes the outline of documents: headings as a tree with passage counts, labels and
-    /// captions.
+    /// captions; with `explain`, why each heading is one.
     pub fn print_outline(
         &self,
         outlines: &[Outline],
         taxonomy: &Taxonomy,
+        explain: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        self.write(&Report::Outline { outlines, taxonomy }, out)
+        self.write(
+            &Report::Outline {
+                outlines,
+                taxonomy,
+                explain,
+            },
+            out,
+        )
     }
 
     /// Writes the taxonomy with passage counts per role and topic.

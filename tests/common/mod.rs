@@ -481,6 +481,9 @@ pub struct JsonOutline {
 #[serde(deny_unknown_fields)]
 pub struct JsonSection {
     pub path: Vec<String>,
+    /// Why the heading is one: only with `--explain`.
+    #[serde(default)]
+    pub heading_reasons: Option<Vec<String>>,
     pub passages: usize,
     pub captions: Vec<String>,
     /// One list of deciding signals per caption.

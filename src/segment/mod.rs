@@ -1,7 +1,9 @@
-//! Segmentation: turns a document's text into a title, a section tree and passages.
+//! Segmentation: turns a document's text (plain text, Markdown, HTML) into a title, a section tree and passages.
 //! Pure (no I/O): every rule about where a heading is and where a passage is cut lives here.
 
 use unicode_segmentation::UnicodeSegmentation;
+
+mod html;
 
 use crate::model::{Document, Format, Passage, Section, SourceText};
 
@@ -48,35 +50,304 @@ pub fn passages_with(source: &SourceText, hints: &Hints) -> (Document, usize) {
 }
 
 fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize) {
+    if source.format == Format::Html {
+        return split_html(source, outline);
+    }
     let (front_title, text) = match source.format {
         Format::Markdown => front_matter(&source.text),
-        Format::Text => (None, source.text.as_str()),
+        Format::Text | Format::Html => (None, source.text.as_str()),
     };
     let mut blocks = blocks(text, source.format);
     if source.format == Format::Markdown {
         blocks.retain(|block| !is_link_definitions(block));
     }
-    let (title, body) = match source.format {
-        Format::Text => text_title(&blocks),
-        Format::Markdown if front_title.is_some() => (None, &blocks[..]),
-        Format::Markdown => markdown_title(&blocks),
+    // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
+    // that the pieces' blocks borrow; `stated[i]` is what the markup says block `i` is.
+    let pieces: Vec<Option<Vec<Piece>>> = match source.format {
+        Format::Markdown => blocks.iter().map(markdown_pieces).collect(),
+        _ => Vec::new(),
+    };
+    let mut stated: Vec<Option<(Kind, &str)>> = vec![None; blocks.len()];
+    if pieces.iter().any(Option::is_some) {
+        let mut expanded = Vec::with_capacity(blocks.len());
+        stated.clear();
+        for (block, piece) in blocks.iter().zip(&pieces) {
+            match piece {
+                None => {
+                    expanded.push(block.clone());
+                    stated.push(None);
+                }
+                Some(list) => {
+                    for (kind, text, why) in list {
+                        expanded.push(Block {
+                            lines: vec![text.as_str()],
+                        });
+                        stated.push(Some((*kind, *why)));
+                    }
+                }
+            }
+        }
+        blocks = expanded;
+    }
+    if source.format == Format::Markdown && front_title.is_none() {
+        title_first(&mut blocks, &mut stated);
+    }
+    let (title, body, stated) = match source.format {
+        Format::Text | Format::Html => {
+            let (title, body) = text_title(&blocks);
+            (title, body, &stated[..0])
+        }
+        Format::Markdown if front_title.is_some() => (None, &blocks[..], &stated[..]),
+        // An HTML `<h1>` opening the file is its title as a `#` heading would be.
+        Format::Markdown if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) => {
+            (Some(blocks[0].normalised()), &blocks[1..], &stated[1..])
+        }
+        Format::Markdown => {
+            let (title, body) = markdown_title(&blocks);
+            (title, body, &stated[blocks.len() - body.len()..])
+        }
     };
     let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
     let (kinds, reasons) = match source.format {
-        Format::Text => classify_text(body, hints),
+        Format::Text | Format::Html => classify_text(body, hints),
         Format::Markdown => {
-            let kinds = classify_markdown(body);
-            let reasons = kinds
+            let mut kinds = classify_markdown(body);
+            let mut reasons: Vec<Vec<String>> = kinds
                 .iter()
                 .map(|k| match k {
                     Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
+                    Kind::Heading(Some(level)) => vec![format!("a Markdown heading of level {level}")],
                     _ => Vec::new(),
                 })
                 .collect();
+            for (i, said) in stated.iter().enumerate() {
+                if let Some((kind, why)) = said {
+                    kinds[i] = *kind;
+                    reasons[i] = match kind {
+                        Kind::Tagged(level) => vec![format!("an HTML <h{level}> heading in Markdown")],
+                        _ if why.is_empty() => Vec::new(),
+                        _ => vec![why.to_string()],
+                    };
+                }
+            }
             (kinds, reasons)
         }
     };
     assemble(&source.source, title, body, &kinds, &reasons, outline)
+}
+
+/// A piece of a Markdown block: its kind, its text, and why it is of that kind.
+type Piece = (Kind, String, &'static str);
+
+/// The pieces a Markdown block holds when it is more than one paragraph, each with its kind
+/// and why: an HTML block is read as HTML (tags never shown, comments and scripts dropped);
+/// a table gives one passage a row, cells joined by ` | `, its separator row dropped; a list
+/// gives one passage an item, nested items included, markers dropped; a block quote gives its
+/// text without the `>` marks. `None` for any other block.
+fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
+    let first = block.lines[0].trim_start();
+    if is_html_block_start(first) {
+        let pieces = html::read_fragment(&block.lines.join("\n"))
+            .into_iter()
+            .map(|(item, text)| match item {
+                html::Item::Heading(level) => (Kind::Tagged(level), text, ""),
+                html::Item::Caption(why) => (Kind::Caption, text, why),
+                html::Item::Text if is_markdown_caption(&text) => (
+                    Kind::Caption,
+                    text,
+                    "a Markdown block that is only an image or a link",
+                ),
+                html::Item::Text => (Kind::Paragraph, text, ""),
+            })
+            .collect();
+        return Some(pieces);
+    }
+    if block.lines.iter().all(|line| line.trim_start().starts_with('>')) {
+        // A block quote: its text without the `>` marks (nested ones too).
+        let text = block
+            .lines
+            .iter()
+            .flat_map(|line| {
+                line.trim_start()
+                    .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+                    .split_whitespace()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![(Kind::Paragraph, text, "")]
+        });
+    }
+    if let Some(rows) = table_rows(block) {
+        return Some(rows.into_iter().map(|r| (Kind::Paragraph, r, "")).collect());
+    }
+    if list_marker(first).is_some() {
+        let mut items: Vec<String> = Vec::new();
+        for line in &block.lines {
+            let line = line.trim();
+            match list_marker(line) {
+                Some(rest) => items.push(rest.split_whitespace().collect::<Vec<_>>().join(" ")),
+                None => {
+                    if let Some(item) = items.last_mut() {
+                        for word in line.split_whitespace() {
+                            item.push(' ');
+                            item.push_str(word);
+                        }
+                    }
+                }
+            }
+        }
+        let pieces = items
+            .into_iter()
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                if is_markdown_caption(&item) {
+                    (
+                        Kind::Caption,
+                        item,
+                        "a Markdown list item that is only an image or a link",
+                    )
+                } else {
+                    (Kind::Paragraph, item, "")
+                }
+            })
+            .collect();
+        return Some(pieces);
+    }
+    None
+}
+
+/// A level-1 heading that only captions (a logo, badges) come before is the file's title as
+/// if it opened the file: it is moved before them.
+fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
+    let is_caption = |i: usize| match stated[i] {
+        Some((kind, _)) => kind == Kind::Caption,
+        None => is_markdown_caption(&blocks[i].normalised()),
+    };
+    let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
+        return;
+    };
+    let level_one = match stated[k] {
+        Some((kind, _)) => kind == Kind::Tagged(1),
+        None => {
+            setext_heading(&blocks[k]) == Some(1)
+                || (blocks[k].lines.len() == 1
+                    && atx_heading(blocks[k].lines[0]).is_some_and(|(l, _)| l == 1))
+        }
+    };
+    if k > 0 && level_one {
+        blocks[..=k].rotate_right(1);
+        stated[..=k].rotate_right(1);
+    }
+}
+
+/// Does a line open an HTML block (CommonMark's HTML blocks): `<tag`, `</tag` or `<!--`?
+/// An autolink (`<https://…>`) is not one.
+fn is_html_block_start(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('<') else {
+        return false;
+    };
+    if rest.starts_with("!--") {
+        return true;
+    }
+    let name = rest.strip_prefix('/').unwrap_or(rest);
+    let tag: String = name.chars().take_while(char::is_ascii_alphanumeric).collect();
+    let after = name[tag.len()..].chars().next();
+    tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && matches!(after, None | Some('>' | ' ' | '/' | '\t'))
+}
+
+/// The text after a list marker (`-`, `*`, `+`, or one to nine digits and `.` or `)`, then a
+/// space), if the line opens a list item.
+fn list_marker(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    for bullet in ["- ", "* ", "+ "] {
+        if let Some(rest) = line.strip_prefix(bullet) {
+            return Some(rest.trim());
+        }
+    }
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    if (1..=9).contains(&digits) {
+        let rest = &line[digits..];
+        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            return Some(rest.trim());
+        }
+    }
+    None
+}
+
+/// A GitHub-flavoured table: a first row holding `|` and a separator row of dashes (with
+/// optional colons) under it. Its rows, each as its cells joined by ` | `.
+fn table_rows(block: &Block) -> Option<Vec<String>> {
+    if block.lines.len() < 2 || !block.lines[0].contains('|') || !is_table_separator(block.lines[1]) {
+        return None;
+    }
+    let rows = block
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, line)| {
+            let line = line.trim();
+            let line = line.strip_prefix('|').unwrap_or(line);
+            let line = line.strip_suffix('|').unwrap_or(line);
+            line.split('|')
+                .map(|cell| cell.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|cell| !cell.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    Some(rows)
+}
+
+/// A table's separator row: cells of dashes, each with optional colons, between bars.
+fn is_table_separator(line: &str) -> bool {
+    let line = line.trim();
+    let line = line.strip_prefix('|').unwrap_or(line);
+    let line = line.strip_suffix('|').unwrap_or(line);
+    !line.is_empty()
+        && line.split('|').all(|cell| {
+            let cell = cell.trim();
+            let dashes = cell.trim_start_matches(':').trim_end_matches(':');
+            !dashes.is_empty() && dashes.chars().all(|c| c == '-')
+        })
+}
+
+/// An HTML page: its markup says what is a heading, a caption and a passage, so no evidence
+/// is weighed; the pieces go through the same assembly as text and Markdown.
+fn split_html(source: &SourceText, outline: bool) -> (Document, usize) {
+    let page = html::read(&source.text);
+    let blocks: Vec<Block> = page
+        .items
+        .iter()
+        .map(|(_, text)| Block {
+            lines: vec![text.as_str()],
+        })
+        .collect();
+    let kinds: Vec<Kind> = page
+        .items
+        .iter()
+        .map(|(item, _)| match item {
+            html::Item::Heading(level) => Kind::Tagged(*level),
+            html::Item::Caption(_) => Kind::Caption,
+            html::Item::Text => Kind::Paragraph,
+        })
+        .collect();
+    let reasons: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|(item, _)| match item {
+            html::Item::Caption(why) => vec![format!("HTML: {why}")],
+            html::Item::Heading(level) => vec![format!("an HTML <h{level}> heading")],
+            html::Item::Text => Vec::new(),
+        })
+        .collect();
+    let title = page.title.clone().unwrap_or_else(|| file_stem(&source.source));
+    assemble(&source.source, title, &blocks, &kinds, &reasons, outline)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -172,6 +443,8 @@ enum Kind {
     /// A plain-text heading after a paragraph that ends its siblings' pattern: it closes
     /// their parent and stands beside it (the article moves on to a new part).
     OuterHeading,
+    /// A heading whose level and text the markup states (HTML `h1`–`h6`): taken as written.
+    Tagged(usize),
     Caption,
     Paragraph,
 }
@@ -298,6 +571,9 @@ fn file_stem(source: &str) -> String {
 /// The text of a heading block: without its `#` marks in Markdown, as written in plain text
 /// (where a `#` is a word of the document like any other).
 fn heading_text(block: &Block, kind: Kind) -> String {
+    if matches!(kind, Kind::Tagged(_)) {
+        return block.normalised();
+    }
     if matches!(kind, Kind::Heading(Some(_))) && setext_heading(block).is_some() {
         return setext_text(block);
     }
@@ -315,6 +591,9 @@ pub struct Signal {
     pub weight: f32,
 }
 
+/// The signal of a line sharing its siblings' pattern.
+const FOLLOWS_PATTERN: &str = "follows its siblings' pattern";
+
 /// The signal of a line breaking its siblings' pattern after the last of them.
 const ENDS_PATTERN: &str = "breaks its siblings' pattern after the last of them";
 
@@ -329,25 +608,76 @@ fn classify_text(blocks: &[Block], hints: &Hints) -> (Vec<Kind>, Vec<Vec<String>
     let kinds = (0..blocks.len())
         .map(|i| match &lines[i] {
             None => Kind::Paragraph,
-            Some(_) if is_between_paragraphs(&lines, i) => {
+            Some(line) if is_between_paragraphs(&lines, i) => {
                 let signals = caption_signals(blocks, &lines, &groups, hints, i);
                 let weight: f32 = signals.iter().map(|s| s.weight).sum();
+                let listed = signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
                 if weight >= CAPTION_THRESHOLD {
-                    reasons[i] = signals
-                        .iter()
-                        .map(|s| format!("{} {:+}", s.rule, s.weight))
-                        .collect();
-                    Kind::Caption
-                } else if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
+                    reasons[i] = listed.collect();
+                    return Kind::Caption;
+                }
+                reasons[i] = vec![
+                    short_line_reason(line),
+                    format!("between two paragraphs, caption evidence {weight:+} under {CAPTION_THRESHOLD}"),
+                ];
+                reasons[i].extend(listed);
+                if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
+                    reasons[i].push("it ends its siblings' pattern: it closes their parent".into());
+                    Kind::OuterHeading
+                } else if closes_the_document(&lines, &groups, &signals, i) {
+                    reasons[i].push(CLOSING.into());
                     Kind::OuterHeading
                 } else {
+                    reasons[i].push("after a paragraph: a sibling of the heading before".into());
                     Kind::Heading(None)
                 }
             }
-            Some(_) => Kind::Heading(None),
+            Some(line) => {
+                reasons[i] = vec![short_line_reason(line)];
+                let before = i > 0 && lines[i - 1].is_some();
+                let after = i + 1 < lines.len() && lines[i + 1].is_some();
+                reasons[i].push(
+                    match (before, after) {
+                        (_, true) => "followed directly by a heading: its parent",
+                        (true, false) => "after a heading: its child",
+                        (false, false) if i == 0 => "opens the text",
+                        (false, false) => "after a paragraph: a sibling of the heading before",
+                    }
+                    .into(),
+                );
+                Kind::Heading(None)
+            }
         })
         .collect();
     (kinds, reasons)
+}
+
+/// Why a plain-text line is heading-shaped.
+fn short_line_reason(line: &str) -> String {
+    let words = word_count(line);
+    let plural = if words == 1 { "" } else { "s" };
+    format!("a short line ({words} word{plural}) alone between blank lines, without closing punctuation")
+}
+
+/// The reason given for a heading [`closes_the_document`] places at the top.
+const CLOSING: &str =
+    "opens a last section of one paragraph after a part of two sub-sections or more: it closes that part";
+
+/// A lone heading between paragraphs that opens the document's last section, that section a
+/// single paragraph, after two or more would-be siblings it shares no pattern with: the
+/// closing words of the whole article, not one more sub-section of the part before.
+fn closes_the_document(
+    lines: &[Option<String>],
+    groups: &[Option<usize>],
+    signals: &[Signal],
+    i: usize,
+) -> bool {
+    let last_section_of_one_paragraph = i + 2 == lines.len();
+    let siblings_before = groups[i].map_or(0, |group| (0..i).filter(|&j| groups[j] == Some(group)).count());
+    let follows_pattern = signals
+        .iter()
+        .any(|s| s.weight < 0.0 && s.rule == FOLLOWS_PATTERN);
+    last_section_of_one_paragraph && siblings_before >= 2 && !follows_pattern
 }
 
 /// The text of every heading-shaped block (a short line without closing punctuation).
@@ -434,7 +764,7 @@ fn caption_signals(
             .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
             .collect();
         match sibling_pattern(i, line, &siblings) {
-            Pattern::Follows => push("follows its siblings' pattern", -2.0),
+            Pattern::Follows => push(FOLLOWS_PATTERN, -2.0),
             Pattern::BreaksWithin => push("breaks the pattern of the siblings around it", 2.0),
             Pattern::BreaksAfter => push(ENDS_PATTERN, 1.0),
             Pattern::None => {}
@@ -701,6 +1031,7 @@ fn assemble(
 ) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
+        heading_reasons: Vec::new(),
         captions: Vec::new(),
         caption_reasons: Vec::new(),
         passages: 0,
@@ -715,15 +1046,15 @@ fn assemble(
     let mut i = 0;
     while i < blocks.len() {
         match kinds[i] {
-            Kind::Heading(_) | Kind::OuterHeading => {
+            Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) => {
                 let run_end = (i..blocks.len())
-                    .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading))
+                    .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_)))
                     .unwrap_or(blocks.len());
                 let run = run_end - i;
                 let leaf_level = open.last().map_or(1, |(level, _)| *level);
                 for (offset, j) in (i..run_end).enumerate() {
                     let level = match kinds[j] {
-                        Kind::Heading(Some(level)) => level,
+                        Kind::Heading(Some(level)) | Kind::Tagged(level) => level,
                         Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
                         _ if run > 1 => offset + 1,
                         _ => leaf_level,
@@ -739,6 +1070,7 @@ fn assemble(
                         path_is_current = true;
                         sections.push(Section {
                             path: path.clone(),
+                            heading_reasons: reasons[j].clone(),
                             captions: Vec::new(),
                             caption_reasons: Vec::new(),
                             passages: 0,
@@ -1128,7 +1460,7 @@ mod tests {
 
     #[test]
     fn article_outline_has_four_top_sections_and_ten_subsections() {
-        let text = include_str!("../corpus/product-manager-vs-ceo-vs-cto.txt");
+        let text = include_str!("../../corpus/product-manager-vs-ceo-vs-cto.txt");
         // The role names of the article's taxonomy, as prepare passes them.
         let hints = Hints {
             roles: vec![
@@ -1179,6 +1511,186 @@ mod tests {
         );
         let pieces = split_paragraph(&paragraph, 120);
         assert_eq!(pieces.join(" "), paragraph);
+    }
+
+    fn html_doc(text: &str) -> Document {
+        document(&SourceText {
+            source: "page.html".into(),
+            format: Format::Html,
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn html_headings_nest_by_level_and_captions_stay_with_their_section() {
+        let doc = html_doc(
+            "<title>Page</title><h1>Page</h1><p>Intro.</p><h2>A</h2><h3>A1</h3><p>One.</p>\
+             <figure><figcaption>Figure 1: a chart</figcaption></figure><p>Two.</p><h2>B</h2><p>Three.</p>",
+        );
+        assert_eq!(doc.title, "Page");
+        assert_eq!(paths(&doc), ["", "A", "A > A1", "B"]);
+        assert_eq!(doc.sections[2].captions, ["Figure 1: a chart"]);
+        assert_eq!(doc.sections[2].caption_reasons, [["HTML: a figure caption"]]);
+        assert_eq!(doc.sections[2].heading_reasons, ["an HTML <h3> heading"]);
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Intro.", "One.", "Two.", "Three."]);
+    }
+
+    #[test]
+    fn html_heading_text_is_taken_as_written() {
+        let doc = html_doc("<h2># Notes</h2><p>Body.</p>");
+        assert_eq!(paths(&doc), ["# Notes"]);
+        assert_eq!(doc.title, "page");
+    }
+
+    #[test]
+    fn markdown_table_rows_are_passages_and_the_separator_row_is_dropped() {
+        let doc =
+            md_doc("# T\n\n| Role | Reports to |\n|:-----|-----------:|\n| CTO  | CEO |\n|  | board |\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Role | Reports to", "CTO | CEO", "board"]);
+    }
+
+    #[test]
+    fn markdown_bars_without_a_separator_row_are_a_paragraph() {
+        let doc = md_doc("# T\n\nEither a | b or c.\nNo table here.\n");
+        assert_eq!(doc.passages.len(), 1);
+        assert_eq!(doc.passages[0].text, "Either a | b or c. No table here.");
+    }
+
+    #[test]
+    fn markdown_list_items_nested_or_not_are_passages_without_markers() {
+        let doc = md_doc("# T\n\n- First item\n  goes on here\n  - Nested item\n    1. Deeper, numbered\n* Star item\n2) Other number\n- [A link](https://x.org)\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "First item goes on here",
+                "Nested item",
+                "Deeper, numbered",
+                "Star item",
+                "Other number"
+            ]
+        );
+        assert_eq!(doc.sections[0].captions, ["[A link](https://x.org)"]);
+    }
+
+    #[test]
+    fn markdown_html_blocks_show_their_text_never_their_tags() {
+        let doc = md_doc("# T\n\n<div align=\"center\">\n  <img src=\"logo.png\" alt=\"Project logo\">\n</div>\n\n<!-- a note to editors -->\n\n<details><summary>More</summary>Hidden &amp; shown.</details>\n\n<h2>Usage</h2>\n\nRun it.\n\n<https://example.org> is a link, not HTML.\n");
+        assert_eq!(paths(&doc), ["", "Usage"]);
+        assert_eq!(doc.sections[0].captions, ["Project logo"]);
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "More",
+                "Hidden & shown.",
+                "Run it.",
+                "<https://example.org> is a link, not HTML."
+            ]
+        );
+        assert_eq!(
+            doc.sections[1].heading_reasons,
+            ["an HTML <h2> heading in Markdown"]
+        );
+    }
+
+    #[test]
+    fn markdown_block_quote_is_a_passage_without_its_marks() {
+        let doc = md_doc("# T\n\n> Quoted words\n> go on.\n> > Nested reply.\n\n>\n");
+        let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Quoted words go on. Nested reply."]);
+    }
+
+    #[test]
+    fn markdown_level_one_heading_after_only_a_logo_is_the_title() {
+        let doc = md_doc("<p align=\"center\"><img src=\"logo.png\" alt=\"Logo\"></p>\n\n[![build](b.svg)](ci)\n\n# My Tool\n\nIt does things.\n\n## Use\n\nRun it.\n");
+        assert_eq!(doc.title, "My Tool");
+        assert_eq!(paths(&doc), ["", "Use"]);
+        assert_eq!(doc.sections[0].captions, ["Logo", "[![build](b.svg)](ci)"]);
+        let doc = md_doc("![Logo](l.png)\n\n## Not a title\n\nText.\n");
+        assert_eq!(doc.title, "notes");
+    }
+
+    #[test]
+    fn markdown_html_h1_opening_the_file_is_its_title() {
+        let doc = md_doc("<h1 align=\"center\">My Tool</h1>\n\nIt does things.\n");
+        assert_eq!(doc.title, "My Tool");
+        assert_eq!(doc.passages.len(), 1);
+    }
+
+    /// An article of two parts, the second with two sub-sections, then `closing` over the
+    /// given paragraphs.
+    fn closing_article(closing: &str, paragraphs: &[&str]) -> Document {
+        let tail: String = paragraphs.iter().map(|p| format!("\n\n{p}")).collect();
+        text_doc(&format!(
+            "T\n\nFirst Part\n\nIntro Here\n\n{BODY}\n\nSecond Part\n\nWater Supply Lines\n\n{BODY}\n\nHow Pumps Fail?\n\n{WIDGETS}\n\n{closing}{tail}\n"
+        ))
+    }
+
+    #[test]
+    fn closing_heading_of_one_paragraph_after_two_sub_sections_stands_at_the_top() {
+        let doc = closing_article(
+            "Final Words",
+            &["Rivers flow to oceans and the story of this article ends."],
+        );
+        assert_eq!(paths(&doc).last().map(String::as_str), Some("Final Words"));
+        let last = doc.sections.last().expect("a section");
+        assert!(
+            last.heading_reasons.iter().any(|r| r == CLOSING),
+            "{:?}",
+            last.heading_reasons
+        );
+    }
+
+    #[test]
+    fn closing_rule_needs_one_paragraph_two_siblings_and_no_shared_pattern() {
+        // Two paragraphs: one more sub-section.
+        let doc = closing_article(
+            "Final Words",
+            &["Rivers flow to oceans.", "Seas are salty and deep."],
+        );
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("Second Part > Final Words")
+        );
+        // It follows its siblings' pattern (`How …?`): one more sub-section.
+        let doc = closing_article(
+            "How Pipes Burst?",
+            &["Rivers flow to oceans and the story of this article ends."],
+        );
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("Second Part > How Pipes Burst?")
+        );
+        // Only one sub-section before it: the part may go on.
+        let doc = text_doc(&format!(
+            "T\n\nFirst Part\n\nIntro Here\n\n{BODY}\n\nFinal Words\n\nRivers flow to oceans and the story ends.\n"
+        ));
+        assert_eq!(
+            paths(&doc).last().map(String::as_str),
+            Some("First Part > Final Words")
+        );
+    }
+
+    #[test]
+    fn plain_text_headings_say_where_they_stand() {
+        let doc = text_doc(&format!("T\n\nTop\n\nChild\n\n{BODY}\n\nNext\n\n{BODY}\n"));
+        let last = |i: usize| {
+            doc.sections[i]
+                .heading_reasons
+                .last()
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(last(0), "followed directly by a heading: its parent");
+        assert_eq!(last(1), "after a heading: its child");
+        assert!(doc.sections[0].heading_reasons[0].starts_with("a short line (1 word)"));
+        assert!(doc.sections[2]
+            .heading_reasons
+            .iter()
+            .any(|r| r.contains("caption evidence")));
     }
 
     #[test]
@@ -1255,11 +1767,150 @@ mod properties {
         "tab\tbed",
     ];
 
-    /// Words for Markdown bodies: no `#` or fence marks, which Markdown reads as structure.
+    /// Words for Markdown bodies: no `#`, fence or list marks, which Markdown reads as
+    /// structure.
     fn markdown_word() -> impl Strategy<Value = String> {
         proptest::sample::select(VOCABULARY)
-            .prop_filter("structure mark", |w| !w.starts_with('#') && !w.starts_with("```"))
+            .prop_filter("structure mark", |w| {
+                !w.starts_with('#') && !w.starts_with("```") && !matches!(*w, "-" | "*" | "1.")
+            })
             .prop_map(str::to_string)
+    }
+
+    /// Words of a generated document: its text, and the words a reader sees in order.
+    type Generated = (String, Vec<String>);
+
+    /// Markdown pieces people write besides paragraphs and `#` headings: a list with nested
+    /// items, a table (its separator row shows nothing, a bar parts its cells), or an HTML
+    /// block (tags and comments show nothing).
+    fn markdown_rich_block() -> impl Strategy<Value = Generated> {
+        let words = || prop::collection::vec(markdown_word(), 1..8);
+        let list = prop::collection::vec((0usize..3, any::<bool>(), words()), 1..6).prop_map(|items| {
+            let mut text = String::new();
+            let mut seen = Vec::new();
+            for (depth, ordered, words) in items {
+                let marker = if ordered { "1." } else { "-" };
+                text.push_str(&format!("{}{marker} {}\n", "  ".repeat(depth), words.join(" ")));
+                seen.extend(words);
+            }
+            (text, seen)
+        });
+        let table = prop::collection::vec(prop::collection::vec(words(), 2..4), 1..4).prop_map(|rows| {
+            let mut text = String::new();
+            let mut seen = Vec::new();
+            for (r, cells) in rows.iter().enumerate() {
+                let shown: Vec<String> = cells.iter().map(|c| c.join(" ")).collect();
+                text.push_str(&format!("| {} |\n", shown.join(" | ")));
+                if r == 0 {
+                    text.push_str(&format!("|{}\n", "---|".repeat(cells.len())));
+                }
+                for (c, cell) in cells.iter().enumerate() {
+                    if c > 0 {
+                        seen.push("|".to_string());
+                    }
+                    seen.extend(cell.iter().cloned());
+                }
+            }
+            (text, seen)
+        });
+        let html = (words(), words()).prop_map(|(a, b)| {
+            let text = format!(
+                "<div class=\"note\">\n<!-- hidden note -->\n<p>{}</p>\n<script>var x = 1;</script>\n<p><em>{}</em></p>\n</div>\n",
+                a.join(" "),
+                b.join(" ")
+            );
+            (text, a.into_iter().chain(b).collect())
+        });
+        prop_oneof![list, table, html]
+    }
+
+    /// A Markdown document mixing paragraphs, `#` headings and the pieces of
+    /// [`markdown_rich_block`], separated by blank lines.
+    fn markdown_rich_document() -> impl Strategy<Value = Generated> {
+        let paragraph = prop::collection::vec(markdown_word(), 1..40).prop_map(|w| (w.join(" ") + "\n", w));
+        let heading = (1usize..4, prop::collection::vec(markdown_word(), 1..6))
+            .prop_map(|(level, w)| (format!("{} {}\n", "#".repeat(level), w.join(" ")), w));
+        let item = prop_oneof![2 => paragraph, 1 => heading, 2 => markdown_rich_block()];
+        prop::collection::vec(item, 0..10).prop_map(|items| {
+            let mut text = String::new();
+            let mut seen = Vec::new();
+            for (piece, words) in items {
+                text.push_str(&piece);
+                text.push('\n');
+                seen.extend(words);
+            }
+            (text, seen)
+        })
+    }
+
+    /// An HTML page: an optional `h1` (the title), then headings, paragraphs with inline
+    /// markup, lists, quotations, figures and link-only paragraphs, among navigation, scripts
+    /// and comments whose words must never show.
+    fn html_document() -> impl Strategy<Value = Generated> {
+        let words = || prop::collection::vec(word(), 1..30);
+        let escape = |w: &[String]| {
+            w.iter()
+                .map(|w| w.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+                .collect::<Vec<_>>()
+        };
+        let piece = prop_oneof![
+            (2usize..5, prop::collection::vec(word(), 1..6))
+                .prop_map(move |(level, w)| (format!("<h{level}>{}</h{level}>", escape(&w).join(" ")), w)),
+            words().prop_map(move |w| {
+                let mut shown = escape(&w);
+                shown[0] = format!("<b>{}</b>", shown[0]);
+                (format!("<p>{}</p>", shown.join("\n  ")), w)
+            }),
+            prop::collection::vec(words(), 1..4).prop_map(move |items| {
+                let li: Vec<String> = items
+                    .iter()
+                    .map(|w| format!("<li>{}</li>", escape(w).join(" ")))
+                    .collect();
+                (format!("<ul>{}</ul>", li.join("")), items.concat())
+            }),
+            words().prop_map(move |w| (
+                format!("<blockquote><p>{}</p></blockquote>", escape(&w).join(" ")),
+                w
+            )),
+            words().prop_map(move |w| {
+                (
+                    format!(
+                        "<figure><img src=a.png alt=\"\"><figcaption>{}</figcaption></figure>",
+                        escape(&w).join(" ")
+                    ),
+                    w,
+                )
+            }),
+            words().prop_map(move |w| (format!("<p><a href=\"/x\">{}</a></p>", escape(&w).join(" ")), w)),
+            Just((
+                "<nav><a href=/>market strategy</a></nav><!-- team --><script>leads()</script>".to_string(),
+                Vec::new()
+            )),
+        ];
+        (
+            proptest::option::of(prop::collection::vec(word(), 1..6)),
+            prop::collection::vec(piece, 0..12),
+        )
+            .prop_map(move |(h1, pieces)| {
+                let mut text = String::from("<!DOCTYPE html><html><head><style>p {}</style></head><body>\n");
+                let mut seen = Vec::new();
+                if let Some(h1) = h1 {
+                    text.push_str(&format!("<h1>{}</h1>\n", escape(&h1).join(" ")));
+                    seen.extend(h1);
+                }
+                for (markup, words) in pieces {
+                    text.push_str(&markup);
+                    text.push('\n');
+                    seen.extend(words);
+                }
+                text.push_str("<footer>product team</footer></body></html>\n");
+                (text, seen)
+            })
+    }
+
+    /// The words of a generated document, split as a reader splits them.
+    fn seen_words(seen: &[String]) -> Vec<&str> {
+        seen.iter().flat_map(|w| w.split_whitespace()).collect()
     }
 
     fn word() -> impl Strategy<Value = String> {
@@ -1323,7 +1974,11 @@ mod properties {
     }
 
     fn segment(text: &str, format: Format) -> Document {
-        let extension = if format == Format::Text { "txt" } else { "md" };
+        let extension = match format {
+            Format::Text => "txt",
+            Format::Markdown => "md",
+            Format::Html => "html",
+        };
         document(&SourceText {
             source: format!("notes/{SOURCE_STEM}.{extension}"),
             format,
@@ -1441,6 +2096,21 @@ mod properties {
             let doc = segment(&text, Format::Markdown);
             let words = document_words(&text, Format::Markdown);
             prop_assert_eq!(every_word_in_one_place(&doc, &words), Ok(()), "{:#?}", doc);
+            prop_assert_eq!(within_limit(&doc), Ok(()));
+        }
+
+        #[test]
+        fn markdown_lists_tables_and_html_lose_no_word((text, seen) in markdown_rich_document()) {
+            let doc = segment(&text, Format::Markdown);
+            prop_assert_eq!(every_word_in_one_place(&doc, &seen_words(&seen)), Ok(()), "{}\n{:#?}", text, doc);
+            prop_assert_eq!(within_limit(&doc), Ok(()));
+            prop_assert!(doc.passages.iter().all(|p| !p.text.contains('<')), "{:#?}", doc);
+        }
+
+        #[test]
+        fn html_loses_no_word((text, seen) in html_document()) {
+            let doc = segment(&text, Format::Html);
+            prop_assert_eq!(every_word_in_one_place(&doc, &seen_words(&seen)), Ok(()), "{}\n{:#?}", text, doc);
             prop_assert_eq!(within_limit(&doc), Ok(()));
         }
 
