@@ -18,7 +18,12 @@ pub fn run(settings: &ServeSettings) -> Result<Outcome> {
             collection: remote.collection.clone(),
             taxonomy: local_taxonomy(&settings.index)?,
         };
-        serve::run_remote(remote, settings.listen, settings.cors.as_deref(), settings.access_log)?;
+        serve::run_remote(
+            remote,
+            settings.listen,
+            settings.cors.as_deref(),
+            settings.access_log,
+        )?;
         return Ok(Outcome::Success);
     }
     let live = open_index(&settings.index)?;

@@ -17,7 +17,9 @@ use serde_json::Value;
 use crate::corpus::Scan;
 use crate::export::{self, Format, Record};
 use crate::label::{Category, Taxonomy};
-use crate::model::{passage_id, Context, Facets, Hit, LabelKind, Labels, Neighbor, Progress, Results, Snippet};
+use crate::model::{
+    passage_id, Context, Facets, Hit, LabelKind, Labels, Neighbor, Progress, Results, Snippet,
+};
 use crate::search::{self, Request};
 
 pub use typesense::Client;

@@ -166,7 +166,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/assets/{name}", get(page::asset))
         .nest("/api", api)
         .fallback(api::not_found)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), around::<AppState>))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            around::<AppState>,
+        ))
         .with_state(state)
 }
 

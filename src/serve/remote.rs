@@ -18,7 +18,9 @@ use axum::Router;
 use serde_json::Value;
 
 use super::api::{self, read_body, resolve, to_json, ApiError, DEFAULT_LIMIT, DEFAULT_LIMIT_PER_ROLE};
-use super::params::{get_usize, known_only, pairs_to_map, params_of_query, search_params, SearchParams, MAX_CONTEXT};
+use super::params::{
+    get_usize, known_only, pairs_to_map, params_of_query, search_params, SearchParams, MAX_CONTEXT,
+};
 use super::{around, cors_origin, page, serve_http, Manners};
 use crate::label::Taxonomy;
 use crate::model::{LabelKind as Kind, Results};
@@ -58,17 +60,11 @@ impl Manners for RemoteState {
 /// Serves the page and the API from `remote` until SIGINT or SIGTERM. The collection is read
 /// once first, so a wrong key, an unreachable engine or a missing collection stops here with
 /// one line rather than on the first search.
-pub fn run_remote(
-    remote: Remote,
-    listen: SocketAddr,
-    cors: Option<&str>,
-    access_log: bool,
-) -> Result<()> {
+pub fn run_remote(remote: Remote, listen: SocketAddr, cors: Option<&str>, access_log: bool) -> Result<()> {
     let (_, passages) = remote::label_counts(&remote.client, &remote.collection, None)
         .with_context(|| format!("reading collection {} at {}", remote.collection, remote.url))?;
     let cors = cors_origin(cors)?;
-    let listener =
-        std::net::TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
+    let listener = std::net::TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let banner = format!(
@@ -101,7 +97,10 @@ fn router(state: Arc<RemoteState>) -> Router {
         .route("/assets/{name}", get(page::asset))
         .nest("/api", api)
         .fallback(api::not_found)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), around::<RemoteState>))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            around::<RemoteState>,
+        ))
         .with_state(state)
 }
 
@@ -258,9 +257,8 @@ async fn labels(
     let map = pairs_to_map(raw.as_deref().unwrap_or(""), &[])?;
     known_only(&map, &[])?;
     on_engine(state, |remote| {
-        let (counts, _) =
-            remote::label_counts(&remote.client, &remote.collection, remote.taxonomy.as_ref())
-                .map_err(|e| engine_error(&e))?;
+        let (counts, _) = remote::label_counts(&remote.client, &remote.collection, remote.taxonomy.as_ref())
+            .map_err(|e| engine_error(&e))?;
         if let Some(taxonomy) = &remote.taxonomy {
             return to_json(&JsonLabels::new(taxonomy, &counts));
         }
@@ -283,8 +281,8 @@ async fn labels(
 /// `GET /api/health`: the collection, its passage count, and that nothing is watched here.
 async fn health(State(state): State<Arc<RemoteState>>) -> Result<Response, ApiError> {
     on_engine(state, |remote| {
-        let (_, passages) = remote::label_counts(&remote.client, &remote.collection, None)
-            .map_err(|e| engine_error(&e))?;
+        let (_, passages) =
+            remote::label_counts(&remote.client, &remote.collection, None).map_err(|e| engine_error(&e))?;
         to_json(&serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
