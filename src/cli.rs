@@ -55,7 +55,7 @@ pub enum Command {
     Push(PushArgs),
     /// Serve the index over HTTP: a JSON API and a search page, kept fresh as the corpus changes.
     #[command(
-        after_help = "Examples:\n  rsearch serve                          # http://127.0.0.1:7700/\n  rsearch serve --listen 127.0.0.1:8080 --quiet\n  curl 'http://127.0.0.1:7700/api/search?q=investors&role=ceo'"
+        after_help = "Examples:\n  rsearch serve                          # http://127.0.0.1:7700/\n  rsearch serve --listen 127.0.0.1:8080 --quiet\n  rsearch serve --remote typesense://10.0.0.1:8108,10.0.0.2:8108 --collection articles\n  curl 'http://127.0.0.1:7700/api/search?q=investors&role=ceo'"
     )]
     Serve(ServeArgs),
     /// Print a shell completion script.
@@ -175,10 +175,10 @@ pub struct QueryArgs {
 /// Which collection of a remote engine, and where its API key is.
 #[derive(Debug, Args)]
 pub struct RemoteCollection {
-    /// Environment variable holding the engine's API key (with --remote or push).
+    /// Environment variable holding the engine's API key (with --remote or --to).
     #[arg(long, value_name = "VAR", default_value = "TYPESENSE_API_KEY")]
     pub api_key_env: String,
-    /// Collection on the engine (with --remote or push).
+    /// Collection on the engine (with --remote or --to).
     #[arg(long, value_name = "NAME", default_value = "rsearch")]
     pub collection: String,
 }
@@ -272,6 +272,11 @@ pub struct ServeArgs {
     /// No access log line per request, nor notes of index updates, on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Answer from a remote collection instead of the local index: typesense://HOST:PORT[,HOST:PORT…].
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub collection: RemoteCollection,
 }
 
 /// `--format`: how results are written (not to be confused with a document's `model::Format`).

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::corpus::{FileEntry, Fnv64, Scan};
 use crate::label::Taxonomy;
 use crate::model::{passage_id, Progress};
-use crate::prepare::{self, Cut, Prepared};
+use crate::prepare::{self, Cut, Prepared, PreparedFile};
 
 /// Files read ahead of the one being written: bounds memory to this many files' passages
 /// however large the corpus is.
@@ -89,8 +89,8 @@ pub struct Summary {
 }
 
 /// The digest of a passage: 64-bit FNV-1a over every field, each one closed by a separator
-/// byte that cannot occur in text (so `["a b"]` and `["a", "b"]` differ). Stable across
-/// releases because the hash is spelled out here, not taken from std.
+/// byte that cannot occur in text (so `["a b"]` and `["a", "b"]` differ), as 16 hex digits.
+/// Stable across releases because the hash is spelled out here, not taken from std.
 pub fn digest(
     source: &str,
     document: &str,
@@ -100,6 +100,22 @@ pub fn digest(
     topics: &[String],
     text: &str,
 ) -> String {
+    format!(
+        "{:016x}",
+        digest_value(source, document, section, ordinal, roles, topics, text)
+    )
+}
+
+/// The number behind [`digest`].
+fn digest_value(
+    source: &str,
+    document: &str,
+    section: &[String],
+    ordinal: u64,
+    roles: &[String],
+    topics: &[String],
+    text: &str,
+) -> u64 {
     const FIELD: &[u8] = &[0x1f];
     const ITEM: &[u8] = &[0x1e];
     let mut h = Fnv64::new();
@@ -117,18 +133,89 @@ pub fn digest(
     h.write(&ordinal.to_le_bytes());
     h.write(FIELD);
     h.write(text.as_bytes());
-    format!("{:016x}", h.finish())
+    h.finish()
 }
 
 /// Writes one record in `format`, ending with a newline.
 pub fn write_record(format: Format, record: &Record, out: &mut impl Write) -> Result<()> {
+    write_line(format, &record.id, record, out)
+}
+
+/// Writes one passage (a `Record` or a [`Line`]: the same JSON) in `format`, with the
+/// action line the bulk format puts before it.
+fn write_line(format: Format, id: &str, passage: &impl Serialize, out: &mut impl Write) -> Result<()> {
     if format == Format::OpensearchBulk {
-        serde_json::to_writer(&mut *out, &serde_json::json!({"index": {"_id": record.id}}))?;
-        out.write_all(b"\n")?;
+        // `{"index":{"_id":ID}}`, written directly: no map built per passage.
+        out.write_all(br#"{"index":{"_id":"#)?;
+        serde_json::to_writer(&mut *out, id)?;
+        out.write_all(b"}}\n")?;
     }
-    serde_json::to_writer(&mut *out, record)?;
+    serde_json::to_writer(&mut *out, passage)?;
     out.write_all(b"\n")?;
     Ok(())
+}
+
+/// A passage's record borrowed from its prepared file: the fields of [`Record`], in its order,
+/// so it serialises to the same bytes without copying the passage's strings.
+#[derive(Serialize)]
+struct Line<'a> {
+    id: &'a str,
+    source: &'a str,
+    document: &'a str,
+    section: &'a [String],
+    ordinal: u64,
+    roles: &'a [String],
+    topics: &'a [String],
+    text: &'a str,
+    digest: Hex,
+}
+
+/// A digest as 16 lower-case hex digits, written straight into the output.
+struct Hex(u64);
+
+impl Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:016x}", self.0))
+    }
+}
+
+/// Serialises every passage of a prepared file in `format`, on the worker that prepared it,
+/// so the writing thread only copies bytes.
+fn file_lines(file: Option<&PreparedFile>, format: Format) -> Result<(Vec<u8>, usize)> {
+    let Some(file) = file else {
+        return Ok((Vec::new(), 0));
+    };
+    let document = &file.document;
+    let mut lines = Vec::with_capacity(document.passages.iter().map(|p| 2 * p.text.len() + 256).sum());
+    let mut id = String::new();
+    for (passage, labels) in document.passages.iter().zip(&file.labels) {
+        id.clear();
+        {
+            use std::fmt::Write as _;
+            let _ = write!(id, "{}:{}", document.source, passage.ordinal);
+        }
+        let line = Line {
+            id: &id,
+            source: &document.source,
+            document: &document.title,
+            section: &passage.section,
+            ordinal: passage.ordinal,
+            roles: &labels.roles,
+            topics: &labels.topics,
+            text: &passage.text,
+            digest: Hex(digest_value(
+                &document.source,
+                &document.title,
+                &passage.section,
+                passage.ordinal,
+                &labels.roles,
+                &labels.topics,
+                &passage.text,
+            )),
+        };
+        write_line(format, &id, &line, &mut lines)?;
+    }
+    Ok((lines, document.passages.len()))
 }
 
 /// Exports every passage of the corpus to `out` in `format`, file by file in corpus order,
@@ -140,14 +227,7 @@ pub fn write(
     out: &mut impl Write,
     progress: &Progress,
 ) -> Result<Summary> {
-    // Workers serialise their file's passages, so the writing thread only copies bytes.
-    let serialise = |records: Vec<Record>| -> Result<(Vec<u8>, usize)> {
-        let mut lines = Vec::with_capacity(records.iter().map(|r| r.text.len() + 256).sum());
-        for record in &records {
-            write_record(format, record, &mut lines)?;
-        }
-        Ok((lines, records.len()))
-    };
+    let serialise = |file: Option<&PreparedFile>| file_lines(file, format);
     for_each_file_as(scan, taxonomy, progress, serialise, |file| {
         let (lines, passages) = file?;
         out.write_all(&lines).context("writing the export")?;
@@ -164,16 +244,10 @@ pub fn for_each_file(
     progress: &Progress,
     mut sink: impl FnMut(&[Record]) -> Result<()>,
 ) -> Result<Summary> {
-    for_each_file_as(
-        scan,
-        taxonomy,
-        progress,
-        |records| records,
-        |records| {
-            sink(&records)?;
-            Ok(records.len())
-        },
-    )
+    for_each_file_as(scan, taxonomy, progress, file_records, |records| {
+        sink(&records)?;
+        Ok(records.len())
+    })
 }
 
 /// `for_each_file` with a step run on the workers: `shape` turns a file's records into what
@@ -182,7 +256,7 @@ fn for_each_file_as<T: Send>(
     scan: &Scan,
     taxonomy: &Taxonomy,
     progress: &Progress,
-    shape: impl Fn(Vec<Record>) -> T + Sync,
+    shape: impl Fn(Option<&PreparedFile>) -> T + Sync,
     mut sink: impl FnMut(T) -> Result<usize>,
 ) -> Result<Summary> {
     let files = &scan.files;
@@ -217,7 +291,11 @@ fn for_each_file_as<T: Send>(
                         }
                     }
                     let mut warnings = Vec::new();
-                    let shaped = shape(file_records(entry, taxonomy, &mut warnings));
+                    let prepared = match prepare::file(entry, taxonomy, Cut::PassagesOnly, &mut warnings) {
+                        Prepared::Ready(file) => Some(file),
+                        Prepared::Skipped | Prepared::Unreadable => None,
+                    };
+                    let shaped = shape(prepared.as_ref());
                     if send.send((i, shaped, warnings)).is_err() {
                         break;
                     }
@@ -276,10 +354,9 @@ fn drain<T>(
     Ok(())
 }
 
-/// Reads, segments and labels one file into records (the shared prepare step); an unreadable,
-/// empty or binary file gives none and a warning.
-fn file_records(entry: &FileEntry, taxonomy: &Taxonomy, warnings: &mut Vec<String>) -> Vec<Record> {
-    let Prepared::Ready(file) = prepare::file(entry, taxonomy, Cut::PassagesOnly, warnings) else {
+/// The records of one prepared file (none for a file that was unreadable, empty or binary).
+fn file_records(file: Option<&PreparedFile>) -> Vec<Record> {
+    let Some(file) = file else {
         return Vec::new();
     };
     let document = &file.document;

@@ -1,5 +1,5 @@
-//! `push` and `query --remote` against a real Typesense: one node started per test on free
-//! loopback ports, and a three-node cluster that loses its leader. Skipped with a note when the
+//! `push`, `query --remote` and `serve --remote` against a real Typesense: one node started
+//! per test on free loopback ports, and a three-node cluster that loses its leader. Skipped with a note when the
 //! server is not installed, except under CI (see `support/typesense.rs`).
 
 mod common;
@@ -9,6 +9,7 @@ mod typesense;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
+use common::server::Server;
 use common::{Run, TestEnv, ARTICLE};
 use serde_json::Value;
 use typesense::{Cluster, API_KEY};
@@ -30,13 +31,22 @@ fn push(env: &TestEnv, server: &Cluster) -> Run {
 
 /// Every document of the collection, by id, as the engine stores it.
 fn documents(address: &str) -> BTreeMap<String, Value> {
-    let (status, body) = typesense::send(
+    let (status, body) = export_of(address);
+    assert_eq!(status, 200, "{body}");
+    parse_export(&body)
+}
+
+/// The collection's export endpoint: status and body.
+fn export_of(address: &str) -> (u16, String) {
+    typesense::send(
         address,
         "GET",
         &format!("/collections/{COLLECTION}/documents/export"),
         b"",
-    );
-    assert_eq!(status, 200, "{body}");
+    )
+}
+
+fn parse_export(body: &str) -> BTreeMap<String, Value> {
     body.lines()
         .map(|line| {
             let doc: Value = serde_json::from_str(line).unwrap();
@@ -357,7 +367,13 @@ fn cluster_answers_with_its_leader_stopped() {
     for node in &cluster.nodes {
         let mut count = 0;
         for _ in 0..50 {
-            count = documents(&node.address()).len();
+            // A follower still catching up answers 503 (not ready or lagging): ask again.
+            let (status, body) = export_of(&node.address());
+            count = if status == 200 {
+                parse_export(&body).len()
+            } else {
+                0
+            };
             if count == 41 {
                 break;
             }
@@ -380,4 +396,153 @@ fn cluster_answers_with_its_leader_stopped() {
     let results = run(&env, &args).expect_code(0).json();
     assert_eq!(results.hits[0].id, format!("{ARTICLE}:25"));
     assert_eq!(results.total_hits, 1);
+}
+
+/// Keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// Each hit's id with its labels and section, by id: what must not depend on the engine.
+fn passages(results: &Value) -> BTreeMap<String, (Value, Value, Value)> {
+    results["hits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap_or_default().to_string(),
+                (h["roles"].clone(), h["topics"].clone(), h["section"].clone()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn serve_remote_answers_as_a_local_serve() {
+    let Some(server) = typesense::single() else { return };
+    let env = TestEnv::new();
+    push(&env, &server);
+    let local = Server::start(&env, &["--quiet"]);
+    let remote = server.remote();
+    let served = Server::start_with_env(
+        &env,
+        &["--quiet", "--remote", &remote, "--collection", COLLECTION],
+        &[("TYPESENSE_API_KEY", API_KEY)],
+    );
+    // Queries whose words the engine matches as the local index does (no stemming needed):
+    // the same passages with the same labels, the same totals and facets, the same fields.
+    for params in [
+        "q=cybersecurity",
+        "q=investors&role=Chief+Executive+Officer",
+        "q=stakeholders",
+        "q=%22board+of+directors%22",
+        "q=skills&role=cto&topic=skills",
+    ] {
+        let path = format!("/api/search?{params}");
+        let (mine, theirs) = (local.get(&path), served.get(&path));
+        assert_eq!(theirs.status, 200, "{params}: {}", theirs.body);
+        assert_eq!(theirs.header("content-type"), Some("application/json"));
+        let (mine, theirs) = (mine.json(), theirs.json());
+        assert_eq!(keys(&theirs), keys(&mine), "{params}");
+        assert_eq!(passages(&theirs), passages(&mine), "{params}");
+        assert_eq!(theirs["total_hits"], mine["total_hits"], "{params}");
+        assert_eq!(theirs["facets"], mine["facets"], "{params}");
+        assert_eq!(theirs["did_you_mean"], Value::Null);
+        for (hit, local_hit) in theirs["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(mine["hits"].as_array().unwrap())
+        {
+            assert_eq!(keys(hit), keys(local_hit), "{params}");
+        }
+    }
+    // Snippets come from the engine's highlights.
+    let one = served.get("/api/search?q=cybersecurity").json();
+    let hit = &one["hits"][0];
+    let (snippet, range) = (hit["snippet"].as_str().unwrap(), &hit["highlights"][0]);
+    let (start, end) = (
+        range[0].as_u64().unwrap() as usize,
+        range[1].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&snippet[start..end], "cybersecurity");
+    // Role by role, the same roles compared and the same passages for each.
+    let path = "/api/search?q=stakeholders&by_role=true&limit=10";
+    let (mine, theirs) = (local.get(path).json(), served.get(path).json());
+    assert_eq!(keys(&theirs["by_role"]), keys(&mine["by_role"]));
+    for role in keys(&mine["by_role"]) {
+        let ids = |v: &Value| -> BTreeSet<String> {
+            v["by_role"][&role]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(ids(&theirs), ids(&mine), "{role}");
+    }
+    // A passage with its neighbours, and the label counts, are the same answers exactly.
+    for path in [
+        format!("/api/passages/{ARTICLE}:25?context=2"),
+        format!("/api/passages/{ARTICLE}:1?context=1"),
+        "/api/labels".to_string(),
+    ] {
+        assert_eq!(served.get(&path).json(), local.get(&path).json(), "{path}");
+    }
+    // What the engine cannot answer is refused with the usual error shape.
+    for (path, status, code) in [
+        (format!("/api/passages/{ARTICLE}:99"), 404, "not_found"),
+        ("/api/search?q=cto&explain=true".to_string(), 400, "bad_request"),
+        ("/api/search?q=cto&role=nobody".to_string(), 400, "bad_request"),
+        ("/api/search?q=cto&mode=semantic".to_string(), 400, "bad_request"),
+        ("/api/sections".to_string(), 409, "remote"),
+    ] {
+        let answer = served.get(&path);
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert_eq!(answer.error_code(), code, "{path}");
+    }
+    let reindex = served.post("/api/reindex", "");
+    assert_eq!(reindex.status, 409, "{}", reindex.body);
+    let health = served.get("/api/health").json();
+    assert_eq!(health["passages"], 41);
+    assert_eq!(health["collection"], COLLECTION);
+    let page = served.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<html"), "{}", page.body);
+    // POST with a JSON body, as the local server takes it.
+    let posted = served.post("/api/search", r#"{"q": "cybersecurity", "role": ["cto"]}"#);
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(passages(&posted.json()), passages(&one));
+}
+
+#[test]
+fn serve_remote_refuses_to_start_on_a_missing_collection() {
+    let Some(server) = typesense::single() else { return };
+    let env = TestEnv::new();
+    let remote = server.remote();
+    let failed = run(
+        &env,
+        &[
+            "serve",
+            "--remote",
+            &remote,
+            "--collection",
+            "nothing",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .expect_code(2);
+    assert_eq!(failed.stderr.lines().count(), 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("has no collection nothing"),
+        "{}",
+        failed.stderr
+    );
 }

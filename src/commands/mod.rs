@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Show(args) => show::run(&settings::show(args)),
         Command::Export(args) => export::run(&settings::export(args)),
         Command::Push(args) => push::run(&settings::push(args)?),
-        Command::Serve(args) => serve::run(&settings::serve(args)),
+        Command::Serve(args) => serve::run(&settings::serve(args)?),
         Command::Completions { shell } => completions::run(settings::shell(shell)),
         Command::Man => man::run(),
     }

@@ -140,7 +140,7 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
 }
 
 /// The taxonomy of the corpus the command names (`--corpus`, else `./corpus`), if it has one.
-fn local_taxonomy(settings: &OpenSettings) -> Result<Option<Taxonomy>> {
+pub(super) fn local_taxonomy(settings: &OpenSettings) -> Result<Option<Taxonomy>> {
     let corpus = match &settings.corpus {
         CorpusChoice::Given(path) => path,
         CorpusChoice::AsBuilt { otherwise } => otherwise,

@@ -117,6 +117,8 @@ pub struct ServeSettings {
     pub cors: Option<String>,
     /// One line per request on stderr (off with `--quiet`).
     pub access_log: bool,
+    /// Answer from this remote collection instead of the index (`--remote`).
+    pub remote: Option<RemoteSettings>,
 }
 
 pub fn index(args: IndexArgs) -> IndexSettings {
@@ -241,13 +243,18 @@ pub fn show(args: ShowArgs) -> ShowSettings {
     }
 }
 
-pub fn serve(args: ServeArgs) -> ServeSettings {
-    ServeSettings {
+pub fn serve(args: ServeArgs) -> Result<ServeSettings> {
+    let remote = match &args.remote {
+        Some(url) => Some(remote(url, &args.collection)?),
+        None => None,
+    };
+    Ok(ServeSettings {
         index: open_settings(args.location),
         listen: args.listen,
         cors: args.cors,
         access_log: !args.quiet,
-    }
+        remote,
+    })
 }
 
 pub fn shell(shell: Shell) -> clap_complete::Shell {

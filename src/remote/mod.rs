@@ -17,7 +17,9 @@ use serde_json::Value;
 use crate::corpus::Scan;
 use crate::export::{self, Format, Record};
 use crate::label::{Category, Taxonomy};
-use crate::model::{Facets, Hit, LabelKind, Labels, Progress, Results, Snippet};
+use crate::model::{
+    passage_id, Context, Facets, Hit, LabelKind, Labels, Neighbor, Progress, Results, Snippet,
+};
 use crate::search::{self, Request};
 
 pub use typesense::Client;
@@ -167,7 +169,9 @@ pub fn search(
         ("query_by", "text,section,document"),
         // rsearch weighs a heading match half a text match and a title match less still.
         ("query_by_weights", "4,2,1"),
-        ("prefix", "false"),
+        // The last word also matches as the start of longer words when asked (the page's
+        // search-as-you-type); a command-line query never asks.
+        ("prefix", if request.prefix { "true" } else { "false" }),
         ("num_typos", if request.typos { "2" } else { "0" }),
         // rsearch's typo budget: one typo from 5 letters, two from 9.
         ("min_len_1typo", "5"),
@@ -198,6 +202,84 @@ pub fn search(
         topics: facet(&answer, "topics", taxonomy.map(|t| t.list(LabelKind::Topic))),
     };
     Ok(results)
+}
+
+/// One passage by id (`source:ordinal`) with up to `around` neighbours on each side, as
+/// `search::show` gives it from a local index: rank 1, score 0, the whole text as its snippet.
+/// One search fetches the passage and its neighbours by their ids; `None` when the collection
+/// has no passage with that id.
+pub fn passage(client: &Client, collection: &str, id: &str, around: usize) -> Result<Option<Hit>> {
+    let Some((source, ordinal)) = id
+        .rsplit_once(':')
+        .and_then(|(source, n)| Some((source, n.parse::<u64>().ok()?)))
+    else {
+        return Ok(None);
+    };
+    // A backtick cannot be quoted inside a filter, and no exported id has one in practice.
+    if id.contains('`') {
+        return Ok(None);
+    }
+    let first = ordinal.saturating_sub(around as u64).max(1);
+    let ids: Vec<String> = (first..=ordinal.saturating_add(around as u64))
+        .map(|n| format!("`{}`", passage_id(source, n)))
+        .collect();
+    let filter = format!("id:[{}]", ids.join(","));
+    let per_page = ids.len().clamp(1, typesense::MAX_PER_PAGE).to_string();
+    let params = [
+        ("q", "*"),
+        ("query_by", "text"),
+        ("filter_by", filter.as_str()),
+        ("per_page", per_page.as_str()),
+        ("exclude_fields", "digest"),
+    ];
+    let answer = client.search(collection, &params)?;
+    let mut found = Vec::new();
+    for raw in answer["hits"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        found.push(hit(raw, 1, 1.0)?);
+    }
+    // Neighbours are passages of the same document, whatever order the engine listed them in.
+    found.retain(|h| h.source == source);
+    found.sort_by_key(|h| h.ordinal);
+    let Some(at) = found.iter().position(|h| h.ordinal == ordinal) else {
+        return Ok(None);
+    };
+    let neighbor = |h: &Hit| Neighbor {
+        id: h.id.clone(),
+        ordinal: h.ordinal,
+        section: h.section.clone(),
+        text: h.text.clone(),
+    };
+    let context = Context {
+        before: found[..at].iter().map(neighbor).collect(),
+        after: found[at + 1..].iter().map(neighbor).collect(),
+    };
+    let mut passage = found.swap_remove(at);
+    passage.score = 0.0;
+    passage.snippet = Snippet {
+        text: passage.text.clone(),
+        highlights: Vec::new(),
+    };
+    passage.context = Some(context);
+    Ok(Some(passage))
+}
+
+/// Passage counts per role and topic over the whole collection, and the number of passages,
+/// ordered as `search` orders facets.
+pub fn label_counts(client: &Client, collection: &str, taxonomy: Option<&Taxonomy>) -> Result<(Facets, u64)> {
+    let params = [
+        ("q", "*"),
+        ("query_by", "text"),
+        ("facet_by", "roles,topics"),
+        ("max_facet_values", "250"),
+        ("per_page", "1"),
+        ("include_fields", "id"),
+    ];
+    let answer = client.search(collection, &params)?;
+    let facets = Facets {
+        roles: facet(&answer, "roles", taxonomy.map(|t| t.list(LabelKind::Role))),
+        topics: facet(&answer, "topics", taxonomy.map(|t| t.list(LabelKind::Topic))),
+    };
+    Ok((facets, answer["found"].as_u64().unwrap_or(0)))
 }
 
 /// The query in the engine's syntax. Words, `"phrases"` and `-excluded` words mean the same

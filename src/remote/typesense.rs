@@ -26,6 +26,8 @@ const DELETE_BATCH: usize = 100;
 pub const MAX_PER_PAGE: usize = 250;
 
 /// A Typesense cluster (or single node), reached over plain HTTP with an admin API key.
+/// Cloning shares the connection pool.
+#[derive(Clone)]
 pub struct Client {
     /// `host:port` of every node, tried in order; a node that fails is skipped for the rest of
     /// the call.

@@ -24,8 +24,8 @@ use crate::search::{self, Request};
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Hits by default, and per role with `by_role`, as on the command line.
-const DEFAULT_LIMIT: usize = 10;
-const DEFAULT_LIMIT_PER_ROLE: usize = 2;
+pub(super) const DEFAULT_LIMIT: usize = 10;
+pub(super) const DEFAULT_LIMIT_PER_ROLE: usize = 2;
 /// An answer other than success: an HTTP status, a stable code and a sentence for people.
 #[derive(Debug)]
 pub struct ApiError {
@@ -64,7 +64,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn json_headers() -> [(header::HeaderName, &'static str); 1] {
+pub(super) fn json_headers() -> [(header::HeaderName, &'static str); 1] {
     [(header::CONTENT_TYPE, "application/json")]
 }
 
@@ -296,12 +296,12 @@ pub(super) fn ok_json(body: Vec<u8>) -> Response {
 
 /// Serialises one of the wire structs of `output::json`: the API and `--json` share the
 /// schema and the serializer, so their answers cannot drift apart.
-fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+pub(super) fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|e| ApiError::internal(&e.into()))
 }
 
 /// Reads a request body up to [`MAX_BODY_BYTES`]; more is a 413.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -323,7 +323,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
 
 /// Slugs for role or topic values (slug, name or alias); an unknown one is a 400 naming the
 /// valid ones, as `--role` does.
-fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<String>, ApiError> {
+pub(super) fn resolve(taxonomy: &Taxonomy, kind: Kind, values: &[String]) -> Result<Vec<String>, ApiError> {
     let mut slugs: Vec<String> = Vec::new();
     for value in values {
         let slug = taxonomy

@@ -9,6 +9,7 @@ mod fresh;
 mod outline;
 mod page;
 mod params;
+mod remote;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use tokio::sync::Semaphore;
 pub use api::{run_search, ApiError};
 pub use fresh::{Live, UpdateReport};
 pub use params::{params_of_query, search_params, SearchParams};
+pub use remote::{run_remote, Remote};
 
 use crate::index::{BuildSettings, IndexDir, LiveIndex};
 
@@ -75,13 +77,7 @@ pub fn run(opened: LiveIndex, settings: Settings) -> Result<()> {
         opened,
         !settings.access_log,
     ));
-    let cors = match settings.cors.as_deref() {
-        Some(origin) => Some(
-            HeaderValue::from_str(origin.trim_end_matches('/'))
-                .with_context(|| format!("--cors {origin:?} is not a valid origin"))?,
-        ),
-        None => None,
-    };
+    let cors = cors_origin(settings.cors.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = Arc::new(AppState {
         live: Arc::clone(&live),
@@ -97,25 +93,62 @@ pub fn run(opened: LiveIndex, settings: Settings) -> Result<()> {
             .spawn(move || fresh::watch(&live, &stop))
             .context("starting the index watcher")?
     };
+    let banner = format!(
+        "rsearch: serving {passages} passages at http://{address}/{} (Ctrl-C stops)",
+        if watching { "; watching the corpus" } else { "" }
+    );
+    let served = serve_http(listener, router(state), &banner);
+    stop.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    served?;
+    eprintln!("rsearch: stopped");
+    Ok(())
+}
+
+/// The `--cors` origin as a header value (a trailing `/` dropped); a value no header can
+/// carry is an error naming it.
+fn cors_origin(origin: Option<&str>) -> Result<Option<HeaderValue>> {
+    origin
+        .map(|origin| {
+            HeaderValue::from_str(origin.trim_end_matches('/'))
+                .with_context(|| format!("--cors {origin:?} is not a valid origin"))
+        })
+        .transpose()
+}
+
+/// Announces `banner` on stderr, then serves `app` on `listener` until SIGINT or SIGTERM,
+/// answering the requests in flight before returning.
+fn serve_http(listener: std::net::TcpListener, app: Router, banner: &str) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the server runtime")?;
-    eprintln!(
-        "rsearch: serving {passages} passages at http://{address}/{} (Ctrl-C stops)",
-        if watching { "; watching the corpus" } else { "" }
-    );
-    let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
-    stop.store(true, Ordering::Relaxed);
-    let _ = watcher.join();
-    served.context("serving HTTP")?;
-    eprintln!("rsearch: stopped");
-    Ok(())
+    eprintln!("{banner}");
+    runtime
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        })
+        .context("serving HTTP")
+}
+
+/// What the middleware of every request needs, whichever backend answers: who may call from
+/// another origin, and whether to log.
+trait Manners: Send + Sync + 'static {
+    fn cors(&self) -> Option<&HeaderValue>;
+    fn access_log(&self) -> bool;
+}
+
+impl Manners for AppState {
+    fn cors(&self) -> Option<&HeaderValue> {
+        self.cors.as_ref()
+    }
+
+    fn access_log(&self) -> bool {
+        self.access_log
+    }
 }
 
 /// The routes: the page and its assets, the API, and JSON errors for everything else.
@@ -133,18 +166,21 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/assets/{name}", get(page::asset))
         .nest("/api", api)
         .fallback(api::not_found)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), around))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            around::<AppState>,
+        ))
         .with_state(state)
 }
 
 /// Around every request: the origin check and CORS headers, the timeout, JSON bodies for
 /// errors the router makes itself (405), and the access log line.
-async fn around(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn around<S: Manners>(State(state): State<Arc<S>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let allowed = origin.as_ref().is_some_and(|o| state.cors.as_ref() == Some(o));
+    let allowed = origin.as_ref().is_some_and(|o| state.cors() == Some(o));
     let mut response = if method == Method::OPTIONS && allowed {
         preflight()
     } else if method == Method::POST && origin.is_some() && !allowed && !same_origin(&request) {
@@ -171,7 +207,7 @@ async fn around(State(state): State<Arc<AppState>>, request: Request, next: Next
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
-    if state.access_log {
+    if state.access_log() {
         eprintln!(
             "{method} {path} {} {:.1}ms",
             response.status().as_u16(),

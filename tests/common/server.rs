@@ -53,7 +53,13 @@ impl Server {
     /// Starts `rsearch serve` on the environment's corpus and index with extra flags, and waits
     /// until it listens.
     pub fn start(env: &TestEnv, flags: &[&str]) -> Server {
+        Server::start_with_env(env, flags, &[])
+    }
+
+    /// `start` with extra environment variables (an API key for `--remote`).
+    pub fn start_with_env(env: &TestEnv, flags: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rsearch"))
+            .envs(vars.iter().copied())
             .arg("serve")
             .arg("--index")
             .arg(env.index())
