@@ -13,7 +13,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 use super::build::{build_or_update, BuildSettings};
 use super::folder::{IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
-use super::stamp::{canonical, taxonomy_hash, Stamp};
+use super::stamp::{canonical, read_watch, taxonomy_hash, Stamp};
 use super::vectors::{VectorSettings, Vectors};
 use crate::corpus::{self, Scan};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
@@ -22,6 +22,8 @@ use crate::prepare;
 
 /// The live generation of an index, opened for searching, with what it was built from.
 pub struct LiveIndex {
+    /// The generation folder it was opened from (the stamp names files in it).
+    pub generation: PathBuf,
     pub index: Index,
     pub reader: IndexReader,
     pub fields: Fields,
@@ -137,6 +139,35 @@ pub fn open_fresh(
     let live = refresh(&dir, settings, opened, progress, notify)?;
     dir.remove_leftovers_if_idle();
     Ok(live)
+}
+
+/// The common case of a search, made without waiting for the freshness check: the live index
+/// is opened as it is and `search` runs on it while another thread checks it against the
+/// corpus ([`check`]); what the search gave counts only when the check finds nothing changed.
+/// `None` whenever anything else happens (no usable index, a stale one, a failed search,
+/// [`Freshness::AsIs`]): the caller then takes [`open_fresh`], which checks, builds, repairs
+/// and reports as it should, so the answer and every message are as they would have been.
+pub fn search_while_checking<T>(
+    settings: &OpenSettings,
+    search: impl FnOnce(&LiveIndex) -> Result<T>,
+) -> Option<(LiveIndex, T)> {
+    if settings.freshness == Freshness::AsIs {
+        return None;
+    }
+    let dir = IndexDir::new(&settings.root).ok()?;
+    let live = open_live(&dir).ok()?;
+    let corpus_root = match &settings.corpus {
+        CorpusChoice::Given(path) => path.clone(),
+        CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
+    };
+    let (current, searched) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| check(&live, &corpus_root).is_none());
+        let searched = search(&live);
+        (checking.join().unwrap_or(false), searched)
+    });
+    let found = searched.ok().filter(|_| current)?;
+    dir.remove_leftovers_if_idle();
+    Some((live, found))
 }
 
 /// Repairs the index after `failure`, a search that failed on `live`: when some of its files
@@ -290,11 +321,12 @@ fn open_once(dir: &IndexDir) -> Result<LiveIndex, Unfit> {
 pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
     let root = canonical(corpus_root);
     if live.stamp.corpus != root {
-        Some(Unfit::OtherCorpus(live.stamp.corpus.clone()))
-    } else if !live.stamp.watch.unchanged(&root) {
-        Some(Unfit::CorpusChanged)
-    } else {
-        None
+        return Some(Unfit::OtherCorpus(live.stamp.corpus.clone()));
+    }
+    match read_watch(&live.generation, &live.stamp) {
+        Err(e) => Some(Unfit::Unreadable(format!("{e:#}"))),
+        Ok(watch) if !watch.unchanged(&root) => Some(Unfit::CorpusChanged),
+        Ok(_) => None,
     }
 }
 
@@ -355,6 +387,7 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         None => None,
     };
     Ok(LiveIndex {
+        generation: dir.to_path_buf(),
         index,
         reader,
         fields,

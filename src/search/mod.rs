@@ -22,7 +22,9 @@ pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::Embedder;
 use crate::index::{field, Fields, LiveIndex};
-use crate::model::{Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet};
+use crate::model::{
+    passage_id, Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet,
+};
 
 /// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
 const FUSION_CANDIDATES: usize = 100;
@@ -209,7 +211,9 @@ fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(us
 pub fn show(live: &LiveIndex, id: &str, around: usize) -> Result<Option<Hit>> {
     let searcher = live.reader.searcher();
     let fields = &live.fields;
-    let query = TermQuery::new(Term::from_field_text(fields.id, id), IndexRecordOption::Basic);
+    let Some(query) = passage_query(fields, id) else {
+        return Ok(None);
+    };
     let top = searcher
         .search(&query, &TopDocs::with_limit(1).order_by_score())
         .context("looking up the passage")?;
@@ -355,14 +359,16 @@ fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Sto
             .filter_map(|facet| facet.to_path().last().map(|s| s.to_string()))
             .collect()
     };
+    let source = text_of(fields.source);
+    let ordinal = doc
+        .get_first(fields.ordinal)
+        .and_then(|v| v.as_u64())
+        .unwrap_or_default();
     Ok(StoredPassage {
-        id: text_of(fields.id),
-        source: text_of(fields.source),
+        id: passage_id(&source, ordinal),
+        source,
         title: text_of(fields.title),
-        ordinal: doc
-            .get_first(fields.ordinal)
-            .and_then(|v| v.as_u64())
-            .unwrap_or_default(),
+        ordinal,
         section: doc
             .get_all(fields.section)
             .filter_map(|v| v.as_str().map(str::to_string))
@@ -379,21 +385,12 @@ fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Sto
 fn context(searcher: &Searcher, fields: &Fields, passage: &StoredPassage, around: usize) -> Result<Context> {
     let (source, ordinal) = (passage.source.as_str(), passage.ordinal);
     let around = around as u64;
-    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
-        Term::from_field_text(fields.source, source),
-        IndexRecordOption::Basic,
-    ));
-    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
-        Bound::Included(Term::from_field_u64(
-            fields.ordinal,
-            ordinal.saturating_sub(around),
-        )),
-        Bound::Included(Term::from_field_u64(
-            fields.ordinal,
-            ordinal.saturating_add(around),
-        )),
-    ));
-    let query = BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)]);
+    let query = passages_of(
+        fields,
+        source,
+        ordinal.saturating_sub(around),
+        ordinal.saturating_add(around),
+    );
     let top = searcher
         .search(
             &query,
@@ -420,6 +417,28 @@ fn context(searcher: &Searcher, fields: &Fields, passage: &StoredPassage, around
         }
     }
     Ok(result)
+}
+
+/// The passages of `source` whose ordinals lie in `first..=last`. The ordinal is a fast field:
+/// tantivy filters it by value, so it needs no entry in the inverted index.
+fn passages_of(fields: &Fields, source: &str, first: u64, last: u64) -> BooleanQuery {
+    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_text(fields.source, source),
+        IndexRecordOption::Basic,
+    ));
+    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_u64(fields.ordinal, first)),
+        Bound::Included(Term::from_field_u64(fields.ordinal, last)),
+    ));
+    BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)])
+}
+
+/// The passage with the id `source:ordinal` (the index keeps the two parts, not the id);
+/// `None` for a text that is no passage id.
+pub(crate) fn passage_query(fields: &Fields, id: &str) -> Option<BooleanQuery> {
+    let (source, ordinal) = id.rsplit_once(':')?;
+    let ordinal = ordinal.parse::<u64>().ok()?;
+    Some(passages_of(fields, source, ordinal, ordinal))
 }
 
 /// The passage's best window around matched terms; the passage's opening when the match was
@@ -456,6 +475,21 @@ pub(crate) fn opening(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passage_query_takes_the_last_colon_and_refuses_what_is_no_id() {
+        let fields = Fields::of(&crate::index::schema()).expect("fields");
+        for (id, ok) in [
+            ("a.txt:3", true),
+            ("dir/with:colon.md:12", true),
+            ("a.txt", false),
+            ("a.txt:", false),
+            ("a.txt:x", false),
+            ("a.txt:-1", false),
+        ] {
+            assert_eq!(passage_query(&fields, id).is_some(), ok, "{id}");
+        }
+    }
 
     #[test]
     fn opening_cuts_at_a_word() {
