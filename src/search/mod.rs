@@ -149,17 +149,31 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels.
+    // scores nothing, and the label counts only when the index has labels. When fewer
+    // passages match than the top holds, the top is every hit: no second pass is needed.
     let top = searcher
         .search(&query, &TopDocs::with_limit(limit).order_by_score())
         .context("searching the index")?;
-    let (total, facets) = count(live, searcher, &query)?;
+    let every_hit = top.len() < limit;
+    let counted = if every_hit {
+        None
+    } else {
+        Some(count(live, searcher, &query)?)
+    };
     let mut snippets =
         SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
+    let passages = top
+        .into_iter()
+        .take(request.limit)
+        .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (total, facets) = match counted {
+        Some(counted) => counted,
+        None => (passages.len(), hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels))),
+    };
     let mut hits = Vec::new();
-    for (score, address) in top.into_iter().take(request.limit) {
-        let passage = load(searcher, fields, address)?;
+    for (score, address, passage) in passages {
         let explanation = if request.explain {
             let (section, text) = (&passage.section, &passage.text);
             Some(explain::explain(live, searcher, address, plan, section, text)?)
@@ -205,6 +219,25 @@ fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(us
             (total, facets)
         },
     )
+}
+
+/// The label counts of the given passages' labels, as [`count`] gives them for the passages
+/// a query matches (empty when the index has no labels).
+fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
+    if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
+        return Facets::default();
+    }
+    let tally = |slugs: &mut dyn Iterator<Item = &'a String>| {
+        let mut found = std::collections::BTreeMap::<String, u64>::new();
+        for slug in slugs {
+            *found.entry(slug.clone()).or_default() += 1;
+        }
+        found.into_iter().collect()
+    };
+    Facets {
+        roles: ordered(live, LabelKind::Role, tally(&mut labels.clone().flat_map(|l| &l.roles))),
+        topics: ordered(live, LabelKind::Topic, tally(&mut labels.flat_map(|l| &l.topics))),
+    }
 }
 
 /// Finds one passage by id (`source:ordinal`), with `around` neighbours on each side.
@@ -291,6 +324,12 @@ fn counts(
             )
         })
         .collect();
+    ordered(live, kind, found)
+}
+
+/// Label counts (`found`, in slug order) put in taxonomy order; labels the taxonomy does not
+/// know come last.
+fn ordered(live: &LiveIndex, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
     let mut ordered: Vec<(String, u64)> = live
         .taxonomy
         .list(kind)
