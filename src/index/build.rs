@@ -32,6 +32,10 @@ const PURGE_MAX_DOCS: u32 = 20_000;
 /// Largest segment, in passages, that the final merge of a full build makes (about 70 MB of
 /// index): a merge maps its segments into memory, so this bounds the resident memory it takes.
 const FINAL_SEGMENT_MAX_DOCS: u64 = 450_000;
+/// Passages are stored compressed in blocks of this many bytes (tantivy's default is 16 KB):
+/// the passages of a document repeat its source, title and headings, which a larger block
+/// compresses away (the store is 6% smaller), while a hit still decompresses one block only.
+const DOCSTORE_BLOCK_BYTES: usize = 32_768;
 /// Tantivy's writer needs at least this much memory per indexing thread.
 const MEMORY_PER_THREAD_MIN: usize = 15_000_000;
 /// An update touching more files than this, and more than half the corpus, is a full build.
@@ -312,6 +316,7 @@ fn write_generation(
 ) -> Result<BuildSummary> {
     let settings_of_index = IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        docstore_blocksize: DOCSTORE_BLOCK_BYTES,
         ..IndexSettings::default()
     };
     let index = Index::builder()

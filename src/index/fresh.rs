@@ -13,7 +13,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 use super::build::{build_or_update, BuildSettings};
 use super::folder::{IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
-use super::stamp::{canonical, read_watch, taxonomy_hash, Stamp};
+use super::stamp::{canonical, taxonomy_hash, watch_unchanged, Stamp};
 use super::vectors::{VectorSettings, Vectors};
 use crate::corpus::{self, Scan};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
@@ -323,10 +323,10 @@ pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
     if live.stamp.corpus != root {
         return Some(Unfit::OtherCorpus(live.stamp.corpus.clone()));
     }
-    match read_watch(&live.generation, &live.stamp) {
+    match watch_unchanged(&live.generation, &live.stamp, &root) {
         Err(e) => Some(Unfit::Unreadable(format!("{e:#}"))),
-        Ok(watch) if !watch.unchanged(&root) => Some(Unfit::CorpusChanged),
-        Ok(_) => None,
+        Ok(false) => Some(Unfit::CorpusChanged),
+        Ok(true) => None,
     }
 }
 

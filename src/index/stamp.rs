@@ -179,6 +179,14 @@ pub(super) fn read_watch(dir: &Path, stamp: &Stamp) -> Result<Watch> {
     Watch::from_text(&text).ok_or_else(|| anyhow!("{} is damaged", path.display()))
 }
 
+/// Whether the corpus at `root` looks as the watch the stamp of the generation in `dir` names
+/// recorded ([`Watch::text_unchanged`]: read and checked without making the watch).
+pub(super) fn watch_unchanged(dir: &Path, stamp: &Stamp, root: &Path) -> Result<bool> {
+    let path = dir.join(&stamp.watch);
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Watch::text_unchanged(&text, root).ok_or_else(|| anyhow!("{} is damaged", path.display()))
+}
+
 /// Removes the manifests and watches the live stamp does not name (left by earlier updates or
 /// killed ones).
 pub(super) fn remove_unnamed(dir: &Path, live: &Stamp) {
