@@ -36,6 +36,8 @@ const FINAL_SEGMENT_MAX_DOCS: u64 = 450_000;
 /// the passages of a document repeat its source, title and headings, which a larger block
 /// compresses away (the store is 6% smaller), while a hit still decompresses one block only.
 const DOCSTORE_BLOCK_BYTES: usize = 32_768;
+/// Documents up to this many bytes are indexed by one writer thread (a fraction of a second).
+const ONE_THREAD_MAX_BYTES: u64 = 2_000_000;
 /// Tantivy's writer needs at least this much memory per indexing thread.
 const MEMORY_PER_THREAD_MIN: usize = 15_000_000;
 /// An update touching more files than this, and more than half the corpus, is a full build.
@@ -236,7 +238,7 @@ fn apply(
         .searchable_segment_ids()
         .context("listing index segments")?;
     live.index.tokenizers().register(ANALYZER, indexing_analyzer());
-    let mut writer = new_writer(&live.index, settings.memory)?;
+    let mut writer = new_writer(&live.index, settings.memory, bytes)?;
     writer.set_merge_policy(Box::new(NoMergePolicy));
     // A changed file loses all its passages (they share its `source`) before its new ones
     // are added; deleting the passages of an added file is a no-op.
@@ -330,7 +332,7 @@ fn write_generation(
         .files_total
         .store(scan.files.len() as u64, Ordering::Relaxed);
     progress.bytes_total.store(scan.bytes(), Ordering::Relaxed);
-    let mut writer = new_writer(&index, settings.memory)?;
+    let mut writer = new_writer(&index, settings.memory, scan.bytes())?;
     writer.set_merge_policy(Box::new(NoMergePolicy));
     let want_vectors = match (settings.vectors.choice, &settings.vectors.model) {
         (VectorChoice::Never, _) => false,
@@ -416,12 +418,16 @@ fn balanced_groups<T>(mut items: Vec<(T, u64)>, groups: usize) -> Vec<Vec<T>> {
     out.into_iter().map(|(_, group)| group).collect()
 }
 
-/// A writer using every core, within the memory budget (tantivy needs 15 MB a thread).
-fn new_writer(index: &Index, memory: usize) -> Result<IndexWriter> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min((memory / MEMORY_PER_THREAD_MIN).max(1));
+/// A writer using every core, within the memory budget (tantivy needs 15 MB a thread), for
+/// `bytes` of documents. Up to [`ONE_THREAD_MAX_BYTES`] one thread indexes them: it writes
+/// one segment, which a query opens at once and no merge has to write again.
+fn new_writer(index: &Index, memory: usize, bytes: u64) -> Result<IndexWriter> {
+    let cores = if bytes <= ONE_THREAD_MAX_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let threads = cores.clamp(1, 8).min((memory / MEMORY_PER_THREAD_MIN).max(1));
     index
         .writer_with_num_threads(threads, memory.max(MEMORY_PER_THREAD_MIN))
         .context("starting the index writer")
