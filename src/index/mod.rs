@@ -26,8 +26,8 @@ mod vectors;
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{IndexDir, WriteLock};
 pub use fresh::{
-    check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings,
-    Unfit,
+    check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, LiveIndex, Notice,
+    OpenSettings, Unfit,
 };
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;

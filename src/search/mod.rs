@@ -170,7 +170,10 @@ fn execute(
         .collect::<Result<Vec<_>>>()?;
     let (total, facets) = match counted {
         Some(counted) => counted,
-        None => (passages.len(), hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels))),
+        None => (
+            passages.len(),
+            hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels)),
+        ),
     };
     let mut hits = Vec::new();
     for (score, address, passage) in passages {
@@ -235,7 +238,11 @@ fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + C
         found.into_iter().collect()
     };
     Facets {
-        roles: ordered(live, LabelKind::Role, tally(&mut labels.clone().flat_map(|l| &l.roles))),
+        roles: ordered(
+            live,
+            LabelKind::Role,
+            tally(&mut labels.clone().flat_map(|l| &l.roles)),
+        ),
         topics: ordered(live, LabelKind::Topic, tally(&mut labels.flat_map(|l| &l.topics))),
     }
 }
