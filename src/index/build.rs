@@ -14,7 +14,7 @@ use tantivy::{Index, IndexSettings, IndexWriter, Term};
 
 use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
 use super::fresh::{open_live, LiveIndex};
-use super::schema::{caching_analyzer, passage_documents, schema, Fields, ANALYZER};
+use super::schema::{indexing_analyzer, passage_documents, schema, Fields, ANALYZER};
 use super::stamp::{
     canonical, read_manifest, read_watch, remove_unnamed, write_manifest, write_watch, FileRecord,
     ManifestDiff, Stamp,
@@ -237,7 +237,7 @@ fn apply(
         .index
         .searchable_segment_ids()
         .context("listing index segments")?;
-    live.index.tokenizers().register(ANALYZER, caching_analyzer());
+    live.index.tokenizers().register(ANALYZER, indexing_analyzer());
     let mut writer = new_writer(&live.index, settings.memory, bytes)?;
     writer.set_merge_policy(Box::new(NoMergePolicy));
     // A changed file loses all its passages (they share its `source`) before its new ones
@@ -326,7 +326,7 @@ fn write_generation(
         .settings(settings_of_index)
         .create_in_dir(dir)
         .with_context(|| format!("creating index in {}", dir.display()))?;
-    index.tokenizers().register(ANALYZER, caching_analyzer());
+    index.tokenizers().register(ANALYZER, indexing_analyzer());
     let fields = Fields::of(&index.schema())?;
     progress
         .files_total

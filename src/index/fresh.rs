@@ -12,7 +12,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use super::build::{build_or_update, BuildSettings};
 use super::folder::{IndexDir, WriteLock, CURRENT};
-use super::schema::{caching_analyzer, Fields, ANALYZER, FORMAT_VERSION};
+use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
 use super::stamp::{canonical, taxonomy_hash, watch_unchanged, Stamp};
 use super::vectors::{VectorSettings, Vectors};
 use crate::corpus::{self, Scan};
@@ -367,7 +367,7 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         return Err(Unfit::OtherFormat(format.format));
     }
     let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    index.tokenizers().register(ANALYZER, caching_analyzer());
+    index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
     let reader = index
         .reader_builder()

@@ -9,7 +9,7 @@
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
 //! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
 //! | `vectors.rs` | passage and sentence vectors: the file, making them, nearest passages |
-//! | `stem.rs` | stemming that remembers the words it has stemmed |
+//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing) |
 
 use std::path::Path;
 

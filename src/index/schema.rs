@@ -117,10 +117,10 @@ pub fn analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// The same analyzer, remembering the stem of every word it has seen: it gives the same terms
-/// (a corpus repeats its words; stemming was a sixth of a build's CPU, and two thirds of the
-/// snippets' work on a query's hits). Registered on every index rsearch writes or opens.
-pub(super) fn caching_analyzer() -> TextAnalyzer {
+/// The same analyzer for writing: it gives the same terms, remembering the stem of every word
+/// it has seen (a corpus repeats its words, and stemming was a sixth of a build's CPU).
+/// Queries and snippets keep [`analyzer`], which needs no memory.
+pub(super) fn indexing_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
         .filter(LowerCaser)
@@ -169,7 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caching_analyzer_gives_the_query_analyzer_terms() {
+    fn indexing_analyzer_gives_the_query_analyzer_terms() {
         let text = "Running runners ran; the CTO's strategies, strategy and STRATEGIC cafés. Running again";
         let terms = |mut analyzer: TextAnalyzer| {
             let mut stream = analyzer.token_stream(text);
@@ -180,7 +180,7 @@ mod tests {
             }
             out
         };
-        assert_eq!(terms(caching_analyzer()), terms(analyzer()));
+        assert_eq!(terms(indexing_analyzer()), terms(analyzer()));
         assert!(terms(analyzer()).iter().any(|(term, ..)| term == "strategi"));
     }
 }
