@@ -300,3 +300,20 @@ fn colour_is_used_only_when_asked_or_on_a_terminal() {
         .expect_code(0);
     assert!(!never.stdout.contains('\x1b'));
 }
+
+/// A query whose hits all fit in the top counts them from the top, a larger one in a second
+/// pass over the index: both give the same total and label counts.
+#[test]
+fn totals_and_label_counts_agree_whether_every_hit_fits_in_the_top_or_not() {
+    let env = TestEnv::new();
+    for query in ["market research", "technology", "board of directors", "strategie"] {
+        let all = env.query_json(&[query, "--limit", "100000"]);
+        let one = env.query_json(&[query, "--limit", "1"]);
+        assert!(all.total_hits > 1, "{query}");
+        assert_eq!(all.total_hits, all.hits.len(), "{query}");
+        assert_eq!(one.total_hits, all.total_hits, "{query}");
+        assert!(!all.facets.roles.is_empty(), "{query}");
+        assert_eq!(one.facets.roles, all.facets.roles, "{query}");
+        assert_eq!(one.facets.topics, all.facets.topics, "{query}");
+    }
+}

@@ -1,6 +1,6 @@
-//! `rsearch query`: open the index fresh, search it (repairing a damaged index and searching
-//! again), and print the hits, overall or role by role; with `--remote`, the same from a
-//! remote collection.
+//! `rsearch query`: search the live index while checking it is fresh (or open it fresh, search
+//! it, repair a damaged index and search again), and print the hits, overall or role by role;
+//! with `--remote`, the same from a remote collection.
 
 use std::io::{self, Write};
 
@@ -24,25 +24,22 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(remote) = &settings.remote {
         return run_remote(settings, remote);
     }
-    let live = open_index(&settings.index)?;
-    let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
-    let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
-    let request = Request {
-        query: settings.query.clone(),
-        roles: roles.clone(),
-        topics,
-        limit: settings.limit,
-        typos: settings.typos,
-        synonyms: settings.typos,
-        explain: settings.explain,
-        context: settings.context,
-        mode: Mode::Lexical,
-        prefix: false,
+    // Most queries find the index current: they are answered without waiting for the check.
+    let quick = index::search_while_checking(&settings.index, |live| {
+        let (request, embedder) = request_of(settings, live)?;
+        let results = guarded(|| search::run_in_mode(live, &request, embedder.as_ref()))?;
+        Ok((request, embedder, results))
+    });
+    let (live, (request, embedder, results)) = match quick {
+        Some(done) => done,
+        None => {
+            let live = open_index(&settings.index)?;
+            let (request, embedder) = request_of(settings, &live)?;
+            let (live, results) = search_or_repair(&settings.index, live, &request, embedder.as_ref())?;
+            (live, (request, embedder, results))
+        }
     };
-    let (mode, embedder) = meaning(&live, settings.mode, settings.index.vectors.model.as_deref())?;
-    let request = Request { mode, ..request };
-    let embedder = embedder.as_ref();
-    let (live, results) = search_or_repair(&settings.index, live, &request, embedder)?;
+    let (roles, embedder) = (&request.roles, embedder.as_ref());
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -52,7 +49,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if live.taxonomy.roles.is_empty() {
         bail!("--by-role needs roles, and the index has no taxonomy");
     }
-    let chosen = compared_roles(&live.taxonomy, &roles);
+    let chosen = compared_roles(&live.taxonomy, roles);
     let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
     let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
         .into_iter()
@@ -60,6 +57,27 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         .map(|(results, role)| RoleResults { role, results })
         .collect();
     print(&settings.printer, &results, Some(&per_role))
+}
+
+/// The search the settings ask for on this index: `--role` and `--topic` resolved against its
+/// taxonomy, the mode settled, and the model loaded for a search by meaning.
+fn request_of(settings: &QuerySettings, live: &LiveIndex) -> Result<(Request, Option<Embedder>)> {
+    let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
+    let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
+    let (mode, embedder) = meaning(live, settings.mode, settings.index.vectors.model.as_deref())?;
+    let request = Request {
+        query: settings.query.clone(),
+        roles,
+        topics,
+        limit: settings.limit,
+        typos: settings.typos,
+        synonyms: settings.typos,
+        explain: settings.explain,
+        context: settings.context,
+        mode,
+        prefix: false,
+    };
+    Ok((request, embedder))
 }
 
 /// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a

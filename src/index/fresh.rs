@@ -14,7 +14,7 @@ use super::build::{build_or_update, BuildSettings};
 use super::directory::GenerationDirectory;
 use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
-use super::stamp::{canonical, taxonomy_hash, Stamp};
+use super::stamp::{canonical, taxonomy_hash, watch_unchanged, Stamp};
 use super::vectors::{VectorSettings, Vectors};
 use crate::corpus::Scan;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
@@ -23,6 +23,8 @@ use crate::prepare;
 
 /// The live generation of an index, opened for searching, with what it was built from.
 pub struct LiveIndex {
+    /// The generation folder it was opened from (the stamp names files in it).
+    pub generation: PathBuf,
     pub index: Index,
     pub reader: IndexReader,
     pub fields: Fields,
@@ -138,6 +140,35 @@ pub fn open_fresh(
     let live = refresh(&dir, settings, opened, progress, notify)?;
     dir.remove_leftovers_if_idle();
     Ok(live)
+}
+
+/// The common case of a search, made without waiting for the freshness check: the live index
+/// is opened as it is and `search` runs on it while another thread checks it against the
+/// corpus ([`check`]); what the search gave counts only when the check finds nothing changed.
+/// `None` whenever anything else happens (no usable index, a stale one, a failed search,
+/// [`Freshness::AsIs`]): the caller then takes [`open_fresh`], which checks, builds, repairs
+/// and reports as it should, so the answer and every message are as they would have been.
+pub fn search_while_checking<T>(
+    settings: &OpenSettings,
+    search: impl FnOnce(&LiveIndex) -> Result<T>,
+) -> Option<(LiveIndex, T)> {
+    if settings.freshness == Freshness::AsIs {
+        return None;
+    }
+    let dir = IndexDir::new(&settings.root).ok()?;
+    let live = open_live(&dir).ok()?;
+    let corpus_root = match &settings.corpus {
+        CorpusChoice::Given(path) => path.clone(),
+        CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
+    };
+    let (current, searched) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| check(&live, &corpus_root).is_none());
+        let searched = search(&live);
+        (checking.join().unwrap_or(false), searched)
+    });
+    let found = searched.ok().filter(|_| current)?;
+    dir.remove_leftovers_if_idle();
+    Some((live, found))
 }
 
 /// Repairs the index after `failure`, a search that failed on `live`: when some of its files
@@ -332,11 +363,12 @@ fn open_once(dir: &IndexDir) -> Result<LiveIndex, Unfit> {
 pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
     let root = canonical(corpus_root);
     if live.stamp.corpus != root {
-        Some(Unfit::OtherCorpus(live.stamp.corpus.clone()))
-    } else if !live.stamp.watch.unchanged(&root) {
-        Some(Unfit::CorpusChanged)
-    } else {
-        None
+        return Some(Unfit::OtherCorpus(live.stamp.corpus.clone()));
+    }
+    match watch_unchanged(&live.generation, &live.stamp, &root) {
+        Err(e) => Some(Unfit::Unreadable(format!("{e:#}"))),
+        Ok(false) => Some(Unfit::CorpusChanged),
+        Ok(true) => None,
     }
 }
 
@@ -398,6 +430,7 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         None => None,
     };
     Ok(LiveIndex {
+        generation: dir.to_path_buf(),
         index,
         reader,
         fields,

@@ -10,6 +10,7 @@
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
 //! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
 //! | `vectors.rs` | passage and sentence vectors: the file, making them, nearest passages |
+//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing) |
 
 use std::path::Path;
 
@@ -21,11 +22,15 @@ mod folder;
 mod fresh;
 mod schema;
 mod stamp;
+mod stem;
 mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{writer_wait, IndexDir, WriteLock};
-pub use fresh::{check, open_fresh, repair, CorpusChoice, Freshness, LiveIndex, Notice, OpenSettings, Unfit};
+pub use fresh::{
+    check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, LiveIndex, Notice,
+    OpenSettings, Unfit,
+};
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
 pub use vectors::{Near, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};

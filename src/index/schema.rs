@@ -4,7 +4,6 @@
 use anyhow::{anyhow, Result};
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
-    STORED, STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
@@ -12,11 +11,12 @@ use tantivy::tokenizer::{
 };
 use tantivy::TantivyDocument;
 
-use crate::model::{passage_id, Document, Labels};
+use super::stem::CachedStemmer;
+use crate::model::{Document, Labels};
 
 /// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
 /// another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Name of the English analyzer registered on every index.
 pub const ANALYZER: &str = "rsearch_en";
 /// Longest word, in bytes, anything looks at: the analyzer drops words of this length or more
@@ -25,7 +25,6 @@ pub const MAX_WORD_BYTES: usize = 40;
 
 /// Field names of the schema; every other module refers to fields through [`Fields`].
 pub mod field {
-    pub const ID: &str = "id";
     pub const SOURCE: &str = "source";
     pub const ORDINAL: &str = "ordinal";
     pub const TITLE: &str = "title";
@@ -41,7 +40,6 @@ pub mod field {
 /// Handles to every field of the schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
-    pub id: Field,
     pub source: Field,
     pub ordinal: Field,
     pub title: Field,
@@ -60,7 +58,6 @@ impl Fields {
                 .map_err(|_| anyhow!("index has no field \"{name}\""))
         };
         Ok(Fields {
-            id: get(field::ID)?,
             source: get(field::SOURCE)?,
             ordinal: get(field::ORDINAL)?,
             title: get(field::TITLE)?,
@@ -78,7 +75,8 @@ impl Fields {
 }
 
 /// The schema: body, headings and title are analysed text (with positions for phrases);
-/// id and source are exact terms; roles and topics are facets (`/cto`).
+/// source is an exact term, ordinal a number read by value (a passage's id, `source:ordinal`,
+/// is made of the two, so it is neither stored nor indexed); roles and topics are facets.
 pub fn schema() -> Schema {
     let analysed = TextOptions::default()
         .set_indexing_options(
@@ -88,12 +86,18 @@ pub fn schema() -> Schema {
         )
         .set_stored();
     let mut builder = Schema::builder();
-    builder.add_text_field(field::ID, STRING | STORED);
-    builder.add_text_field(field::SOURCE, STRING | STORED);
-    builder.add_u64_field(
-        field::ORDINAL,
-        NumericOptions::default().set_indexed().set_stored().set_fast(),
-    );
+    // The source is looked up, never scored: no length norms.
+    let exact = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+        .set_stored();
+    builder.add_text_field(field::SOURCE, exact);
+    // Only filtered by value (context, show): a fast field needs no inverted index.
+    builder.add_u64_field(field::ORDINAL, NumericOptions::default().set_stored().set_fast());
     builder.add_text_field(field::TITLE, analysed.clone());
     builder.add_text_field(field::SECTION, analysed.clone());
     builder.add_text_field(field::TEXT, analysed);
@@ -104,15 +108,30 @@ pub fn schema() -> Schema {
 
 /// The English analyzer: words, lower-cased, accents folded, stop words dropped, stemmed.
 pub fn analyzer() -> TextAnalyzer {
-    let stop_words = StopWordFilter::new(Language::English)
-        .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()));
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .filter(stop_words)
+        .filter(stop_words())
         .filter(Stemmer::new(Language::English))
         .build()
+}
+
+/// The same analyzer for writing: it gives the same terms, remembering the stem of every word
+/// it has seen (a corpus repeats its words, and stemming was a sixth of a build's CPU).
+/// Queries and snippets keep [`analyzer`], which needs no memory.
+pub(super) fn indexing_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(stop_words())
+        .filter(CachedStemmer)
+        .build()
+}
+
+fn stop_words() -> StopWordFilter {
+    StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()))
 }
 
 /// The index documents of one segmented document, one per passage with its labels
@@ -128,7 +147,6 @@ pub(super) fn passage_documents<'a>(
         .zip(labels)
         .map(move |(passage, labels)| {
             let mut doc = TantivyDocument::new();
-            doc.add_text(fields.id, passage_id(&document.source, passage.ordinal));
             doc.add_text(fields.source, &document.source);
             doc.add_u64(fields.ordinal, passage.ordinal);
             doc.add_text(fields.title, &document.title);
@@ -144,4 +162,25 @@ pub(super) fn passage_documents<'a>(
             }
             doc
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexing_analyzer_gives_the_query_analyzer_terms() {
+        let text = "Running runners ran; the CTO's strategies, strategy and STRATEGIC cafés. Running again";
+        let terms = |mut analyzer: TextAnalyzer| {
+            let mut stream = analyzer.token_stream(text);
+            let mut out = Vec::new();
+            while stream.advance() {
+                let t = stream.token();
+                out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+            }
+            out
+        };
+        assert_eq!(terms(indexing_analyzer()), terms(analyzer()));
+        assert!(terms(analyzer()).iter().any(|(term, ..)| term == "strategi"));
+    }
 }

@@ -1,12 +1,12 @@
-//! What an index remembers of how it was built: the stamp in each commit and the per-file
-//! manifest it names, and how the corpus now differs from that manifest.
+//! What an index remembers of how it was built: the stamp in each commit, the per-file
+//! manifest and the watch it names, and how the corpus now differs from that manifest.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use super::build::BuildKind;
@@ -16,6 +16,10 @@ use crate::corpus::{self, FileEntry, Scan, Watch};
 
 /// Per-file fingerprints of a generation, `manifest-<time>.json`; the commit names the live one.
 const MANIFEST_PREFIX: &str = "manifest-";
+/// What a query stats to tell whether the corpus changed, `watch-<time>.txt`; the commit names
+/// the live one. Kept out of the commit itself: tantivy parses its commit several times while
+/// opening an index, and a corpus of many folders made every query pay for that.
+const WATCH_PREFIX: &str = "watch-";
 
 /// What an index knows of how it was built; stored in the commit itself (tantivy's commit
 /// payload), so it can never disagree with the data. Only what is read back is written.
@@ -28,8 +32,9 @@ pub struct Stamp {
     pub corpus: PathBuf,
     /// File in the generation folder holding the fingerprint of every indexed file.
     pub manifest: String,
-    /// What a query stats to tell whether the corpus changed.
-    pub watch: Watch,
+    /// File in the generation folder holding what a query stats to tell whether the corpus
+    /// changed (a [`Watch`], see [`read_watch`]).
+    pub watch: String,
     /// FNV-1a hash of the taxonomy copied into the index, so a damaged or missing copy is
     /// caught on opening; absent when the corpus had no taxonomy.
     #[serde(default)]
@@ -40,13 +45,13 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of a build of `scan` whose manifest is `manifest`.
-    pub(super) fn of(scan: &Scan, manifest: String, taxonomy_text: Option<&str>) -> Stamp {
+    /// The stamp of a build of `scan` whose manifest and watch are the files so named.
+    pub(super) fn of(scan: &Scan, manifest: String, watch: String, taxonomy_text: Option<&str>) -> Stamp {
         Stamp {
             format: FORMAT_VERSION,
             corpus: canonical(&scan.root),
             manifest,
-            watch: Watch::of(scan),
+            watch,
             taxonomy: taxonomy_text.map(taxonomy_hash),
             vectors: None,
         }
@@ -155,14 +160,44 @@ pub(super) fn read_manifest(path: &Path) -> Result<Manifest> {
     serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Removes manifests the live commit does not name (left by earlier updates or killed ones).
-pub(super) fn remove_other_manifests(dir: &Path, live: &str) {
+/// Writes the watch of `scan` into `dir` under a new name (synced before the commit that names
+/// it), as lines of text ([`Watch::to_text`]).
+pub(super) fn write_watch(dir: &Path, scan: &Scan) -> Result<String> {
+    let name = format!("{WATCH_PREFIX}{}.txt", now_ns());
+    let path = dir.join(&name);
+    let mut file = fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(Watch::of(scan).to_text().as_bytes())
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(name)
+}
+
+/// Reads the watch the stamp of the generation in `dir` names.
+pub(super) fn read_watch(dir: &Path, stamp: &Stamp) -> Result<Watch> {
+    let path = dir.join(&stamp.watch);
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Watch::from_text(&text).ok_or_else(|| anyhow!("{} is damaged", path.display()))
+}
+
+/// Whether the corpus at `root` looks as the watch the stamp of the generation in `dir` names
+/// recorded ([`Watch::text_unchanged`]: read and checked without making the watch).
+pub(super) fn watch_unchanged(dir: &Path, stamp: &Stamp, root: &Path) -> Result<bool> {
+    let path = dir.join(&stamp.watch);
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Watch::text_unchanged(&text, root).ok_or_else(|| anyhow!("{} is damaged", path.display()))
+}
+
+/// Removes the manifests and watches the live stamp does not name (left by earlier updates or
+/// killed ones).
+pub(super) fn remove_unnamed(dir: &Path, live: &Stamp) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(MANIFEST_PREFIX) && name != live {
+        let unnamed = (name.starts_with(MANIFEST_PREFIX) && name != live.manifest)
+            || (name.starts_with(WATCH_PREFIX) && name != live.watch);
+        if unnamed {
             let _ = fs::remove_file(entry.path());
         }
     }

@@ -22,7 +22,9 @@ pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::Embedder;
 use crate::index::{field, Fields, LiveIndex};
-use crate::model::{Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet};
+use crate::model::{
+    passage_id, Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet,
+};
 
 /// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
 const FUSION_CANDIDATES: usize = 100;
@@ -147,17 +149,34 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels.
+    // scores nothing, and the label counts only when the index has labels. When fewer
+    // passages match than the top holds, the top is every hit: no second pass is needed.
     let top = searcher
         .search(&query, &TopDocs::with_limit(limit).order_by_score())
         .context("searching the index")?;
-    let (total, facets) = count(live, searcher, &query)?;
+    let every_hit = top.len() < limit;
+    let counted = if every_hit {
+        None
+    } else {
+        Some(count(live, searcher, &query)?)
+    };
     let mut snippets =
         SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
+    let passages = top
+        .into_iter()
+        .take(request.limit)
+        .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (total, facets) = match counted {
+        Some(counted) => counted,
+        None => (
+            passages.len(),
+            hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels)),
+        ),
+    };
     let mut hits = Vec::new();
-    for (score, address) in top.into_iter().take(request.limit) {
-        let passage = load(searcher, fields, address)?;
+    for (score, address, passage) in passages {
         let explanation = if request.explain {
             let (section, text) = (&passage.section, &passage.text);
             Some(explain::explain(live, searcher, address, plan, section, text)?)
@@ -205,11 +224,36 @@ fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(us
     )
 }
 
+/// The label counts of the given passages' labels, as [`count`] gives them for the passages
+/// a query matches (empty when the index has no labels).
+fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
+    if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
+        return Facets::default();
+    }
+    let tally = |slugs: &mut dyn Iterator<Item = &'a String>| {
+        let mut found = std::collections::BTreeMap::<String, u64>::new();
+        for slug in slugs {
+            *found.entry(slug.clone()).or_default() += 1;
+        }
+        found.into_iter().collect()
+    };
+    Facets {
+        roles: ordered(
+            live,
+            LabelKind::Role,
+            tally(&mut labels.clone().flat_map(|l| &l.roles)),
+        ),
+        topics: ordered(live, LabelKind::Topic, tally(&mut labels.flat_map(|l| &l.topics))),
+    }
+}
+
 /// Finds one passage by id (`source:ordinal`), with `around` neighbours on each side.
 pub fn show(live: &LiveIndex, id: &str, around: usize) -> Result<Option<Hit>> {
     let searcher = live.reader.searcher();
     let fields = &live.fields;
-    let query = TermQuery::new(Term::from_field_text(fields.id, id), IndexRecordOption::Basic);
+    let Some(query) = passage_query(fields, id) else {
+        return Ok(None);
+    };
     let top = searcher
         .search(&query, &TopDocs::with_limit(1).order_by_score())
         .context("looking up the passage")?;
@@ -287,6 +331,12 @@ fn counts(
             )
         })
         .collect();
+    ordered(live, kind, found)
+}
+
+/// Label counts (`found`, in slug order) put in taxonomy order; labels the taxonomy does not
+/// know come last.
+fn ordered(live: &LiveIndex, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
     let mut ordered: Vec<(String, u64)> = live
         .taxonomy
         .list(kind)
@@ -355,14 +405,16 @@ fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Sto
             .filter_map(|facet| facet.to_path().last().map(|s| s.to_string()))
             .collect()
     };
+    let source = text_of(fields.source);
+    let ordinal = doc
+        .get_first(fields.ordinal)
+        .and_then(|v| v.as_u64())
+        .unwrap_or_default();
     Ok(StoredPassage {
-        id: text_of(fields.id),
-        source: text_of(fields.source),
+        id: passage_id(&source, ordinal),
+        source,
         title: text_of(fields.title),
-        ordinal: doc
-            .get_first(fields.ordinal)
-            .and_then(|v| v.as_u64())
-            .unwrap_or_default(),
+        ordinal,
         section: doc
             .get_all(fields.section)
             .filter_map(|v| v.as_str().map(str::to_string))
@@ -379,21 +431,12 @@ fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Sto
 fn context(searcher: &Searcher, fields: &Fields, passage: &StoredPassage, around: usize) -> Result<Context> {
     let (source, ordinal) = (passage.source.as_str(), passage.ordinal);
     let around = around as u64;
-    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
-        Term::from_field_text(fields.source, source),
-        IndexRecordOption::Basic,
-    ));
-    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
-        Bound::Included(Term::from_field_u64(
-            fields.ordinal,
-            ordinal.saturating_sub(around),
-        )),
-        Bound::Included(Term::from_field_u64(
-            fields.ordinal,
-            ordinal.saturating_add(around),
-        )),
-    ));
-    let query = BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)]);
+    let query = passages_of(
+        fields,
+        source,
+        ordinal.saturating_sub(around),
+        ordinal.saturating_add(around),
+    );
     let top = searcher
         .search(
             &query,
@@ -420,6 +463,28 @@ fn context(searcher: &Searcher, fields: &Fields, passage: &StoredPassage, around
         }
     }
     Ok(result)
+}
+
+/// The passages of `source` whose ordinals lie in `first..=last`. The ordinal is a fast field:
+/// tantivy filters it by value, so it needs no entry in the inverted index.
+fn passages_of(fields: &Fields, source: &str, first: u64, last: u64) -> BooleanQuery {
+    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_text(fields.source, source),
+        IndexRecordOption::Basic,
+    ));
+    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_u64(fields.ordinal, first)),
+        Bound::Included(Term::from_field_u64(fields.ordinal, last)),
+    ));
+    BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)])
+}
+
+/// The passage with the id `source:ordinal` (the index keeps the two parts, not the id);
+/// `None` for a text that is no passage id.
+pub(crate) fn passage_query(fields: &Fields, id: &str) -> Option<BooleanQuery> {
+    let (source, ordinal) = id.rsplit_once(':')?;
+    let ordinal = ordinal.parse::<u64>().ok()?;
+    Some(passages_of(fields, source, ordinal, ordinal))
 }
 
 /// The passage's best window around matched terms; the passage's opening when the match was
@@ -456,6 +521,21 @@ pub(crate) fn opening(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passage_query_takes_the_last_colon_and_refuses_what_is_no_id() {
+        let fields = Fields::of(&crate::index::schema()).expect("fields");
+        for (id, ok) in [
+            ("a.txt:3", true),
+            ("dir/with:colon.md:12", true),
+            ("a.txt", false),
+            ("a.txt:", false),
+            ("a.txt:x", false),
+            ("a.txt:-1", false),
+        ] {
+            assert_eq!(passage_query(&fields, id).is_some(), ok, "{id}");
+        }
+    }
 
     #[test]
     fn opening_cuts_at_a_word() {

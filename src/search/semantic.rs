@@ -4,10 +4,9 @@
 
 use anyhow::{Context as _, Result};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Searcher, Term};
+use tantivy::{DocAddress, Searcher};
 
 use super::{
     context, count, explain, fusion, load, plan, snippet, with_filters, Mode, Plan, Request,
@@ -218,10 +217,10 @@ pub(super) fn nearest(
         if near.similarity < MIN_SIMILARITY || found.len() >= want {
             break;
         }
-        let by_id: Box<dyn Query> = Box::new(TermQuery::new(
-            Term::from_field_text(fields.id, near.passage),
-            IndexRecordOption::Basic,
-        ));
+        let Some(by_id) = super::passage_query(fields, near.passage) else {
+            continue;
+        };
+        let by_id: Box<dyn Query> = Box::new(by_id);
         let lookup: Box<dyn Query> = match filter {
             Some(filter) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, by_id),
