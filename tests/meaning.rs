@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{TestEnv, ARTICLE};
-use rsearch::embed::{self, Embedder};
+use rsearch::embed::{self, Embedder, QueryEmbedder};
 use rsearch::index::{CorpusChoice, Freshness, OpenSettings, VectorSettings};
 
 /// The model folder the tests use.
@@ -55,6 +55,28 @@ fn the_model_gives_related_sentences_close_vectors_and_unrelated_ones_far() {
     // The figures sentence-transformers gives for the same sentences.
     assert!((embed::similarity(&v[0], &v[1]) - 0.7553).abs() < 0.002);
     assert!((embed::similarity(&v[0], &v[2]) - 0.2474).abs() < 0.002);
+}
+
+#[test]
+fn a_query_embedded_from_the_mapped_weights_has_the_vector_a_passage_would() {
+    let model = model();
+    let embedder = Embedder::load(&model).expect("load model");
+    let queries = QueryEmbedder::load(&model).expect("map model");
+    assert_eq!(queries.fingerprint, embedder.fingerprint);
+    let long = "Product Managers collaborate with cross-functional teams. ".repeat(40);
+    let texts = [
+        "who talks to investors?",
+        "hackers",
+        "Café CRÈME, naïve résumé [MASK] 東京 emoji 🙂 and tabs\tinside",
+        "",
+        long.as_str(),
+    ];
+    let expected = embedder.embed(&texts).expect("embed");
+    for (text, expected) in texts.iter().zip(&expected) {
+        let got = queries.embed(text).expect("embed query");
+        let cosine = embed::similarity(&got.vector, expected);
+        assert!(cosine > 0.9999, "{text:?}: cosine {cosine}");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _, Result};
 
 use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
-use crate::embed::{self, Embedder};
+use crate::embed::{self, QueryEmbedder, QueryVector};
 use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
 use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
@@ -24,6 +24,9 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(remote) = &settings.remote {
         return run_remote(settings, remote);
     }
+    // The query's vector is made beside opening the index (the model's half of the work, on
+    // the other core), before the mode is known; unused, it is dropped with the process.
+    let pending = start_embedding(settings);
     let live = open_index(&settings.index)?;
     let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
     let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
@@ -39,10 +42,11 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         mode: Mode::Lexical,
         prefix: false,
     };
-    let (mode, embedder) = meaning(&live, settings.mode, settings.index.vectors.model.as_deref())?;
+    let model = settings.index.vectors.model.as_deref();
+    let (mode, vector) = meaning(&live, settings.mode, model, pending, &settings.query)?;
     let request = Request { mode, ..request };
-    let embedder = embedder.as_ref();
-    let (live, results) = search_or_repair(&settings.index, live, &request, embedder)?;
+    let vector = vector.as_ref();
+    let (live, results) = search_or_repair(&settings.index, live, &request, vector)?;
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -54,7 +58,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     }
     let chosen = compared_roles(&live.taxonomy, &roles);
     let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
-    let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
+    let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, vector))?
         .into_iter()
         .zip(chosen)
         .map(|(results, role)| RoleResults { role, results })
@@ -173,20 +177,37 @@ fn search_or_repair(
     settings: &OpenSettings,
     live: LiveIndex,
     request: &Request,
-    embedder: Option<&Embedder>,
+    vector: Option<&QueryVector>,
 ) -> Result<(LiveIndex, Results)> {
-    match guarded(|| search::run_in_mode(&live, request, embedder)) {
+    match guarded(|| search::run_in_mode(&live, request, vector)) {
         Ok(results) => Ok((live, results)),
         Err(failure) => {
             let repaired =
                 with_progress(|progress| index::repair(settings, live, failure, progress, &announce))?;
-            let results = guarded(|| search::run_in_mode(&repaired, request, embedder))?;
+            let results = guarded(|| search::run_in_mode(&repaired, request, vector))?;
             Ok((repaired, results))
         }
     }
 }
 
-/// The search mode and, for a search by meaning, the loaded model. Without `--mode`: hybrid
+/// The query's vector in the making, on a thread of its own.
+type Pending = std::thread::JoinHandle<Result<QueryVector>>;
+
+/// Starts embedding the query when a search by meaning may follow: a mode other than lexical
+/// and a model folder to load. Nothing is started for a lexical search.
+fn start_embedding(settings: &QuerySettings) -> Option<Pending> {
+    if settings.mode == Some(Mode::Lexical) {
+        return None;
+    }
+    let dir = settings.index.vectors.model.clone()?;
+    let query = settings.query.clone();
+    std::thread::Builder::new()
+        .name("embed-query".into())
+        .spawn(move || QueryEmbedder::load(&dir)?.embed(&query))
+        .ok()
+}
+
+/// The search mode and, for a search by meaning, the query's vector. Without `--mode`: hybrid
 /// when the index has passage vectors and their model is there, else lexical (so without the
 /// model everything works by words). An explicit semantic or hybrid mode that cannot run is
 /// an error saying what is missing.
@@ -194,7 +215,9 @@ fn meaning(
     live: &LiveIndex,
     asked: Option<Mode>,
     model: Option<&std::path::Path>,
-) -> Result<(Mode, Option<Embedder>)> {
+    pending: Option<Pending>,
+    query: &str,
+) -> Result<(Mode, Option<QueryVector>)> {
     let usable = match (&live.vectors, model) {
         (Some(vectors), Some(dir)) => embed::fingerprint(dir).is_ok_and(|f| f == vectors.fingerprint),
         _ => false,
@@ -216,7 +239,15 @@ fn meaning(
         Some(_) if !usable => bail!(
             "the index's passage vectors were made by another model; run `rsearch index --vectors --full`"
         ),
-        Some(_) => Ok((mode, Some(Embedder::load(dir)?))),
+        Some(_) => {
+            let vector = match pending {
+                Some(pending) => pending
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("embedding the query failed (internal error)"))??,
+                None => QueryEmbedder::load(dir)?.embed(query)?,
+            };
+            Ok((mode, Some(vector)))
+        }
     }
 }
 
