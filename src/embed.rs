@@ -192,6 +192,14 @@ pub struct QueryEmbedder {
     pub fingerprint: String,
 }
 
+impl std::fmt::Debug for QueryEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEmbedder")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
 impl QueryEmbedder {
     /// Maps the model folder's weights and builds its tokenizer (from `vocab.txt` when there).
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {

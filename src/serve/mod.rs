@@ -29,6 +29,7 @@ pub use api::{run_search, ApiError};
 pub use fresh::{Live, UpdateReport};
 pub use params::{params_of_query, search_params, SearchParams};
 
+use crate::embed::QueryEmbedder;
 use crate::index::{BuildSettings, IndexDir, LiveIndex};
 
 /// Longest a request may take before it is answered with 503; a search takes milliseconds.
@@ -46,6 +47,8 @@ pub struct Settings {
     pub cors: Option<String>,
     /// One line per request on stderr.
     pub access_log: bool,
+    /// The embedding model for queries by meaning, loaded once at start.
+    pub embedder: Option<QueryEmbedder>,
 }
 
 /// What every handler shares: the live index and the bound on concurrent searches.
@@ -57,6 +60,8 @@ pub struct AppState {
     searches: Semaphore,
     access_log: bool,
     cors: Option<HeaderValue>,
+    /// Shared by every search by meaning (it is read-only).
+    embedder: Option<Arc<QueryEmbedder>>,
 }
 
 /// Serves `opened` until SIGINT or SIGTERM; requests in flight are answered first, and a
@@ -88,6 +93,7 @@ pub fn run(opened: LiveIndex, settings: Settings) -> Result<()> {
         searches: Semaphore::new(cores),
         access_log: settings.access_log,
         cors,
+        embedder: settings.embedder.map(Arc::new),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
