@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _, Result};
 use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
 use crate::embed::{self, QueryEmbedder, QueryVector};
-use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
+use crate::index::{self, CorpusChoice, IndexDir, LiveIndex, OpenSettings};
 use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
@@ -193,10 +193,16 @@ fn search_or_repair(
 /// The query's vector in the making, on a thread of its own.
 type Pending = std::thread::JoinHandle<Result<QueryVector>>;
 
-/// Starts embedding the query when a search by meaning may follow: a mode other than lexical
-/// and a model folder to load. Nothing is started for a lexical search.
+/// Starts embedding the query when a search by meaning may follow: a model folder to load, and
+/// a mode by meaning asked for, or no mode and an index with vectors. Nothing is started for a
+/// lexical search.
 fn start_embedding(settings: &QuerySettings) -> Option<Pending> {
-    if settings.mode == Some(Mode::Lexical) {
+    let may_need = match settings.mode {
+        Some(Mode::Lexical) => false,
+        Some(_) => true,
+        None => IndexDir::new(&settings.index.root).is_ok_and(|dir| dir.has_vectors()),
+    };
+    if !may_need {
         return None;
     }
     let dir = settings.index.vectors.model.clone()?;
