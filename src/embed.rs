@@ -205,7 +205,8 @@ impl QueryEmbedder {
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let config: Config = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let config: Config =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         mapped::check(&config).with_context(|| format!("model in {}", dir.display()))?;
         let weights = dir.join("model.safetensors");
         let model = mapped::MappedModel::open(&weights)?;

@@ -117,10 +117,7 @@ fn searches_by_meaning_answer_the_same_json_as_query_json() {
             vec!["hackers", "--mode", "hybrid", "--role", "cto", "--limit", "3"],
         ),
         ("q=funding&by_role=true", vec!["funding", "--by-role"]),
-        (
-            "q=investors&mode=lexical",
-            vec!["investors", "--mode", "lexical"],
-        ),
+        ("q=investors&mode=lexical", vec!["investors", "--mode", "lexical"]),
     ] {
         let api = server.get(&format!("/api/search?{params}"));
         assert_eq!(api.status, 200, "{params}: {}", api.body);
@@ -305,12 +302,7 @@ fn bad_requests_get_json_errors_with_the_right_status() {
             "limit must be between 1 and 100",
         ),
         ("/api/search?q=a&limit=x", 400, "bad_request", "whole number"),
-        (
-            "/api/search?q=a&mode=meaning",
-            400,
-            "bad_request",
-            "unknown mode",
-        ),
+        ("/api/search?q=a&mode=meaning", 400, "bad_request", "unknown mode"),
         (
             "/api/search?q=a&colour=red",
             400,

@@ -89,8 +89,14 @@ impl MappedModel {
         };
         model.vocab_size = model.shape("embeddings.word_embeddings.weight")?[0];
         model.positions = model.shape("embeddings.position_embeddings.weight")?[0];
-        model.tensor("embeddings.word_embeddings.weight", &[model.vocab_size, DIMENSIONS])?;
-        model.tensor("embeddings.position_embeddings.weight", &[model.positions, DIMENSIONS])?;
+        model.tensor(
+            "embeddings.word_embeddings.weight",
+            &[model.vocab_size, DIMENSIONS],
+        )?;
+        model.tensor(
+            "embeddings.position_embeddings.weight",
+            &[model.positions, DIMENSIONS],
+        )?;
         for layer in 0..LAYERS {
             Layer::of(&model, layer)?;
         }
@@ -124,8 +130,14 @@ impl MappedModel {
         if n == 0 {
             return Ok(vec![0.0; DIMENSIONS]);
         }
-        let words = self.tensor("embeddings.word_embeddings.weight", &[self.vocab_size, DIMENSIONS])?;
-        let positions = self.tensor("embeddings.position_embeddings.weight", &[self.positions, DIMENSIONS])?;
+        let words = self.tensor(
+            "embeddings.word_embeddings.weight",
+            &[self.vocab_size, DIMENSIONS],
+        )?;
+        let positions = self.tensor(
+            "embeddings.position_embeddings.weight",
+            &[self.positions, DIMENSIONS],
+        )?;
         let types = self.tensor("embeddings.token_type_embeddings.weight", &[2, DIMENSIONS])?;
         let mut x = vec![0.0f32; n * DIMENSIONS];
         for (t, &id) in ids[..n].iter().enumerate() {

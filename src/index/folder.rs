@@ -65,9 +65,11 @@ impl IndexDir {
             return false;
         };
         fs::read_dir(generation).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(super::vectors::VECTORS_PREFIX))
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(super::vectors::VECTORS_PREFIX)
+            })
         })
     }
 

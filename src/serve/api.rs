@@ -202,9 +202,7 @@ fn meaning(
                 .into(),
         ));
     }
-    let vector = embedder
-        .embed(&params.q)
-        .map_err(|e| ApiError::internal(&e))?;
+    let vector = embedder.embed(&params.q).map_err(|e| ApiError::internal(&e))?;
     Ok((mode, Some(vector)))
 }
 

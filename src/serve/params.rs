@@ -225,7 +225,10 @@ mod tests {
             ("q=a&offset=5000", "offset must be at most 1000"),
             ("q=a&context=21", "context must be at most 20"),
             ("q=a&by_role=maybe", "parameter by_role must be true or false"),
-            ("q=a&mode=meaning", "unknown mode \"meaning\"; valid: lexical, semantic, hybrid"),
+            (
+                "q=a&mode=meaning",
+                "unknown mode \"meaning\"; valid: lexical, semantic, hybrid",
+            ),
             ("q=a&colour=red", "unknown parameter \"colour\""),
             ("q=a&q=b", "parameter q is given twice"),
         ] {
