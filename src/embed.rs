@@ -10,6 +10,7 @@ use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::Tokenizer;
 
 mod mapped;
+mod wordpiece;
 
 /// Length of a sentence vector.
 pub const DIMENSIONS: usize = 384;
@@ -187,7 +188,7 @@ pub struct QueryVector {
 /// [`Embedder`]'s (same model, same pooling) to within float rounding.
 pub struct QueryEmbedder {
     model: mapped::MappedModel,
-    tokenizer: Tokenizer,
+    tokenizer: QueryTokenizer,
     /// Names the weights, as [`Embedder::fingerprint`].
     pub fingerprint: String,
 }
@@ -201,7 +202,8 @@ impl std::fmt::Debug for QueryEmbedder {
 }
 
 impl QueryEmbedder {
-    /// Maps the model folder's weights and builds its tokenizer (from `vocab.txt` when there).
+    /// Maps the model folder's weights and reads its word pieces (`vocab.txt`, else the
+    /// tokenizer of `tokenizer.json`).
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -212,22 +214,41 @@ impl QueryEmbedder {
         let model = mapped::MappedModel::open(&weights)?;
         Ok(QueryEmbedder {
             model,
-            tokenizer: mapped::tokenizer(dir)?,
+            tokenizer: match dir.join("vocab.txt") {
+                vocab if vocab.is_file() => QueryTokenizer::Vocab(wordpiece::Vocab::read(&vocab)?),
+                _ => QueryTokenizer::Full(Box::new(mapped::full_tokenizer(dir)?)),
+            },
             fingerprint: fingerprint(dir)?,
         })
     }
 
     /// The unit-length vector of one text (cut at 256 word pieces, as passages are).
     pub fn embed(&self, text: &str) -> Result<QueryVector> {
-        let encoding = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+        let ids = self.token_ids(text)?;
         Ok(QueryVector {
             fingerprint: self.fingerprint.clone(),
-            vector: self.model.embed_ids(encoding.get_ids())?,
+            vector: self.model.embed_ids(&ids)?,
         })
     }
+
+    /// The word-piece ids of one text, `[CLS]` and `[SEP]` included: those `tokenizer.json`
+    /// gives, as the tests check.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(match &self.tokenizer {
+            QueryTokenizer::Vocab(vocab) => vocab.encode(text, MAX_TOKENS)?,
+            QueryTokenizer::Full(tokenizer) => tokenizer
+                .encode(text, true)
+                .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?
+                .get_ids()
+                .to_vec(),
+        })
+    }
+}
+
+/// Word pieces from `vocab.txt` (quick to read), else the full tokenizer of `tokenizer.json`.
+enum QueryTokenizer {
+    Vocab(wordpiece::Vocab),
+    Full(Box<Tokenizer>),
 }
 
 /// Cosine of two unit vectors.

@@ -67,10 +67,24 @@ fn a_query_embedded_from_the_mapped_weights_has_the_vector_a_passage_would() {
     let texts = [
         "who talks to investors?",
         "hackers",
+        "Don't re-use C++/C# code: x86_64, 3.14159, e-mail@example.com (cf. §2) -- O'Reilly's \"unaffable\" naïveté!",
+        "xyzzyqwv unbelievably antidisestablishmentarianism [CLS][SEP] ＡＢＣ",
         "Café CRÈME, naïve résumé [MASK] 東京 emoji 🙂 and tabs\tinside",
         "",
         long.as_str(),
     ];
+    let mut reference = tokenizers::Tokenizer::from_file(model.join("tokenizer.json")).expect("tokenizer");
+    reference.with_padding(None);
+    reference
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: 256,
+            ..Default::default()
+        }))
+        .expect("truncation");
+    for text in texts {
+        let ids = reference.encode(text, true).expect("encode");
+        assert_eq!(queries.token_ids(text).expect("ids"), ids.get_ids(), "{text:?}");
+    }
     let expected = embedder.embed(&texts).expect("embed");
     for (text, expected) in texts.iter().zip(&expected) {
         let got = queries.embed(text).expect("embed query");

@@ -4,8 +4,8 @@
 //! A whole-process query cannot afford candle's loading, which copies all 87 MB of weights
 //! (most of them the word-embedding table, of which a query uses a dozen rows) into fresh
 //! memory: about 60 ms against a 6 ms lexical search. Here the weights stay in the file's
-//! mapping, the matrix products are the `gemm` kernels candle itself runs, and the word-piece
-//! tokenizer is built from `vocab.txt` rather than by parsing `tokenizer.json`.
+//! mapping and the matrix products are the `gemm` kernels candle itself runs; the word pieces
+//! come from `vocab.txt` (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -348,47 +348,11 @@ fn gelu(x: f32) -> f32 {
     (candle_core::cpu::erf::erf_f32(x * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * x
 }
 
-/// The model's word-piece tokenizer, built from `vocab.txt` as `tokenizer.json` describes it
-/// (BERT normaliser, lower-casing, BERT pre-tokenizer, `[CLS] … [SEP]`), without parsing that
-/// 466 KB file; `tokenizer.json` itself when the folder has no `vocab.txt`.
-pub(super) fn tokenizer(dir: &Path) -> Result<Tokenizer> {
-    use tokenizers::models::wordpiece::WordPiece;
-    use tokenizers::normalizers::bert::BertNormalizer;
-    use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-    use tokenizers::processors::bert::BertProcessing;
-    use tokenizers::AddedToken;
-
-    let vocab = dir.join("vocab.txt");
-    let mut tokenizer = if vocab.is_file() {
-        let path = vocab.to_string_lossy().into_owned();
-        let model = WordPiece::from_file(&path)
-            .unk_token("[UNK]".into())
-            .continuing_subword_prefix("##".into())
-            .max_input_chars_per_word(100)
-            .build()
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", vocab.display()))?;
-        let id = |token: &str| {
-            tokenizers::Model::token_to_id(&model, token)
-                .with_context(|| format!("{} has no {token}", vocab.display()))
-        };
-        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
-        let mut tokenizer = Tokenizer::new(model);
-        tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, None, true)));
-        tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
-        tokenizer.with_post_processor(Some(BertProcessing::new(
-            ("[SEP]".into(), sep),
-            ("[CLS]".into(), cls),
-        )));
-        let special: Vec<AddedToken> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-            .into_iter()
-            .map(|t| AddedToken::from(t, true))
-            .collect();
-        tokenizer.add_special_tokens(&special);
-        tokenizer
-    } else {
-        let json = dir.join("tokenizer.json");
-        Tokenizer::from_file(&json).map_err(|e| anyhow::anyhow!("reading {}: {e}", json.display()))?
-    };
+/// The model's own tokenizer from `tokenizer.json`, for a model folder without `vocab.txt`.
+pub(super) fn full_tokenizer(dir: &Path) -> Result<Tokenizer> {
+    let json = dir.join("tokenizer.json");
+    let mut tokenizer =
+        Tokenizer::from_file(&json).map_err(|e| anyhow::anyhow!("reading {}: {e}", json.display()))?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(tokenizers::TruncationParams {
