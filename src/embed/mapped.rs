@@ -190,6 +190,9 @@ impl<'a> Linear<'a> {
     /// `rows` input rows of `x` → `rows` output rows.
     fn apply(&self, x: &[f32], rows: usize) -> Vec<f32> {
         assert_eq!(x.len(), rows * self.inputs, "linear input size");
+        if rows <= DIRECT_ROWS {
+            return self.apply_direct(x, rows);
+        }
         let mut y: Vec<f32> = self.bias.repeat(rows);
         // SAFETY: `y` is rows × outputs (row-major), `x` rows × inputs (row-major, checked
         // above), and the weight outputs × inputs, read as its transpose inputs × outputs
@@ -219,6 +222,62 @@ impl<'a> Linear<'a> {
         }
         y
     }
+}
+
+impl Linear<'_> {
+    /// The same product as dot products of each weight row with each input row: for a short
+    /// query, gemm's packing of the whole weight matrix costs more than the product itself.
+    fn apply_direct(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let mut y = vec![0.0f32; rows * self.outputs];
+        let dot = dot_product();
+        for (j, (w, b)) in self.weight.chunks_exact(self.inputs).zip(self.bias).enumerate() {
+            for (t, input) in x.chunks_exact(self.inputs).enumerate() {
+                y[t * self.outputs + j] = b + dot(input, w);
+            }
+        }
+        y
+    }
+}
+
+/// Up to this many tokens, a dense layer is computed as dot products rather than by gemm.
+const DIRECT_ROWS: usize = 32;
+
+/// The fastest dot product this processor runs (AVX2 with FMA when it has them).
+fn dot_product() -> fn(&[f32], &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        return |a, b| {
+            // SAFETY: the processor was just checked to have AVX2 and FMA.
+            unsafe { dot_avx2(a, b) }
+        };
+    }
+    dot_lanes
+}
+
+/// A dot product over eight lanes, so the compiler can use vector registers.
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// [`dot_lanes`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes(a, b)
 }
 
 fn bias<'a>(model: &'a MappedModel, name: &str, size: usize) -> Result<&'a [f32]> {

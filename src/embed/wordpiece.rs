@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::{NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer};
+use tokenizers::{
+    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+};
 
 /// Tokens the model's tokenizer takes as they are written, before normalising.
 const SPECIAL: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -179,14 +181,22 @@ mod tests {
 
     #[test]
     fn words_split_into_the_longest_pieces_first() {
-        let v = vocab(&["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "##in", "##g", "?", "who"]);
-        assert_eq!(v.encode("Who playing?", 256).expect("encode"), [2, 10, 5, 6, 9, 3]);
+        let v = vocab(&[
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "##in", "##g", "?", "who",
+        ]);
+        assert_eq!(
+            v.encode("Who playing?", 256).expect("encode"),
+            [2, 10, 5, 6, 9, 3]
+        );
     }
 
     #[test]
     fn an_uncovered_word_is_one_unknown_token_and_special_tokens_stay_whole() {
         let v = vocab(&["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play"]);
-        assert_eq!(v.encode("plays [MASK] play", 256).expect("encode"), [2, 1, 4, 5, 3]);
+        assert_eq!(
+            v.encode("plays [MASK] play", 256).expect("encode"),
+            [2, 1, 4, 5, 3]
+        );
     }
 
     #[test]
