@@ -101,7 +101,7 @@ def main():
                 median = statistics.median(runs)
                 p90 = runs[int(0.9 * (len(runs) - 1))]
                 ratio = f"{median / lexical:.2f}" if lexical else "-"
-                name = os.path.relpath(binary) if len(os.path.relpath(binary)) < 50 else binary[-49:]
+                name = binary if len(binary) < 50 else "…" + binary[-48:]
                 print(f"{name:<50} {mode:<9} {1000 * median:8.1f} {1000 * p90:8.1f} {ratio:>10}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
