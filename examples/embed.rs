@@ -1,5 +1,8 @@
 //! Checks the embedding model and measures its throughput: cosines of related and unrelated
-//! sentences, then passages per second over the texts of a folder (one text a paragraph).
+//! sentences, the time to load either side of the model (candle's batches for builds, the
+//! mapped weights for queries) and to embed a query, then passages per second over the texts
+//! of a folder (one text a paragraph), batched with candle on one thread and one at a time from
+//! the mapped weights.
 //!
 //! `cargo run --release --example embed -- [MODEL_DIR] [FOLDER]`
 
@@ -7,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rsearch::embed::{self, Embedder};
+use rsearch::embed::{self, Embedder, QueryEmbedder};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -29,6 +32,20 @@ fn main() -> Result<()> {
         model.embed(&[query])?;
         println!(
             "embedded {query:?} in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let started = Instant::now();
+    let mapped = QueryEmbedder::load(&dir)?;
+    println!(
+        "mapped the weights and built the tokenizer in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    for query in ["who talks to investors?", "hackers breaking into systems"] {
+        let started = Instant::now();
+        mapped.embed(query)?;
+        println!(
+            "embedded {query:?} from the mapped weights in {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3
         );
     }
@@ -72,11 +89,20 @@ fn main() -> Result<()> {
     let vectors = model.embed(&refs)?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{} passages ({} words) in {seconds:.2} s: {:.1} passages/s on {} threads",
+        "candle, batches: {} passages ({} words) in {seconds:.2} s: {:.1} passages/s",
         vectors.len(),
         words,
         vectors.len() as f64 / seconds,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let started = Instant::now();
+    for text in &refs {
+        mapped.embed(text)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "mapped, one at a time: {} passages in {seconds:.2} s: {:.1} passages/s",
+        refs.len(),
+        refs.len() as f64 / seconds,
     );
     Ok(())
 }

@@ -9,6 +9,9 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::Tokenizer;
 
+mod mapped;
+mod wordpiece;
+
 /// Length of a sentence vector.
 pub const DIMENSIONS: usize = 384;
 /// Environment variable naming the model folder when `--model` is not given.
@@ -171,6 +174,81 @@ impl Embedder {
         };
         run().context("running the embedding model")
     }
+}
+
+/// A query's sentence vector, with the fingerprint of the model that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryVector {
+    pub fingerprint: String,
+    pub vector: Vec<f32>,
+}
+
+/// The model as a query needs it: one text at a time, from the memory-mapped weights, ready
+/// in a few milliseconds where [`Embedder::load`] takes tens. Its vectors are the
+/// [`Embedder`]'s (same model, same pooling) to within float rounding.
+pub struct QueryEmbedder {
+    model: mapped::MappedModel,
+    tokenizer: QueryTokenizer,
+    /// Names the weights, as [`Embedder::fingerprint`].
+    pub fingerprint: String,
+}
+
+impl std::fmt::Debug for QueryEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEmbedder")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryEmbedder {
+    /// Maps the model folder's weights and reads its word pieces (`vocab.txt`, else the
+    /// tokenizer of `tokenizer.json`).
+    pub fn load(dir: &Path) -> Result<QueryEmbedder> {
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let config: Config =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        mapped::check(&config).with_context(|| format!("model in {}", dir.display()))?;
+        let weights = dir.join("model.safetensors");
+        let model = mapped::MappedModel::open(&weights)?;
+        Ok(QueryEmbedder {
+            model,
+            tokenizer: match dir.join("vocab.txt") {
+                vocab if vocab.is_file() => QueryTokenizer::Vocab(wordpiece::Vocab::read(&vocab)?),
+                _ => QueryTokenizer::Full(Box::new(mapped::full_tokenizer(dir)?)),
+            },
+            fingerprint: fingerprint(dir)?,
+        })
+    }
+
+    /// The unit-length vector of one text (cut at 256 word pieces, as passages are).
+    pub fn embed(&self, text: &str) -> Result<QueryVector> {
+        let ids = self.token_ids(text)?;
+        Ok(QueryVector {
+            fingerprint: self.fingerprint.clone(),
+            vector: self.model.embed_ids(&ids)?,
+        })
+    }
+
+    /// The word-piece ids of one text, `[CLS]` and `[SEP]` included: those `tokenizer.json`
+    /// gives, as the tests check.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(match &self.tokenizer {
+            QueryTokenizer::Vocab(vocab) => vocab.encode(text, MAX_TOKENS)?,
+            QueryTokenizer::Full(tokenizer) => tokenizer
+                .encode(text, true)
+                .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?
+                .get_ids()
+                .to_vec(),
+        })
+    }
+}
+
+/// Word pieces from `vocab.txt` (quick to read), else the full tokenizer of `tokenizer.json`.
+enum QueryTokenizer {
+    Vocab(wordpiece::Vocab),
+    Full(Box<Tokenizer>),
 }
 
 /// Cosine of two unit vectors.

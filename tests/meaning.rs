@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{TestEnv, ARTICLE};
-use rsearch::embed::{self, Embedder};
+use rsearch::embed::{self, Embedder, QueryEmbedder};
 use rsearch::index::{CorpusChoice, Freshness, OpenSettings, VectorSettings};
 
 /// The model folder the tests use.
@@ -55,6 +55,42 @@ fn the_model_gives_related_sentences_close_vectors_and_unrelated_ones_far() {
     // The figures sentence-transformers gives for the same sentences.
     assert!((embed::similarity(&v[0], &v[1]) - 0.7553).abs() < 0.002);
     assert!((embed::similarity(&v[0], &v[2]) - 0.2474).abs() < 0.002);
+}
+
+#[test]
+fn a_query_embedded_from_the_mapped_weights_has_the_vector_a_passage_would() {
+    let model = model();
+    let embedder = Embedder::load(&model).expect("load model");
+    let queries = QueryEmbedder::load(&model).expect("map model");
+    assert_eq!(queries.fingerprint, embedder.fingerprint);
+    let long = "Product Managers collaborate with cross-functional teams. ".repeat(40);
+    let texts = [
+        "who talks to investors?",
+        "hackers",
+        "Don't re-use C++/C# code: x86_64, 3.14159, e-mail@example.com (cf. §2) -- O'Reilly's \"unaffable\" naïveté!",
+        "xyzzyqwv unbelievably antidisestablishmentarianism [CLS][SEP] ＡＢＣ",
+        "Café CRÈME, naïve résumé [MASK] 東京 emoji 🙂 and tabs\tinside",
+        "",
+        long.as_str(),
+    ];
+    let mut reference = tokenizers::Tokenizer::from_file(model.join("tokenizer.json")).expect("tokenizer");
+    reference.with_padding(None);
+    reference
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: 256,
+            ..Default::default()
+        }))
+        .expect("truncation");
+    for text in texts {
+        let ids = reference.encode(text, true).expect("encode");
+        assert_eq!(queries.token_ids(text).expect("ids"), ids.get_ids(), "{text:?}");
+    }
+    let expected = embedder.embed(&texts).expect("embed");
+    for (text, expected) in texts.iter().zip(&expected) {
+        let got = queries.embed(text).expect("embed query");
+        let cosine = embed::similarity(&got.vector, expected);
+        assert!(cosine > 0.9999, "{text:?}: cosine {cosine}");
+    }
 }
 
 #[test]

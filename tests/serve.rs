@@ -87,6 +87,81 @@ fn search_answers_the_same_json_as_query_json() {
     }
 }
 
+/// The embedding model's folder (`RSEARCH_MODEL`, else the project's `models/`), as
+/// tests/meaning.rs finds it.
+fn model() -> String {
+    let dir = std::env::var("RSEARCH_MODEL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("{}/models/all-MiniLM-L6-v2", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        std::path::Path::new(&dir).join("model.safetensors").is_file(),
+        "no embedding model in {dir}: run scripts/fetch-model.sh"
+    );
+    dir
+}
+
+#[test]
+fn searches_by_meaning_answer_the_same_json_as_query_json() {
+    let env = TestEnv::new();
+    let model = model();
+    let server = Server::start(&env, &["--model", &model]);
+    for (params, flags) in [
+        ("q=keeping+an+eye+on+rivals", vec!["keeping an eye on rivals"]),
+        (
+            "q=keeping+an+eye+on+rivals&mode=semantic&explain=true",
+            vec!["keeping an eye on rivals", "--mode", "semantic", "--explain"],
+        ),
+        (
+            "q=hackers&mode=hybrid&role=cto&limit=3",
+            vec!["hackers", "--mode", "hybrid", "--role", "cto", "--limit", "3"],
+        ),
+        ("q=funding&by_role=true", vec!["funding", "--by-role"]),
+        ("q=investors&mode=lexical", vec!["investors", "--mode", "lexical"]),
+    ] {
+        let api = server.get(&format!("/api/search?{params}"));
+        assert_eq!(api.status, 200, "{params}: {}", api.body);
+        let mut args = vec!["query"];
+        args.extend(flags.iter());
+        args.extend(["--json", "--no-refresh", "--model", &model]);
+        let cli = env.run(&args).expect_code(0);
+        let cli: Value = serde_json::from_str(&cli.stdout).expect("CLI JSON");
+        assert_eq!(api.json(), cli, "{params}");
+    }
+    // Hybrid by default: the passage that says it in other words comes first, found by meaning.
+    let results = server
+        .get("/api/search?q=keeping+an+eye+on+rivals&explain=true")
+        .json();
+    assert_eq!(results["hits"][0]["ordinal"], 5, "{results}");
+    let fusion = &results["hits"][0]["explanation"]["fusion"];
+    assert_eq!(fusion["semantic_rank"], 1, "{results}");
+    let post = server.post(
+        "/api/search",
+        r#"{"q": "keeping an eye on rivals", "mode": "semantic", "limit": 1}"#,
+    );
+    assert_eq!(post.status, 200, "{}", post.body);
+    assert_eq!(post.json()["hits"][0]["ordinal"], 5);
+}
+
+#[test]
+fn a_search_by_meaning_without_vectors_says_what_is_missing() {
+    let env = TestEnv::new();
+    let model = model();
+    env.run(&["index", "--no-vectors", "--model", &model])
+        .expect_code(0);
+    let server = Server::start(&env, &["--model", &model, "--no-refresh"]);
+    for mode in ["semantic", "hybrid"] {
+        let response = server.get(&format!("/api/search?q=rivals&mode={mode}"));
+        assert_eq!(response.status, 409, "{}", response.body);
+        let error = &response.json()["error"];
+        assert_eq!(error["code"], "no_meaning");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains("rsearch index --vectors"), "{message}");
+    }
+    // Without a mode the server searches by words, as `query` does.
+    assert_eq!(search(&server, "investors")["total_hits"], 2);
+}
+
 #[test]
 fn post_takes_the_same_parameters_as_a_json_body() {
     let env = TestEnv::new();
@@ -227,12 +302,7 @@ fn bad_requests_get_json_errors_with_the_right_status() {
             "limit must be between 1 and 100",
         ),
         ("/api/search?q=a&limit=x", 400, "bad_request", "whole number"),
-        (
-            "/api/search?q=a&mode=semantic",
-            400,
-            "bad_request",
-            "unknown mode",
-        ),
+        ("/api/search?q=a&mode=meaning", 400, "bad_request", "unknown mode"),
         (
             "/api/search?q=a&colour=red",
             400,

@@ -10,8 +10,8 @@ use anyhow::{bail, Context as _, Result};
 
 use super::settings::{QuerySettings, RemoteSettings};
 use super::{announce, guarded, open_index, Outcome};
-use crate::embed::{self, Embedder};
-use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
+use crate::embed::{self, QueryEmbedder, QueryVector};
+use crate::index::{self, CorpusChoice, IndexDir, LiveIndex, OpenSettings};
 use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
@@ -24,22 +24,25 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(remote) = &settings.remote {
         return run_remote(settings, remote);
     }
+    // The query's vector is made beside opening the index (the model's half of the work, on
+    // the other core), before the mode is known; unused, it is dropped with the process.
+    let mut pending = start_embedding(settings);
     // Most queries find the index current: they are answered without waiting for the check.
     let quick = index::search_while_checking(&settings.index, |live| {
-        let (request, embedder) = request_of(settings, live)?;
-        let results = guarded(|| search::run_in_mode(live, &request, embedder.as_ref()))?;
-        Ok((request, embedder, results))
+        let (request, vector) = request_of(settings, live, &mut pending)?;
+        let results = guarded(|| search::run_in_mode(live, &request, vector.as_ref()))?;
+        Ok((request, vector, results))
     });
-    let (live, (request, embedder, results)) = match quick {
+    let (live, (request, vector, results)) = match quick {
         Some(done) => done,
         None => {
             let live = open_index(&settings.index)?;
-            let (request, embedder) = request_of(settings, &live)?;
-            let (live, results) = search_or_repair(&settings.index, live, &request, embedder.as_ref())?;
-            (live, (request, embedder, results))
+            let (request, vector) = request_of(settings, &live, &mut pending)?;
+            let (live, results) = search_or_repair(&settings.index, live, &request, vector.as_ref())?;
+            (live, (request, vector, results))
         }
     };
-    let (roles, embedder) = (&request.roles, embedder.as_ref());
+    let (roles, vector) = (&request.roles, vector.as_ref());
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
@@ -51,7 +54,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     }
     let chosen = compared_roles(&live.taxonomy, roles);
     let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
-    let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, embedder))?
+    let per_role: Vec<RoleResults> = guarded(|| search::run_per_role(&live, &request, &slugs, vector))?
         .into_iter()
         .zip(chosen)
         .map(|(results, role)| RoleResults { role, results })
@@ -60,11 +63,17 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
 }
 
 /// The search the settings ask for on this index: `--role` and `--topic` resolved against its
-/// taxonomy, the mode settled, and the model loaded for a search by meaning.
-fn request_of(settings: &QuerySettings, live: &LiveIndex) -> Result<(Request, Option<Embedder>)> {
+/// taxonomy, the mode settled, and the query's vector made for a search by meaning (taken from
+/// `pending` when it was started, else made here).
+fn request_of(
+    settings: &QuerySettings,
+    live: &LiveIndex,
+    pending: &mut Option<Pending>,
+) -> Result<(Request, Option<QueryVector>)> {
     let roles = resolve(&live.taxonomy, LabelKind::Role, &settings.roles)?;
     let topics = resolve(&live.taxonomy, LabelKind::Topic, &settings.topics)?;
-    let (mode, embedder) = meaning(live, settings.mode, settings.index.vectors.model.as_deref())?;
+    let model = settings.index.vectors.model.as_deref();
+    let (mode, vector) = meaning(live, settings.mode, model, pending.take(), &settings.query)?;
     let request = Request {
         query: settings.query.clone(),
         roles,
@@ -77,7 +86,7 @@ fn request_of(settings: &QuerySettings, live: &LiveIndex) -> Result<(Request, Op
         mode,
         prefix: false,
     };
-    Ok((request, embedder))
+    Ok((request, vector))
 }
 
 /// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a
@@ -191,20 +200,43 @@ fn search_or_repair(
     settings: &OpenSettings,
     live: LiveIndex,
     request: &Request,
-    embedder: Option<&Embedder>,
+    vector: Option<&QueryVector>,
 ) -> Result<(LiveIndex, Results)> {
-    match guarded(|| search::run_in_mode(&live, request, embedder)) {
+    match guarded(|| search::run_in_mode(&live, request, vector)) {
         Ok(results) => Ok((live, results)),
         Err(failure) => {
             let repaired =
                 with_progress(|progress| index::repair(settings, live, failure, progress, &announce))?;
-            let results = guarded(|| search::run_in_mode(&repaired, request, embedder))?;
+            let results = guarded(|| search::run_in_mode(&repaired, request, vector))?;
             Ok((repaired, results))
         }
     }
 }
 
-/// The search mode and, for a search by meaning, the loaded model. Without `--mode`: hybrid
+/// The query's vector in the making, on a thread of its own.
+type Pending = std::thread::JoinHandle<Result<QueryVector>>;
+
+/// Starts embedding the query when a search by meaning may follow: a model folder to load, and
+/// a mode by meaning asked for, or no mode and an index with vectors. Nothing is started for a
+/// lexical search.
+fn start_embedding(settings: &QuerySettings) -> Option<Pending> {
+    let may_need = match settings.mode {
+        Some(Mode::Lexical) => false,
+        Some(_) => true,
+        None => IndexDir::new(&settings.index.root).is_ok_and(|dir| dir.has_vectors()),
+    };
+    if !may_need {
+        return None;
+    }
+    let dir = settings.index.vectors.model.clone()?;
+    let query = settings.query.clone();
+    std::thread::Builder::new()
+        .name("embed-query".into())
+        .spawn(move || QueryEmbedder::load(&dir)?.embed(&query))
+        .ok()
+}
+
+/// The search mode and, for a search by meaning, the query's vector. Without `--mode`: hybrid
 /// when the index has passage vectors and their model is there, else lexical (so without the
 /// model everything works by words). An explicit semantic or hybrid mode that cannot run is
 /// an error saying what is missing.
@@ -212,7 +244,9 @@ fn meaning(
     live: &LiveIndex,
     asked: Option<Mode>,
     model: Option<&std::path::Path>,
-) -> Result<(Mode, Option<Embedder>)> {
+    pending: Option<Pending>,
+    query: &str,
+) -> Result<(Mode, Option<QueryVector>)> {
     let usable = match (&live.vectors, model) {
         (Some(vectors), Some(dir)) => embed::fingerprint(dir).is_ok_and(|f| f == vectors.fingerprint),
         _ => false,
@@ -234,7 +268,15 @@ fn meaning(
         Some(_) if !usable => bail!(
             "the index's passage vectors were made by another model; run `rsearch index --vectors --full`"
         ),
-        Some(_) => Ok((mode, Some(Embedder::load(dir)?))),
+        Some(_) => {
+            let vector = match pending {
+                Some(pending) => pending
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("embedding the query failed (internal error)"))??,
+                None => QueryEmbedder::load(dir)?.embed(query)?,
+            };
+            Ok((mode, Some(vector)))
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Result;
 use super::query::local_taxonomy;
 use super::settings::ServeSettings;
 use super::{open_index, Outcome};
+use crate::embed::QueryEmbedder;
 use crate::index::{BuildSettings, CorpusChoice, Freshness, IndexDir};
 use crate::serve;
 
@@ -34,6 +35,11 @@ pub fn run(settings: &ServeSettings) -> Result<Outcome> {
         (Freshness::Refresh, CorpusChoice::Given(path)) => Some(path.clone()),
         (Freshness::Refresh, CorpusChoice::AsBuilt { .. }) => Some(live.stamp.corpus.clone()),
     };
+    // Searches by meaning embed each query with the model loaded here, once.
+    let embedder = match (&live.vectors, settings.index.vectors.model.as_deref()) {
+        (Some(_), Some(model)) => Some(QueryEmbedder::load(model)?),
+        _ => None,
+    };
     serve::run(
         live,
         serve::Settings {
@@ -47,6 +53,7 @@ pub fn run(settings: &ServeSettings) -> Result<Outcome> {
             listen: settings.listen,
             cors: settings.cors.clone(),
             access_log: settings.access_log,
+            embedder,
         },
     )?;
     Ok(Outcome::Success)

@@ -68,6 +68,22 @@ impl IndexDir {
         Ok(Some(self.root.join(name)))
     }
 
+    /// Whether the live generation holds a passage vectors file: a look at one folder, without
+    /// opening the index, so that a query starts loading the model early only when it may
+    /// search by meaning.
+    pub fn has_vectors(&self) -> bool {
+        let Ok(Some(generation)) = self.current() else {
+            return false;
+        };
+        fs::read_dir(generation).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(super::vectors::VECTORS_PREFIX)
+            })
+        })
+    }
+
     /// Name of the live generation, as `CURRENT` names it (`None` when there is none or it
     /// cannot be read): a long-running reader compares it to see another writer's new build.
     pub fn generation(&self) -> Option<String> {

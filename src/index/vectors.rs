@@ -15,7 +15,7 @@ use crate::embed::Embedder;
 use crate::model::Progress;
 
 /// Vectors file in a generation, followed by the time it was written.
-const VECTORS_PREFIX: &str = "vectors-";
+pub(super) const VECTORS_PREFIX: &str = "vectors-";
 /// Texts one worker embeds at a time (and between two progress updates).
 const EMBED_CHUNK: usize = 64;
 

@@ -20,7 +20,7 @@ mod typo;
 pub(crate) use plan::Plan;
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
-use crate::embed::Embedder;
+use crate::embed::QueryVector;
 use crate::index::{field, Fields, LiveIndex};
 use crate::model::{
     passage_id, Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet,
@@ -90,11 +90,11 @@ pub fn run(live: &LiveIndex, request: &Request) -> Result<Results> {
 }
 
 /// Runs a search in the request's mode; semantic and hybrid need the index's vectors and the
-/// model that made them (`embedder`).
-pub fn run_in_mode(live: &LiveIndex, request: &Request, embedder: Option<&Embedder>) -> Result<Results> {
+/// query's vector by the model that made them (`query`).
+pub fn run_in_mode(live: &LiveIndex, request: &Request, query: Option<&QueryVector>) -> Result<Results> {
     let searcher = live.reader.searcher();
     let plan = Plan::build(live, &searcher, request)?;
-    let meaning = semantic::Meaning::of(live, request, embedder)?;
+    let meaning = semantic::Meaning::of(live, request, query)?;
     let mut results = execute(live, &searcher, &plan, request, meaning.as_ref())?;
     results.did_you_mean = plan.did_you_mean(&searcher, &live.fields, &request.query)?;
     Ok(results)
@@ -107,11 +107,11 @@ pub fn run_per_role(
     live: &LiveIndex,
     request: &Request,
     roles: &[String],
-    embedder: Option<&Embedder>,
+    query: Option<&QueryVector>,
 ) -> Result<Vec<Results>> {
     let searcher = live.reader.searcher();
     let plan = Plan::build(live, &searcher, request)?;
-    let meaning = semantic::Meaning::of(live, request, embedder)?;
+    let meaning = semantic::Meaning::of(live, request, query)?;
     roles
         .iter()
         .map(|slug| {

@@ -12,7 +12,7 @@ use super::{
     context, count, explain, fusion, load, plan, snippet, with_filters, Mode, Plan, Request,
     FUSION_CANDIDATES, SNIPPET_CHARS,
 };
-use crate::embed::{self, Embedder};
+use crate::embed::{self, QueryVector};
 use crate::index::{Fields, LiveIndex, Vectors};
 use crate::model::{Facets, Fusion, LabelKind, Labels, Results, Snippet};
 
@@ -23,7 +23,7 @@ pub const MIN_SIMILARITY: f32 = 0.25;
 /// What a search by meaning needs: the passage vectors and the query's vector.
 pub(super) struct Meaning<'a> {
     vectors: &'a Vectors,
-    query: Vec<f32>,
+    query: &'a [f32],
 }
 
 impl<'a> Meaning<'a> {
@@ -32,7 +32,7 @@ impl<'a> Meaning<'a> {
     pub(super) fn of(
         live: &'a LiveIndex,
         request: &Request,
-        embedder: Option<&Embedder>,
+        query: Option<&'a QueryVector>,
     ) -> Result<Option<Meaning<'a>>> {
         if request.mode == Mode::Lexical {
             return Ok(None);
@@ -40,21 +40,20 @@ impl<'a> Meaning<'a> {
         let Some(vectors) = &live.vectors else {
             anyhow::bail!("the index has no passage vectors; run `rsearch index --vectors`");
         };
-        let Some(embedder) = embedder else {
+        let Some(query) = query else {
             anyhow::bail!("no embedding model: {}", crate::embed::HOW_TO_GET);
         };
-        if vectors.fingerprint != embedder.fingerprint {
+        if vectors.fingerprint != query.fingerprint {
             anyhow::bail!(
                 "the index's vectors were made by model {}, not {}; run `rsearch index --vectors --full`",
                 vectors.fingerprint,
-                embedder.fingerprint
+                query.fingerprint
             );
         }
-        let query = embedder
-            .embed(&[request.query.as_str()])?
-            .pop()
-            .unwrap_or_default();
-        Ok(Some(Meaning { vectors, query }))
+        Ok(Some(Meaning {
+            vectors,
+            query: &query.vector,
+        }))
     }
 }
 
@@ -88,7 +87,7 @@ pub(super) fn execute(
         searcher,
         fields,
         meaning.vectors,
-        &meaning.query,
+        meaning.query,
         filter.as_deref(),
         want,
     )?;

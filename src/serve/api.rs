@@ -14,12 +14,13 @@ use super::params::{
     MAX_CONTEXT, MAX_LIMIT,
 };
 use super::{blocking, AppState};
+use crate::embed::{self, QueryEmbedder, QueryVector};
 use crate::index::LiveIndex;
 use crate::label::Taxonomy;
 use crate::model::LabelKind as Kind;
 use crate::output::json::{JsonByRole, JsonHit, JsonLabels, JsonOutline, JsonResults};
 use crate::output::RoleResults;
-use crate::search::{self, Request};
+use crate::search::{self, Mode, Request};
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -99,15 +100,21 @@ pub async fn search_post(
 
 async fn search(state: Arc<AppState>, params: SearchParams) -> Result<Response, ApiError> {
     let live = Arc::clone(&state.live);
+    let embedder = state.embedder.clone();
     blocking(&state, move || {
         let opened = live.get();
-        run_search(&opened, &params)
+        run_search(&opened, &params, embedder.as_deref())
     })
     .await
 }
 
-/// Runs a checked search on one index and serialises it as `query --json` does.
-pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, ApiError> {
+/// Runs a checked search on one index and serialises it as `query --json` does; `embedder`
+/// is the model the server loaded at start, if any.
+pub fn run_search(
+    opened: &LiveIndex,
+    params: &SearchParams,
+    embedder: Option<&QueryEmbedder>,
+) -> Result<Vec<u8>, ApiError> {
     let taxonomy = &opened.taxonomy;
     let roles = resolve(taxonomy, Kind::Role, &params.roles)?;
     let topics = resolve(taxonomy, Kind::Topic, &params.topics)?;
@@ -117,6 +124,7 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
         DEFAULT_LIMIT
     };
     let limit = params.limit.unwrap_or(default_limit);
+    let (mode, vector) = meaning(opened, params, embedder)?;
     let request = Request {
         query: params.q.clone(),
         roles: roles.clone(),
@@ -127,10 +135,10 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
         context: params.context,
         prefix: params.prefix,
         synonyms: !params.exact,
-        // The server ranks by words; search by meaning is not served yet.
-        mode: search::Mode::Lexical,
+        mode,
     };
-    let mut results = guarded(|| search::run(opened, &request))?;
+    let vector = vector.as_ref();
+    let mut results = guarded(|| search::run_in_mode(opened, &request, vector))?;
     // Ranks stay those of the whole list, so page two starts at rank `offset + 1`.
     results.hits.drain(..params.offset.min(results.hits.len()));
     if params.by_role {
@@ -147,7 +155,7 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
         let slugs: Vec<String> = chosen.iter().map(|r| r.slug.clone()).collect();
         let per_role_request = Request { limit, ..request };
         let per_role: Vec<RoleResults> =
-            guarded(|| search::run_per_role(opened, &per_role_request, &slugs, None))?
+            guarded(|| search::run_per_role(opened, &per_role_request, &slugs, vector))?
                 .into_iter()
                 .zip(chosen)
                 .map(|(results, role)| RoleResults { role, results })
@@ -156,6 +164,46 @@ pub fn run_search(opened: &LiveIndex, params: &SearchParams) -> Result<Vec<u8>, 
     } else {
         to_json(&JsonResults::new(&results, None))
     }
+}
+
+/// The mode of a search and, by meaning, the query's vector. Without `mode`: hybrid when the
+/// index has vectors of the model the server loaded, else lexical, as `query` decides. A mode
+/// by meaning the server cannot run is a 409 saying what is missing.
+fn meaning(
+    opened: &LiveIndex,
+    params: &SearchParams,
+    embedder: Option<&QueryEmbedder>,
+) -> Result<(Mode, Option<QueryVector>), ApiError> {
+    let usable = match (embedder, &opened.vectors) {
+        (Some(embedder), Some(vectors)) => embedder.fingerprint == vectors.fingerprint,
+        _ => false,
+    };
+    let mode = match params.mode {
+        Some(Mode::Lexical) => return Ok((Mode::Lexical, None)),
+        None if !usable => return Ok((Mode::Lexical, None)),
+        None => Mode::Hybrid,
+        Some(mode) => mode,
+    };
+    let unavailable = |message: String| ApiError::new(StatusCode::CONFLICT, "no_meaning", message);
+    if opened.vectors.is_none() {
+        return Err(unavailable(
+            "the index has no passage vectors; run `rsearch index --vectors`".into(),
+        ));
+    }
+    let Some(embedder) = embedder else {
+        return Err(unavailable(format!(
+            "search by meaning needs the embedding model, which the server did not load: {}",
+            embed::HOW_TO_GET
+        )));
+    };
+    if !usable {
+        return Err(unavailable(
+            "the index's passage vectors were made by another model; run `rsearch index --vectors --full`"
+                .into(),
+        ));
+    }
+    let vector = embedder.embed(&params.q).map_err(|e| ApiError::internal(&e))?;
+    Ok((mode, Some(vector)))
 }
 
 /// `GET /api/passages/{id}?context=N`: one passage by id with N neighbours on each side.

@@ -31,6 +31,7 @@ pub use fresh::{Live, UpdateReport};
 pub use params::{params_of_query, search_params, SearchParams};
 pub use remote::{run_remote, Remote};
 
+use crate::embed::QueryEmbedder;
 use crate::index::{BuildSettings, IndexDir, LiveIndex};
 
 /// Longest a request may take before it is answered with 503; a search takes milliseconds.
@@ -48,6 +49,8 @@ pub struct Settings {
     pub cors: Option<String>,
     /// One line per request on stderr.
     pub access_log: bool,
+    /// The embedding model for queries by meaning, loaded once at start.
+    pub embedder: Option<QueryEmbedder>,
 }
 
 /// What every handler shares: the live index and the bound on concurrent searches.
@@ -59,6 +62,8 @@ pub struct AppState {
     searches: Semaphore,
     access_log: bool,
     cors: Option<HeaderValue>,
+    /// Shared by every search by meaning (it is read-only).
+    embedder: Option<Arc<QueryEmbedder>>,
 }
 
 /// Serves `opened` until SIGINT or SIGTERM; requests in flight are answered first, and a
@@ -84,6 +89,7 @@ pub fn run(opened: LiveIndex, settings: Settings) -> Result<()> {
         searches: Semaphore::new(cores),
         access_log: settings.access_log,
         cors,
+        embedder: settings.embedder.map(Arc::new),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {

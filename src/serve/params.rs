@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::api::ApiError;
+use crate::search::Mode;
 
 /// Longest query accepted, in characters: far beyond anything typed, short of abuse.
 pub const MAX_QUERY_CHARS: usize = 1000;
@@ -12,8 +13,12 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_OFFSET: usize = 1000;
 /// Most neighbours on each side (`context`).
 pub const MAX_CONTEXT: usize = 20;
-/// Search modes; only lexical (BM25) search exists in this build.
-const MODES: &[&str] = &["lexical"];
+/// Search modes, as `query --mode` names them.
+const MODES: &[(&str, Mode)] = &[
+    ("lexical", Mode::Lexical),
+    ("semantic", Mode::Semantic),
+    ("hybrid", Mode::Hybrid),
+];
 /// Parameters of `/api/search`.
 const SEARCH_PARAMS: &[&str] = &[
     "q", "role", "topic", "limit", "offset", "mode", "by_role", "explain", "exact", "prefix", "context",
@@ -27,7 +32,8 @@ pub struct SearchParams {
     pub topics: Vec<String>,
     pub limit: Option<usize>,
     pub offset: usize,
-    pub mode: String,
+    /// `None`: hybrid when the server can search by meaning, else lexical (as `query`).
+    pub mode: Option<Mode>,
     pub by_role: bool,
     pub explain: bool,
     pub exact: bool,
@@ -86,13 +92,19 @@ pub fn search_params(mut map: Map<String, Value>) -> Result<SearchParams, ApiErr
             "context must be at most {MAX_CONTEXT}"
         )));
     }
-    let mode = get_string(&mut map, "mode")?.unwrap_or_else(|| MODES[0].to_string());
-    if !MODES.contains(&mode.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "unknown mode {mode:?}; valid: {}",
-            MODES.join(", ")
-        )));
-    }
+    let mode = match get_string(&mut map, "mode")? {
+        None => None,
+        Some(name) => match MODES.iter().find(|(n, _)| *n == name) {
+            Some(&(_, mode)) => Some(mode),
+            None => {
+                let names: Vec<&str> = MODES.iter().map(|(n, _)| *n).collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown mode {name:?}; valid: {}",
+                    names.join(", ")
+                )));
+            }
+        },
+    };
     Ok(SearchParams {
         q,
         roles: get_list(&mut map, "role")?,
@@ -188,7 +200,19 @@ mod tests {
         assert_eq!(params.roles, ["cto", "ceo"]);
         assert_eq!(params.topics, ["skills"]);
         assert_eq!(params.limit, None);
+        assert_eq!(params.mode, None);
         assert!(!params.by_role && !params.prefix);
+    }
+
+    #[test]
+    fn every_mode_of_the_command_line_is_accepted() {
+        for (raw, mode) in [
+            ("q=a&mode=lexical", Mode::Lexical),
+            ("q=a&mode=semantic", Mode::Semantic),
+            ("q=a&mode=hybrid", Mode::Hybrid),
+        ] {
+            assert_eq!(params_of_query(raw).expect("valid").mode, Some(mode), "{raw}");
+        }
     }
 
     #[test]
@@ -201,7 +225,10 @@ mod tests {
             ("q=a&offset=5000", "offset must be at most 1000"),
             ("q=a&context=21", "context must be at most 20"),
             ("q=a&by_role=maybe", "parameter by_role must be true or false"),
-            ("q=a&mode=semantic", "unknown mode \"semantic\"; valid: lexical"),
+            (
+                "q=a&mode=meaning",
+                "unknown mode \"meaning\"; valid: lexical, semantic, hybrid",
+            ),
             ("q=a&colour=red", "unknown parameter \"colour\""),
             ("q=a&q=b", "parameter q is given twice"),
         ] {

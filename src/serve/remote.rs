@@ -142,8 +142,11 @@ fn search(remote: &Remote, params: &SearchParams) -> Result<Vec<u8>, ApiError> {
     if params.context > 0 {
         return refused("context");
     }
-    if params.mode != "lexical" {
-        return refused(&format!("mode {}", params.mode));
+    // The engine ranks by its own words: only the lexical mode (the default here) runs.
+    match params.mode {
+        Some(crate::search::Mode::Semantic) => return refused("mode semantic"),
+        Some(crate::search::Mode::Hybrid) => return refused("mode hybrid"),
+        Some(crate::search::Mode::Lexical) | None => {}
     }
     let (roles, topics) = match &remote.taxonomy {
         Some(t) => (
