@@ -7,6 +7,9 @@ use crate::model::{Document, Format, Passage, Section, SourceText};
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
+/// No passage holds more bytes than this: a sentence that runs on past it (a log line, a
+/// paragraph without full stops) is cut at a word boundary, so one passage never holds a file.
+pub const MAX_PASSAGE_BYTES: usize = 4096;
 /// A line with more words than this is never a heading or a caption.
 const MAX_SHORT_LINE_WORDS: usize = 12;
 /// A line with more characters than this is never a heading or a caption.
@@ -108,6 +111,42 @@ pub fn split_paragraph(text: &str, max_words: usize) -> Vec<String> {
     }
     if current_words > 0 {
         pieces.push(current.trim().to_string());
+    }
+    pieces
+}
+
+/// Cuts a passage longer than `max_bytes` into pieces of at most that many bytes, nothing
+/// lost: each piece ends at the last whitespace that fits, and only a single word longer than
+/// the cap is cut inside, at a character boundary. Shorter text is returned as it is.
+pub fn cap_passage(text: String, max_bytes: usize) -> Vec<String> {
+    if text.len() <= max_bytes {
+        return vec![text];
+    }
+    let mut pieces = Vec::with_capacity(text.len() / max_bytes.max(1) + 1);
+    let mut rest = text.as_str();
+    while rest.len() > max_bytes {
+        let mut limit = max_bytes;
+        while !rest.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        if limit == 0 {
+            // A cap smaller than one character still moves on by a character.
+            limit = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        // A space right after the cap is a word boundary too.
+        let next = rest[limit..].chars().next().map_or(0, char::len_utf8);
+        let cut = match rest[..limit + next].rfind(char::is_whitespace) {
+            Some(space) if space > 0 => space,
+            _ => limit,
+        };
+        let piece = rest[..cut].trim_end();
+        if !piece.is_empty() {
+            pieces.push(piece.to_string());
+        }
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() {
+        pieces.push(rest.to_string());
     }
     pieces
 }
@@ -759,7 +798,8 @@ fn assemble(
                     path = open.iter().map(|(_, text)| text.clone()).collect();
                     path_is_current = true;
                 }
-                for text in split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS) {
+                let pieces = split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS);
+                for text in pieces.into_iter().flat_map(|p| cap_passage(p, MAX_PASSAGE_BYTES)) {
                     passages.push(Passage {
                         ordinal: passages.len() as u64 + 1,
                         section: path.clone(),
@@ -1086,6 +1126,42 @@ mod tests {
             assert!(piece.ends_with('.'));
         }
         assert_eq!(pieces.join(" "), paragraph.trim());
+    }
+
+    #[test]
+    fn run_on_paragraph_is_cut_at_a_word_boundary_under_the_byte_cap() {
+        // No sentence end anywhere: only the byte cap cuts it.
+        let paragraph = "runon word ".repeat(2000);
+        let doc = text_doc(&format!("T\n\n{}\n", paragraph.trim()));
+        assert!(doc.passages.len() >= 5, "{} passages", doc.passages.len());
+        for passage in &doc.passages {
+            assert!(
+                passage.text.len() <= MAX_PASSAGE_BYTES,
+                "{} bytes",
+                passage.text.len()
+            );
+            assert!(!passage.text.starts_with(' ') && !passage.text.ends_with(' '));
+            assert!(passage.text.split(' ').all(|w| w == "runon" || w == "word"));
+        }
+        let joined: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(joined.join(" "), paragraph.trim(), "nothing lost");
+    }
+
+    #[test]
+    fn passage_cap_cuts_only_a_word_longer_than_the_cap() {
+        let cases: &[(&str, usize, &[&str])] = &[
+            ("short text", 100, &["short text"]),
+            ("aaaa bbbb cccc", 9, &["aaaa bbbb", "cccc"]),
+            ("aaaa bbbb cccc", 4, &["aaaa", "bbbb", "cccc"]),
+            ("abcdefghij", 4, &["abcd", "efgh", "ij"]),
+            ("ab cdefghij", 4, &["ab", "cdef", "ghij"]),
+            // A character is never split: é is two bytes.
+            ("ééé", 3, &["é", "é", "é"]),
+            ("x  \n y", 1, &["x", "y"]),
+        ];
+        for (text, cap, want) in cases {
+            assert_eq!(cap_passage(text.to_string(), *cap), *want, "{text:?} at {cap}");
+        }
     }
 
     #[test]

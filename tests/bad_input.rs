@@ -119,6 +119,41 @@ fn twenty_megabyte_file_without_a_line_break_is_indexed() {
 }
 
 #[test]
+fn run_on_paragraph_without_a_sentence_end_is_cut_under_the_passage_cap() {
+    let env = TestEnv::new();
+    // 100 KB of words with no full stop: one sentence, which used to be one passage.
+    let words: Vec<String> = (0..20_000).map(|i| format!("w{i}")).collect();
+    let text = format!("Run on\n\naardvark {} zanzibar\n", words.join(" "));
+    fs::write(env.corpus().join("runon.txt"), &text).expect("write");
+    let run = env.run(&["index"]).expect_code(0);
+    assert!(run.stdout.starts_with("indexed 2 files"), "{}", run.stdout);
+    let first = &env.query_json(&["aardvark", "--full"]).hits[0];
+    let last = &env.query_json(&["zanzibar", "--full"]).hits[0];
+    for hit in [first, last] {
+        assert_eq!(hit.source, "runon.txt");
+        assert!(hit.text.len() <= 4096, "{} bytes", hit.text.len());
+    }
+    assert!(first.text.starts_with("aardvark w0 w1 "), "{}", &first.text[..40]);
+    assert!(last.text.ends_with(" w19999 zanzibar"));
+    // Nothing lost: the passages in between hold every word, cut only between words.
+    let passages = last.ordinal as usize;
+    assert!(passages >= 25, "{passages} passages");
+    let run = env.run(&["show", "runon.txt:1", "--context", "100", "--format", "json"]);
+    let shown: serde_json::Value = serde_json::from_str(&run.expect_code(0).stdout).expect("json");
+    let mut all = vec![shown["text"].as_str().expect("text").to_string()];
+    for after in shown["context"]["after"].as_array().expect("after") {
+        if after["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("runon.txt:"))
+        {
+            all.push(after["text"].as_str().expect("text").to_string());
+        }
+    }
+    assert_eq!(all.len(), passages);
+    assert_eq!(all.join(" "), text.lines().nth(2).expect("line"));
+}
+
+#[test]
 fn symlink_loop_is_reported_and_the_rest_indexed() {
     let env = TestEnv::new();
     fs::create_dir(env.corpus().join("sub")).expect("mkdir");
