@@ -238,6 +238,38 @@ fn taxonomy_duplicate_slug_is_an_error() {
 }
 
 #[test]
+fn taxonomy_alias_without_a_word_character_is_an_error_naming_it() {
+    let env = with_taxonomy("[[role]]\nslug = \"cpp\"\nname = \"C++\"\naliases = [\"C++\", \"++\"]\n");
+    let message = one_error_line(env.run(&["index"]));
+    assert_eq!(
+        message,
+        "rsearch: taxonomy corpus/taxonomy.toml: role \"cpp\": alias \"++\" has no letter or digit, \
+         so it matches nothing"
+    );
+}
+
+#[test]
+fn taxonomy_alias_with_symbols_labels_only_that_token() {
+    let env = with_taxonomy(
+        "[[role]]\nslug = \"c\"\nname = \"C\"\naliases = [\"C\"]\n\
+         [[role]]\nslug = \"cpp\"\nname = \"C++\"\naliases = [\"C++\"]\n\
+         [[role]]\nslug = \"dotnet\"\nname = \".NET\"\naliases = [\".NET\"]\n",
+    );
+    fs::write(
+        env.corpus().join("languages.txt"),
+        "Languages\n\nThe zanzibar service is written in C++ and runs on .NET servers.\n\n\
+         The quokka tool is plain C with a net gain.\n",
+    )
+    .expect("write");
+    let zanzibar = &env.query_json(&["zanzibar"]).hits[0];
+    assert_eq!(zanzibar.roles, ["cpp", "dotnet"]);
+    let quokka = &env.query_json(&["quokka"]).hits[0];
+    assert_eq!(quokka.roles, ["c"]);
+    let only_cpp = env.query_json(&["zanzibar quokka", "--role", "C++"]);
+    assert_eq!(only_cpp.total_hits, 1);
+}
+
+#[test]
 fn taxonomy_empty_alias_is_an_error() {
     let env = with_taxonomy("[[role]]\nslug = \"a\"\nname = \"A\"\naliases = [\"A\", \"\"]\n");
     let message = one_error_line(env.run(&["index"]));
