@@ -530,6 +530,52 @@ fn did_you_mean_corrects_the_word_after_an_unknown_field() {
 }
 
 #[test]
+fn a_field_the_index_lacks_is_searched_as_words() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["foo:cybersecurity"]);
+    assert_eq!(results.total_hits, 1);
+    assert!(results.hits[0].text.contains("cybersecurity"));
+    assert_eq!(results.did_you_mean, None);
+}
+
+#[test]
+fn no_hit_under_a_filter_says_how_many_match_without_it() {
+    let env = TestEnv::new();
+    env.run(&["index"]).expect_code(0);
+    // The one passage on cybersecurity is about the CTO.
+    let run = env
+        .run(&["query", "cybersecurity", "--role", "ceo"])
+        .expect_code(1);
+    assert_eq!(run.stdout.trim(), "no passage matches \"cybersecurity\"");
+    assert_eq!(run.stderr, "without --role ceo, 1 passage matches\n");
+    let run = env.run(&[
+        "query",
+        "market",
+        "--role",
+        "Chief Technology Officer",
+        "--topic",
+        "conflict",
+        "--json",
+    ]);
+    let run = run.expect_code(1);
+    assert_eq!(run.json().total_hits, 0, "the JSON is as without the hint");
+    assert!(
+        run.stderr
+            .starts_with("without --role \"Chief Technology Officer\" --topic conflict, "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with(" passages match\n"), "{}", run.stderr);
+    // A hit under the filter, or no filter at all: no hint.
+    let run = env
+        .run(&["query", "cybersecurity", "--role", "cto"])
+        .expect_code(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let run = env.run(&["query", "zzzqqq"]).expect_code(1);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
 fn utf16_utf8_bom_and_cr_only_files_are_decoded() {
     let env = TestEnv::new();
     let text = "Decoding\r\rThe zanzibarword passage.\r";

@@ -46,6 +46,10 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {suggestion}?");
     }
+    if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
+        let unfiltered = guarded(|| search::run_in_mode(&live, &unfiltered(&request), embedder))?;
+        say_unfiltered(settings, unfiltered.total_hits);
+    }
     if !settings.by_role {
         return print(&settings.printer, &results, None);
     }
@@ -60,6 +64,35 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
         .map(|(results, role)| RoleResults { role, results })
         .collect();
     print(&settings.printer, &results, Some(&per_role))
+}
+
+/// The request without its role and topic filters, for counting what they left out.
+fn unfiltered(request: &Request) -> Request {
+    Request {
+        roles: Vec::new(),
+        topics: Vec::new(),
+        limit: 1,
+        explain: false,
+        context: 0,
+        ..request.clone()
+    }
+}
+
+/// When filters left no hit, says on stderr (beside the results, as "did you mean" does, so
+/// the JSON on stdout is unchanged) how many passages match without them.
+fn say_unfiltered(settings: &QuerySettings, total: usize) {
+    let flag = |name: &str, value: &String| match value.contains(char::is_whitespace) {
+        true => format!("--{name} \"{value}\""),
+        false => format!("--{name} {value}"),
+    };
+    let mut filters: Vec<String> = settings.roles.iter().map(|r| flag("role", r)).collect();
+    filters.extend(settings.topics.iter().map(|t| flag("topic", t)));
+    let (passages, verb) = if total == 1 {
+        ("passage", "matches")
+    } else {
+        ("passages", "match")
+    };
+    eprintln!("without {}, {total} {passages} {verb}", filters.join(" "));
 }
 
 /// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a
@@ -119,6 +152,9 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
             .with_context(|| format!("searching {}", remote.url))
     };
     let results = search(&request)?;
+    if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
+        say_unfiltered(settings, search(&unfiltered(&request))?.total_hits);
+    }
     if !settings.by_role {
         return print(&settings.printer, &results, None);
     }
