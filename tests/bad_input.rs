@@ -154,6 +154,58 @@ fn run_on_paragraph_without_a_sentence_end_is_cut_under_the_passage_cap() {
 }
 
 #[test]
+fn control_characters_are_escaped_for_people_and_exact_in_json() {
+    let env = TestEnv::new();
+    let evil = "evil\x1b[31m.txt";
+    fs::write(
+        env.corpus().join(evil),
+        "Escapes \x1b]0;pwned\x07 in the title line\n\n\
+         The zanzibar passage \x1b[2J clears the screen and turns \x1b[31mred\x1b[0m text on a \
+         terminal that writes what it is given, which no search tool should ever do to anyone.\n",
+    )
+    .expect("write");
+    fs::write(env.corpus().join("empty\x07.txt"), "").expect("write");
+    let run = env.run(&["index"]).expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "rsearch: warning: skipping empty\\u{7}.txt: empty file\n"
+    );
+    let id = format!("{evil}:1");
+    for args in [
+        vec!["query", "zanzibar"],
+        vec!["query", "zanzibar", "--full", "--explain", "--context", "1"],
+        vec!["query", "zanzibar", "--color", "always", "--full"],
+        vec!["sections"],
+        vec!["show", &id],
+    ] {
+        let run = env.run(&args);
+        assert_no_panic(&run);
+        let out = &run.stdout;
+        for raw in ["\x1b[2J", "\x1b]0;", "\x07", "\x1b[31m."] {
+            assert!(!out.contains(raw), "{args:?} wrote {raw:?} raw:\n{out}");
+        }
+        assert!(out.contains("evil\\u{1b}[31m.txt"), "{args:?}:\n{out}");
+        if !args.contains(&"always") {
+            assert!(!out.contains('\x1b'), "{args:?}:\n{out}");
+        }
+    }
+    let shown = env.run(&["query", "zanzibar", "--full"]).stdout;
+    assert!(
+        shown.contains("passage \\u{1b}[2J clears the screen and turns \\u{1b}[31mred\\u{1b}[0m text"),
+        "{shown}"
+    );
+    let outline = env.run(&["sections"]).stdout;
+    assert!(
+        outline.contains("Escapes \\u{1b}]0;pwned\\u{7} in the title line"),
+        "{outline}"
+    );
+    let hit = &env.query_json(&["zanzibar"]).hits[0];
+    assert_eq!(hit.source, evil);
+    assert!(hit.text.contains("passage \x1b[2J clears"), "{}", hit.text);
+    assert_eq!(hit.document, "Escapes \x1b]0;pwned\x07 in the title line");
+}
+
+#[test]
 fn symlink_loop_is_reported_and_the_rest_indexed() {
     let env = TestEnv::new();
     fs::create_dir(env.corpus().join("sub")).expect("mkdir");

@@ -15,7 +15,7 @@ use crate::index::{self, CorpusChoice, LiveIndex, OpenSettings};
 use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
-use crate::output::{Printer, RoleResults};
+use crate::output::{terminal_safe, Printer, RoleResults};
 use crate::progress::with_progress;
 use crate::remote;
 use crate::search::{self, Mode, Request};
@@ -44,7 +44,7 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     let embedder = embedder.as_ref();
     let (live, results) = search_or_repair(&settings.index, live, &request, embedder)?;
     if let Some(suggestion) = &results.did_you_mean {
-        eprintln!("did you mean: {suggestion}?");
+        eprintln!("did you mean: {}?", terminal_safe(suggestion));
     }
     if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
         let unfiltered = guarded(|| search::run_in_mode(&live, &unfiltered(&request), embedder))?;
@@ -92,7 +92,10 @@ fn say_unfiltered(settings: &QuerySettings, total: usize) {
     } else {
         ("passages", "match")
     };
-    eprintln!("without {}, {total} {passages} {verb}", filters.join(" "));
+    eprintln!(
+        "without {}, {total} {passages} {verb}",
+        terminal_safe(&filters.join(" "))
+    );
 }
 
 /// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a

@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::text::{full_with_highlights, mark, ranges_in_line, snippet_with_ellipses, wrap_lines};
+use super::text::{
+    full_with_highlights, mark, ranges_in_line, snippet_with_ellipses, terminal_safe, wrap_lines,
+};
 use super::{count_of, reason_text, Outline, Report, RoleResults};
 use crate::label::Taxonomy;
 use crate::model::{Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results};
@@ -184,7 +186,7 @@ impl Human {
                 parts.push(format!("boost {}", term.boost));
             }
             let typo = match (&term.synonym, term.typo) {
-                (Some(word), _) => format!(" (synonym of {word})"),
+                (Some(word), _) => format!(" (synonym of {})", terminal_safe(word)),
                 (None, true) => " (typo match)".to_string(),
                 (None, false) => String::new(),
             };
@@ -192,14 +194,14 @@ impl Human {
                 out,
                 "{INDENT}  {:>6.2}  {}:{}{typo}  {}",
                 term.score,
-                term.field,
-                term.term,
+                terminal_safe(&term.field),
+                terminal_safe(&term.term),
                 self.paint(DIM, &parts.join(", "))
             )?;
         }
         writeln!(out, "{INDENT}{}", self.paint(BOLD, "labels"))?;
         for reason in &explanation.labels {
-            writeln!(out, "{INDENT}  {}", reason_text(reason))?;
+            writeln!(out, "{INDENT}  {}", terminal_safe(&reason_text(reason)))?;
         }
         Ok(())
     }
@@ -213,7 +215,7 @@ impl Human {
         text.push_str(&neighbour.text);
         let prefix = format!("{INDENT}{}- ", neighbour.ordinal);
         let wrapped = self.wrapped(&text, &[], &prefix);
-        writeln!(out, "{}", self.paint(DIM, &wrapped))
+        writeln!(out, "{}", self.paint_safe(DIM, &wrapped))
     }
 
     /// Each document, then its headings as a tree with passage counts, labels and captions.
@@ -294,7 +296,7 @@ impl Human {
                     self.paint(colour, &category.slug),
                     n,
                     what,
-                    category.terms.join(", ")
+                    terminal_safe(&category.terms.join(", "))
                 )?;
             }
         }
@@ -344,7 +346,15 @@ impl Human {
         }
     }
 
+    /// `text` in a colour, its control characters escaped ([`terminal_safe`]): every name,
+    /// heading and id from a file goes through here or through [`Human::mark`].
     fn paint(&self, colour: &str, text: &str) -> String {
+        self.paint_safe(colour, &terminal_safe(text))
+    }
+
+    /// As [`Human::paint`], for text already escaped (wrapped lines, whose line breaks are
+    /// the printer's own).
+    fn paint_safe(&self, colour: &str, text: &str) -> String {
         if self.color && !text.is_empty() {
             format!("{colour}{text}{RESET}")
         } else {
