@@ -50,7 +50,30 @@ pub fn passages_with(source: &SourceText, hints: &Hints) -> (Document, usize) {
     split(source, hints, false)
 }
 
+/// As [`passages_with`], handing each passage to `sink` (with the document's title) as it is
+/// cut instead of keeping them all: the document returned has no passages. Indexing a large
+/// file then holds its text, not a copy of every passage besides.
+pub fn each_passage(
+    source: &SourceText,
+    hints: &Hints,
+    sink: &mut dyn FnMut(&str, Passage),
+) -> (Document, usize) {
+    cut(source, hints, false, sink)
+}
+
 fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize) {
+    let mut passages = Vec::new();
+    let (mut document, sections) = cut(source, hints, outline, &mut |_, passage| passages.push(passage));
+    document.passages = passages;
+    (document, sections)
+}
+
+fn cut(
+    source: &SourceText,
+    hints: &Hints,
+    outline: bool,
+    sink: &mut dyn FnMut(&str, Passage),
+) -> (Document, usize) {
     let (front_title, text) = match source.format {
         Format::Markdown => front_matter(&source.text),
         Format::Text => (None, source.text.as_str()),
@@ -79,7 +102,7 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
             (kinds, reasons)
         }
     };
-    assemble(&source.source, title, body, &kinds, &reasons, outline)
+    assemble(&source.source, title, body, &kinds, &reasons, outline, sink)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -729,7 +752,7 @@ fn ends_with_closing_punctuation(line: &str) -> bool {
 /// Builds sections and passages from classified blocks, and counts the sections. In plain text
 /// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
 /// heading is a sibling of the previous section that held text. Without `outline`, sections
-/// are counted but not kept.
+/// are counted but not kept. Passages go to `sink` as they are cut.
 fn assemble(
     source: &str,
     title: String,
@@ -737,6 +760,7 @@ fn assemble(
     kinds: &[Kind],
     reasons: &[Vec<String>],
     outline: bool,
+    sink: &mut dyn FnMut(&str, Passage),
 ) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
@@ -745,7 +769,7 @@ fn assemble(
         passages: 0,
     }];
     let mut headings = 0;
-    let mut passages = Vec::new();
+    let mut passages = 0;
     // Open headings, outermost first, with their levels.
     let mut open: Vec<(usize, String)> = Vec::new();
     // The heading path of `open`, built when a passage or a kept section needs it.
@@ -800,11 +824,15 @@ fn assemble(
                 }
                 let pieces = split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS);
                 for text in pieces.into_iter().flat_map(|p| cap_passage(p, MAX_PASSAGE_BYTES)) {
-                    passages.push(Passage {
-                        ordinal: passages.len() as u64 + 1,
-                        section: path.clone(),
-                        text,
-                    });
+                    passages += 1;
+                    sink(
+                        &title,
+                        Passage {
+                            ordinal: passages,
+                            section: path.clone(),
+                            text,
+                        },
+                    );
                     if let Some(section) = sections.last_mut() {
                         section.passages += 1;
                     }
@@ -821,7 +849,7 @@ fn assemble(
         source: source.to_string(),
         title,
         sections,
-        passages,
+        passages: Vec::new(),
     };
     (document, headings)
 }
