@@ -611,7 +611,9 @@ mod tests {
         ];
         let tallies = SectionTallies::of(&document, &given, &taxonomy);
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let cases: [(&[&str], usize, &[&str], &[&str]); 6] = [
+        // Path, passages inside, roles, topics.
+        type Case<'a> = (&'a [&'a str], usize, &'a [&'a str], &'a [&'a str]);
+        let cases: [Case; 6] = [
             (&[], 1, &[], &["t"]),
             (&["A"], 3, &["a", "b"], &[]),
             (&["A", "B"], 2, &["a"], &[]),
