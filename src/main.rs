@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use rsearch::cli::Cli;
 use rsearch::commands::{self, Outcome};
+use rsearch::output::terminal_safe;
 
 fn main() -> ExitCode {
     // Panics are bugs; report them as one line like any other error, without a backtrace.
@@ -13,7 +14,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            eprintln!("rsearch: {}{}", one_line(&e.to_string()), dash_hint(&e));
+            let message = format!("{}{}", one_line(&e.to_string()), dash_hint(&e));
+            eprintln!("rsearch: {}", terminal_safe(&message));
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         Ok(Ok(Outcome::NoHits)) => ExitCode::from(1),
         Ok(Err(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("rsearch: {}", one_line(&format!("{e:#}")));
+            eprintln!("rsearch: {}", terminal_safe(&one_line(&format!("{e:#}"))));
             ExitCode::from(2)
         }
         Err(panic) => {
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown");
-            eprintln!("rsearch: internal error: {}", one_line(what));
+            eprintln!("rsearch: internal error: {}", terminal_safe(&one_line(what)));
             ExitCode::from(2)
         }
     }

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 
 use crate::corpus::{self, FileEntry, Scan};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
-use crate::model::{Document, Labels};
+use crate::model::{Document, Labels, Passage};
 use crate::segment;
 
 /// Reads and parses the corpus's taxonomy (an empty one when it has none), with its text.
@@ -56,6 +56,50 @@ pub enum Prepared {
     Skipped,
     /// It could not be read (permissions, vanished); the next build tries again.
     Unreadable,
+}
+
+/// What came of streaming one file's passages with [`each_passage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// Its passages were handed on: how many, and its number of headings.
+    Ready { passages: u64, sections: usize },
+    /// As [`Prepared::Skipped`].
+    Skipped,
+    /// As [`Prepared::Unreadable`].
+    Unreadable,
+}
+
+/// Reads one file and hands each passage, labelled, to `each` (with the file's source and
+/// title) as segmentation cuts it: the passages [`file`] gives with [`Cut::PassagesOnly`],
+/// none of them kept, so a large file costs its text and not a copy of every passage besides.
+/// Warnings as with [`file`].
+pub fn each_passage(
+    entry: &FileEntry,
+    taxonomy: &Taxonomy,
+    warnings: &mut Vec<String>,
+    each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
+) -> Streamed {
+    let source = match corpus::read(entry, warnings) {
+        Ok(Some(source)) => source,
+        Ok(None) => return Streamed::Skipped,
+        Err(e) => {
+            warnings.push(format!("skipping {}: {e:#}", entry.source));
+            return Streamed::Unreadable;
+        }
+    };
+    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
+    let no_labels = Labels::default();
+    let mut passages = 0;
+    let (_, sections) = segment::each_passage(&source, &hints(taxonomy), &mut |title, passage| {
+        passages += 1;
+        if unlabelled {
+            each(&source.source, title, &passage, &no_labels);
+        } else {
+            let labels = taxonomy.label(&passage.section, &passage.text);
+            each(&source.source, title, &passage, &labels);
+        }
+    });
+    Streamed::Ready { passages, sections }
 }
 
 /// Reads, segments and labels one file of the corpus, pushing any warning about it.

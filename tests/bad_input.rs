@@ -125,6 +125,93 @@ fn twenty_megabyte_file_without_a_line_break_is_indexed() {
 }
 
 #[test]
+fn run_on_paragraph_without_a_sentence_end_is_cut_under_the_passage_cap() {
+    let env = TestEnv::new();
+    // 100 KB of words with no full stop: one sentence, which used to be one passage.
+    let words: Vec<String> = (0..20_000).map(|i| format!("w{i}")).collect();
+    let text = format!("Run on\n\naardvark {} zanzibar\n", words.join(" "));
+    fs::write(env.corpus().join("runon.txt"), &text).expect("write");
+    let run = env.run(&["index"]).expect_code(0);
+    assert!(run.stdout.starts_with("indexed 2 files"), "{}", run.stdout);
+    let first = &env.query_json(&["aardvark", "--full"]).hits[0];
+    let last = &env.query_json(&["zanzibar", "--full"]).hits[0];
+    for hit in [first, last] {
+        assert_eq!(hit.source, "runon.txt");
+        assert!(hit.text.len() <= 4096, "{} bytes", hit.text.len());
+    }
+    assert!(first.text.starts_with("aardvark w0 w1 "), "{}", &first.text[..40]);
+    assert!(last.text.ends_with(" w19999 zanzibar"));
+    // Nothing lost: the passages in between hold every word, cut only between words.
+    let passages = last.ordinal as usize;
+    assert!(passages >= 25, "{passages} passages");
+    let run = env.run(&["show", "runon.txt:1", "--context", "100", "--format", "json"]);
+    let shown: serde_json::Value = serde_json::from_str(&run.expect_code(0).stdout).expect("json");
+    let mut all = vec![shown["text"].as_str().expect("text").to_string()];
+    for after in shown["context"]["after"].as_array().expect("after") {
+        if after["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("runon.txt:"))
+        {
+            all.push(after["text"].as_str().expect("text").to_string());
+        }
+    }
+    assert_eq!(all.len(), passages);
+    assert_eq!(all.join(" "), text.lines().nth(2).expect("line"));
+}
+
+#[test]
+fn control_characters_are_escaped_for_people_and_exact_in_json() {
+    let env = TestEnv::new();
+    let evil = "evil\x1b[31m.txt";
+    fs::write(
+        env.corpus().join(evil),
+        "Escapes \x1b]0;pwned\x07 in the title line\n\n\
+         The zanzibar passage \x1b[2J clears the screen and turns \x1b[31mred\x1b[0m text on a \
+         terminal that writes what it is given, which no search tool should ever do to anyone.\n",
+    )
+    .expect("write");
+    fs::write(env.corpus().join("empty\x07.txt"), "").expect("write");
+    let run = env.run(&["index"]).expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "rsearch: warning: skipping empty\\u{7}.txt: empty file\n"
+    );
+    let id = format!("{evil}:1");
+    for args in [
+        vec!["query", "zanzibar"],
+        vec!["query", "zanzibar", "--full", "--explain", "--context", "1"],
+        vec!["query", "zanzibar", "--color", "always", "--full"],
+        vec!["sections"],
+        vec!["show", &id],
+    ] {
+        let run = env.run(&args);
+        assert_no_panic(&run);
+        let out = &run.stdout;
+        for raw in ["\x1b[2J", "\x1b]0;", "\x07", "\x1b[31m."] {
+            assert!(!out.contains(raw), "{args:?} wrote {raw:?} raw:\n{out}");
+        }
+        assert!(out.contains("evil\\u{1b}[31m.txt"), "{args:?}:\n{out}");
+        if !args.contains(&"always") {
+            assert!(!out.contains('\x1b'), "{args:?}:\n{out}");
+        }
+    }
+    let shown = env.run(&["query", "zanzibar", "--full"]).stdout;
+    assert!(
+        shown.contains("passage \\u{1b}[2J clears the screen and turns \\u{1b}[31mred\\u{1b}[0m text"),
+        "{shown}"
+    );
+    let outline = env.run(&["sections"]).stdout;
+    assert!(
+        outline.contains("Escapes \\u{1b}]0;pwned\\u{7} in the title line"),
+        "{outline}"
+    );
+    let hit = &env.query_json(&["zanzibar"]).hits[0];
+    assert_eq!(hit.source, evil);
+    assert!(hit.text.contains("passage \x1b[2J clears"), "{}", hit.text);
+    assert_eq!(hit.document, "Escapes \x1b]0;pwned\x07 in the title line");
+}
+
+#[test]
 fn symlink_loop_is_reported_and_the_rest_indexed() {
     let env = TestEnv::new();
     fs::create_dir(env.corpus().join("sub")).expect("mkdir");
@@ -206,6 +293,38 @@ fn taxonomy_duplicate_slug_is_an_error() {
         message,
         "rsearch: taxonomy corpus/taxonomy.toml: duplicate role slug \"a\""
     );
+}
+
+#[test]
+fn taxonomy_alias_without_a_word_character_is_an_error_naming_it() {
+    let env = with_taxonomy("[[role]]\nslug = \"cpp\"\nname = \"C++\"\naliases = [\"C++\", \"++\"]\n");
+    let message = one_error_line(env.run(&["index"]));
+    assert_eq!(
+        message,
+        "rsearch: taxonomy corpus/taxonomy.toml: role \"cpp\": alias \"++\" has no letter or digit, \
+         so it matches nothing"
+    );
+}
+
+#[test]
+fn taxonomy_alias_with_symbols_labels_only_that_token() {
+    let env = with_taxonomy(
+        "[[role]]\nslug = \"c\"\nname = \"C\"\naliases = [\"C\"]\n\
+         [[role]]\nslug = \"cpp\"\nname = \"C++\"\naliases = [\"C++\"]\n\
+         [[role]]\nslug = \"dotnet\"\nname = \".NET\"\naliases = [\".NET\"]\n",
+    );
+    fs::write(
+        env.corpus().join("languages.txt"),
+        "Languages\n\nThe zanzibar service is written in C++ and runs on .NET servers.\n\n\
+         The quokka tool is plain C with a net gain.\n",
+    )
+    .expect("write");
+    let zanzibar = &env.query_json(&["zanzibar"]).hits[0];
+    assert_eq!(zanzibar.roles, ["cpp", "dotnet"]);
+    let quokka = &env.query_json(&["quokka"]).hits[0];
+    assert_eq!(quokka.roles, ["c"]);
+    let only_cpp = env.query_json(&["zanzibar quokka", "--role", "C++"]);
+    assert_eq!(only_cpp.total_hits, 1);
 }
 
 #[test]
@@ -466,6 +585,52 @@ fn did_you_mean_corrects_the_word_after_an_unknown_field() {
     let env = TestEnv::new();
     let results = env.query_json(&["foo:cybersecurty"]);
     assert_eq!(results.did_you_mean.as_deref(), Some("foo:cybersecurity"));
+}
+
+#[test]
+fn a_field_the_index_lacks_is_searched_as_words() {
+    let env = TestEnv::new();
+    let results = env.query_json(&["foo:cybersecurity"]);
+    assert_eq!(results.total_hits, 1);
+    assert!(results.hits[0].text.contains("cybersecurity"));
+    assert_eq!(results.did_you_mean, None);
+}
+
+#[test]
+fn no_hit_under_a_filter_says_how_many_match_without_it() {
+    let env = TestEnv::new();
+    env.run(&["index"]).expect_code(0);
+    // The one passage on cybersecurity is about the CTO.
+    let run = env
+        .run(&["query", "cybersecurity", "--role", "ceo"])
+        .expect_code(1);
+    assert_eq!(run.stdout.trim(), "no passage matches \"cybersecurity\"");
+    assert_eq!(run.stderr, "without --role ceo, 1 passage matches\n");
+    let run = env.run(&[
+        "query",
+        "market",
+        "--role",
+        "Chief Technology Officer",
+        "--topic",
+        "conflict",
+        "--json",
+    ]);
+    let run = run.expect_code(1);
+    assert_eq!(run.json().total_hits, 0, "the JSON is as without the hint");
+    assert!(
+        run.stderr
+            .starts_with("without --role \"Chief Technology Officer\" --topic conflict, "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with(" passages match\n"), "{}", run.stderr);
+    // A hit under the filter, or no filter at all: no hint.
+    let run = env
+        .run(&["query", "cybersecurity", "--role", "cto"])
+        .expect_code(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let run = env.run(&["query", "zzzqqq"]).expect_code(1);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use anyhow::{anyhow, Result};
 
 use crate::cli::{Cli, Command};
 use crate::index::{LiveIndex, Notice, OpenSettings};
+use crate::output::terminal_safe;
 use crate::progress::with_progress;
 
 mod completions;
@@ -50,7 +51,8 @@ fn open_index(settings: &OpenSettings) -> Result<LiveIndex> {
 
 /// Says on stderr, as one line, what the index stage is doing or warns about.
 fn announce(notice: Notice) {
-    eprintln!("rsearch: {notice}");
+    // File names and texts in a notice are a file's, not ours: no raw control character.
+    eprintln!("rsearch: {}", terminal_safe(&notice.to_string()));
 }
 
 /// Runs a search step, turning a panic inside tantivy (which a damaged index can cause) into

@@ -15,7 +15,7 @@ use crate::index::{self, CorpusChoice, IndexDir, LiveIndex, OpenSettings};
 use crate::label::{Category, Taxonomy, TAXONOMY_FILE};
 use crate::model::LabelKind;
 use crate::model::Results;
-use crate::output::{Printer, RoleResults};
+use crate::output::{terminal_safe, Printer, RoleResults};
 use crate::progress::with_progress;
 use crate::remote;
 use crate::search::{self, Mode, Request};
@@ -44,7 +44,11 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     };
     let (roles, vector) = (&request.roles, vector.as_ref());
     if let Some(suggestion) = &results.did_you_mean {
-        eprintln!("did you mean: {suggestion}?");
+        eprintln!("did you mean: {}?", terminal_safe(suggestion));
+    }
+    if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
+        let unfiltered = guarded(|| search::run_in_mode(&live, &unfiltered(&request), vector))?;
+        say_unfiltered(settings, unfiltered.total_hits);
     }
     if !settings.by_role {
         return print(&settings.printer, &results, None);
@@ -87,6 +91,38 @@ fn request_of(
         prefix: false,
     };
     Ok((request, vector))
+}
+
+/// The request without its role and topic filters, for counting what they left out.
+fn unfiltered(request: &Request) -> Request {
+    Request {
+        roles: Vec::new(),
+        topics: Vec::new(),
+        limit: 1,
+        explain: false,
+        context: 0,
+        ..request.clone()
+    }
+}
+
+/// When filters left no hit, says on stderr (beside the results, as "did you mean" does, so
+/// the JSON on stdout is unchanged) how many passages match without them.
+fn say_unfiltered(settings: &QuerySettings, total: usize) {
+    let flag = |name: &str, value: &String| match value.contains(char::is_whitespace) {
+        true => format!("--{name} \"{value}\""),
+        false => format!("--{name} {value}"),
+    };
+    let mut filters: Vec<String> = settings.roles.iter().map(|r| flag("role", r)).collect();
+    filters.extend(settings.topics.iter().map(|t| flag("topic", t)));
+    let (passages, verb) = if total == 1 {
+        ("passage", "matches")
+    } else {
+        ("passages", "match")
+    };
+    eprintln!(
+        "without {}, {total} {passages} {verb}",
+        terminal_safe(&filters.join(" "))
+    );
 }
 
 /// Prints the results (with `--by-role`, each role's beside them); any hit makes the outcome a
@@ -146,6 +182,9 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
             .with_context(|| format!("searching {}", remote.url))
     };
     let results = search(&request)?;
+    if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
+        say_unfiltered(settings, search(&unfiltered(&request))?.total_hits);
+    }
     if !settings.by_role {
         return print(&settings.printer, &results, None);
     }

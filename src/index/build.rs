@@ -15,7 +15,7 @@ use tantivy::{Index, IndexSettings, IndexWriter, Term};
 use super::directory::GenerationDirectory;
 use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
 use super::fresh::{open_live, LiveIndex};
-use super::schema::{indexing_analyzer, passage_documents, schema, Fields, ANALYZER};
+use super::schema::{indexing_analyzer, passage_document, schema, Fields, ANALYZER};
 use super::stamp::{
     canonical, read_manifest, read_watch, remove_unnamed, write_manifest, write_watch, FileRecord,
     ManifestDiff, Stamp,
@@ -25,7 +25,7 @@ use crate::corpus::{FileEntry, Scan, Watch};
 use crate::embed;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
-use crate::prepare::{self, Cut, Prepared};
+use crate::prepare::{self, Streamed};
 
 /// Segments up to this many passages that lost passages in an update are merged at once, so
 /// the BM25 statistics count no deleted passage (larger ones wait for their turn to merge).
@@ -490,9 +490,10 @@ fn new_writer(index: &Index, memory: usize, bytes: u64) -> Result<IndexWriter> {
         .context("starting the index writer")
 }
 
-/// Prepares `files` ([`prepare::file`]) on one worker thread per core and hands their
-/// passages to the writer (tantivy's own threads index them; its queue holds at most 10,000
-/// passages, so memory stays bounded whatever the corpus size). Gives a record per file in
+/// Prepares `files` ([`prepare::each_passage`]) on one worker thread per core and hands each
+/// passage to the writer as it is cut (tantivy's own threads index them; its queue holds at
+/// most 10,000 passages, so memory stays bounded whatever the corpus size, and a large file
+/// costs its text, not a copy of all its passages too). Gives a record per file in
 /// order (`None` when a file could not be read: it is tried again next time) and the warnings
 /// in file order; with `keep_units`, the texts to embed of every passage too.
 fn add_files(
@@ -527,27 +528,35 @@ fn add_files(
                 sections,
                 skipped,
             };
-            let outcome = match prepare::file(entry, taxonomy, Cut::PassagesOnly, &mut warnings) {
-                Prepared::Ready(prepared) => {
-                    // One passage at a time: tantivy's queue holds a bounded number of them.
-                    for doc in passage_documents(fields, &prepared.document, &prepared.labels) {
-                        if let Err(e) = writer.add_document(doc) {
-                            failed.store(true, Ordering::Relaxed);
-                            return Err(e).context("adding a passage to the index");
-                        }
+            // One passage at a time: tantivy's queue holds a bounded number of them.
+            let mut add_failed = None;
+            let streamed = prepare::each_passage(
+                entry,
+                taxonomy,
+                &mut warnings,
+                &mut |source, title, passage, labels| {
+                    if add_failed.is_some() {
+                        return;
+                    }
+                    let doc = passage_document(fields, source, title, passage, labels);
+                    if let Err(e) = writer.add_document(doc) {
+                        add_failed = Some(e);
+                        return;
                     }
                     if keep_units {
-                        let document = &prepared.document;
-                        for passage in &document.passages {
-                            let id = crate::model::passage_id(&document.source, passage.ordinal);
-                            units.extend(vectors::units_of(&id, &passage.text));
-                        }
+                        let id = crate::model::passage_id(source, passage.ordinal);
+                        units.extend(vectors::units_of(&id, &passage.text));
                     }
-                    let passages = prepared.document.passages.len() as u64;
-                    Some(record(passages, prepared.sections as u64, false))
-                }
-                Prepared::Skipped => Some(record(0, 0, true)),
-                Prepared::Unreadable => None,
+                },
+            );
+            if let Some(e) = add_failed {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e).context("adding a passage to the index");
+            }
+            let outcome = match streamed {
+                Streamed::Ready { passages, sections } => Some(record(passages, sections as u64, false)),
+                Streamed::Skipped => Some(record(0, 0, true)),
+                Streamed::Unreadable => None,
             };
             progress.files_done.fetch_add(1, Ordering::Relaxed);
             progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);

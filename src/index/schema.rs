@@ -12,7 +12,7 @@ use tantivy::tokenizer::{
 use tantivy::TantivyDocument;
 
 use super::stem::CachedStemmer;
-use crate::model::{Document, Labels};
+use crate::model::{Labels, Passage};
 
 /// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
 /// another format is rebuilt.
@@ -134,34 +134,29 @@ fn stop_words() -> StopWordFilter {
     StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()))
 }
 
-/// The index documents of one segmented document, one per passage with its labels
-/// (`labels[i]` belongs to `document.passages[i]`).
-pub(super) fn passage_documents<'a>(
-    fields: &'a Fields,
-    document: &'a Document,
-    labels: &'a [Labels],
-) -> impl Iterator<Item = TantivyDocument> + 'a {
-    document
-        .passages
-        .iter()
-        .zip(labels)
-        .map(move |(passage, labels)| {
-            let mut doc = TantivyDocument::new();
-            doc.add_text(fields.source, &document.source);
-            doc.add_u64(fields.ordinal, passage.ordinal);
-            doc.add_text(fields.title, &document.title);
-            for heading in &passage.section {
-                doc.add_text(fields.section, heading);
-            }
-            doc.add_text(fields.text, &passage.text);
-            for role in &labels.roles {
-                doc.add_facet(fields.roles, Facet::from_path([role.as_str()]));
-            }
-            for topic in &labels.topics {
-                doc.add_facet(fields.topics, Facet::from_path([topic.as_str()]));
-            }
-            doc
-        })
+/// The index document of one passage of the document `source` titled `title`, with its labels.
+pub(super) fn passage_document(
+    fields: &Fields,
+    source: &str,
+    title: &str,
+    passage: &Passage,
+    labels: &Labels,
+) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(fields.source, source);
+    doc.add_u64(fields.ordinal, passage.ordinal);
+    doc.add_text(fields.title, title);
+    for heading in &passage.section {
+        doc.add_text(fields.section, heading);
+    }
+    doc.add_text(fields.text, &passage.text);
+    for role in &labels.roles {
+        doc.add_facet(fields.roles, Facet::from_path([role.as_str()]));
+    }
+    for topic in &labels.topics {
+        doc.add_facet(fields.topics, Facet::from_path([topic.as_str()]));
+    }
+    doc
 }
 
 #[cfg(test)]

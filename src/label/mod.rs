@@ -196,12 +196,30 @@ fn from_headings(kind: LabelKind, list: &[Category], section: &[String]) -> Vec<
     Vec::new()
 }
 
-/// Lower-case words of `text` (Unicode word boundaries; `’` read as `'` so "CEO’s" is "ceo's").
+/// Lower-case words of `text` (Unicode word boundaries; `’` read as `'` so "CEO’s" is "ceo's"),
+/// each with the symbols that make it another token: `+` and `#` right after it (`C++`, `C#`)
+/// and a `.` right before it at the start of a token (`.NET`). So the alias `C++` matches the
+/// token `C++` only, and the alias `C` does not match inside `C++`.
 fn words(text: &str) -> Vec<String> {
-    text.replace('’', "'")
-        .unicode_words()
-        .map(str::to_lowercase)
-        .collect()
+    let text = text.replace('’', "'");
+    let mut out = Vec::new();
+    for (start, segment) in text.split_word_bound_indices() {
+        if !segment.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        let end = start + segment.len();
+        let suffix = text[end..]
+            .find(|c: char| c != '+' && c != '#')
+            .unwrap_or(text.len() - end);
+        let mut before = text[..start].chars().rev();
+        let dotted = before.next() == Some('.')
+            && before
+                .next()
+                .is_none_or(|c| c.is_whitespace() || "([{\"'/“‘".contains(c));
+        let start = if dotted { start - 1 } else { start };
+        out.push(text[start..end + suffix].to_lowercase());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -228,6 +246,63 @@ mod tests {
         let t = article_taxonomy();
         assert!(t.label(&[], "The directors met the board.").roles.is_empty());
         assert!(t.label(&[], "no CEOship, no CTOish").roles.is_empty());
+    }
+
+    fn languages() -> Taxonomy {
+        Taxonomy::parse(
+            r#"
+[[role]]
+slug = "c"
+name = "C"
+aliases = ["C"]
+[[role]]
+slug = "cpp"
+name = "C++"
+aliases = ["C++"]
+[[role]]
+slug = "csharp"
+name = "C Sharp"
+aliases = ["C#"]
+[[role]]
+slug = "dotnet"
+name = ".NET"
+aliases = [".NET"]
+[[role]]
+slug = "node"
+name = "Node.js"
+aliases = ["Node.js"]
+[[role]]
+slug = "net"
+name = "Net"
+aliases = ["Net"]
+"#,
+        )
+        .expect("languages parse")
+    }
+
+    #[test]
+    fn alias_with_symbols_matches_only_that_token() {
+        let t = languages();
+        let cases: &[(&str, &[&str])] = &[
+            ("Written in C++, not C.", &["c", "cpp"]),
+            ("Written in C++ only.", &["cpp"]),
+            ("c++ and C# code", &["cpp", "csharp"]),
+            ("A plan B or plan C", &["c"]),
+            ("Ported to .NET last year", &["dotnet"]),
+            ("(.NET) and the net profit", &["dotnet", "net"]),
+            ("The net result", &["net"]),
+            ("Node.js servers", &["node"]),
+            ("A node in the graph, in JS", &[]),
+            ("The ASP.NET site", &[]),
+            ("C/C++ libraries", &["c", "cpp"]),
+            ("Then...C", &["c"]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(t.label(&[], text).roles, *want, "{text}");
+        }
+        assert_eq!(t.resolve(LabelKind::Role, "c++"), Ok("cpp"));
+        assert_eq!(t.resolve(LabelKind::Role, "C"), Ok("c"));
+        assert_eq!(t.resolve(LabelKind::Role, "c#"), Ok("csharp"));
     }
 
     #[test]

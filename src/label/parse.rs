@@ -108,11 +108,21 @@ impl Taxonomy {
                         category.slug
                     )));
                 }
-                if category.patterns.iter().any(Vec::is_empty) {
-                    return Err(TaxonomyError(format!(
-                        "{kind} \"{}\" has an empty {what}",
-                        category.slug
-                    )));
+                for (term, pattern) in category.terms.iter().zip(&category.patterns) {
+                    if term.trim().is_empty() {
+                        return Err(TaxonomyError(format!(
+                            "{kind} \"{}\" has an empty {what}",
+                            category.slug
+                        )));
+                    }
+                    // "++" alone would match nothing: words are what a passage is matched on.
+                    if pattern.is_empty() {
+                        return Err(TaxonomyError(format!(
+                            "{kind} \"{}\": {what} \"{}\" has no letter or digit, so it matches nothing",
+                            category.slug,
+                            term.trim()
+                        )));
+                    }
                 }
             }
         }
@@ -156,6 +166,20 @@ mod tests {
         assert_eq!(
             Taxonomy::parse(text).unwrap_err().to_string(),
             "role \"a\" has an empty alias"
+        );
+    }
+
+    #[test]
+    fn alias_without_a_word_character_is_rejected_by_name() {
+        let text = "[[role]]\nslug = \"a\"\nname = \"A\"\naliases = [\"A\", \"++\"]\n";
+        assert_eq!(
+            Taxonomy::parse(text).unwrap_err().to_string(),
+            "role \"a\": alias \"++\" has no letter or digit, so it matches nothing"
+        );
+        let text = "[[topic]]\nslug = \"t\"\nname = \"T\"\nkeywords = [\" #. \"]\n";
+        assert_eq!(
+            Taxonomy::parse(text).unwrap_err().to_string(),
+            "topic \"t\": keyword \"#.\" has no letter or digit, so it matches nothing"
         );
     }
 

@@ -1,12 +1,15 @@
 //! The human printer: hits, summaries, outlines and label tables as readable blocks, with ANSI
 //! colour or `**` highlight markers, wrapped to the terminal's width when it has one.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::text::{full_with_highlights, mark, ranges_in_line, snippet_with_ellipses, wrap_lines};
+use super::text::{
+    full_with_highlights, mark, ranges_in_line, snippet_with_ellipses, terminal_safe, wrap_lines,
+};
 use super::{count_of, reason_text, Outline, Report, RoleResults};
 use crate::label::Taxonomy;
-use crate::model::{Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results};
+use crate::model::{Document, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -188,7 +191,7 @@ impl Human {
                 parts.push(format!("boost {}", term.boost));
             }
             let typo = match (&term.synonym, term.typo) {
-                (Some(word), _) => format!(" (synonym of {word})"),
+                (Some(word), _) => format!(" (synonym of {})", terminal_safe(word)),
                 (None, true) => " (typo match)".to_string(),
                 (None, false) => String::new(),
             };
@@ -196,14 +199,14 @@ impl Human {
                 out,
                 "{INDENT}  {:>6.2}  {}:{}{typo}  {}",
                 term.score,
-                term.field,
-                term.term,
+                terminal_safe(&term.field),
+                terminal_safe(&term.term),
                 self.paint(DIM, &parts.join(", "))
             )?;
         }
         writeln!(out, "{INDENT}{}", self.paint(BOLD, "labels"))?;
         for reason in &explanation.labels {
-            writeln!(out, "{INDENT}  {}", reason_text(reason))?;
+            writeln!(out, "{INDENT}  {}", terminal_safe(&reason_text(reason)))?;
         }
         Ok(())
     }
@@ -217,7 +220,7 @@ impl Human {
         text.push_str(&neighbour.text);
         let prefix = format!("{INDENT}{}- ", neighbour.ordinal);
         let wrapped = self.wrapped(&text, &[], &prefix);
-        writeln!(out, "{}", self.paint(DIM, &wrapped))
+        writeln!(out, "{}", self.paint_safe(DIM, &wrapped))
     }
 
     /// Each document, then its headings as a tree with passage counts, labels and captions;
@@ -238,14 +241,10 @@ impl Human {
                 self.paint(BOLD, &doc.title),
                 self.paint(DIM, &format!("{} passages", doc.passages.len()))
             )?;
+            let tallies = SectionTallies::of(doc, &outline.labels, taxonomy);
             for section in &doc.sections {
-                // The root section holds only the passages before the first heading; any other
-                // holds its subsections' passages too.
-                let inside: Vec<usize> = (0..doc.passages.len())
-                    .filter(|&i| doc.passages[i].section.starts_with(&section.path))
-                    .filter(|&i| !section.path.is_empty() || doc.passages[i].section.is_empty())
-                    .collect();
-                let labels = union_labels(taxonomy, inside.iter().map(|&i| &outline.labels[i]));
+                let tally = tallies.get(&section.path);
+                let labels = tally.labels(taxonomy);
                 let depth = section.path.len().max(1);
                 let heading = section
                     .path
@@ -253,8 +252,8 @@ impl Human {
                     .map_or("(before the first heading)".to_string(), |h| h.clone());
                 let count = format!(
                     "{} passage{}",
-                    inside.len(),
-                    if inside.len() == 1 { "" } else { "s" }
+                    tally.passages,
+                    if tally.passages == 1 { "" } else { "s" }
                 );
                 writeln!(
                     out,
@@ -309,7 +308,7 @@ impl Human {
                     self.paint(colour, &category.slug),
                     n,
                     what,
-                    category.terms.join(", ")
+                    terminal_safe(&category.terms.join(", "))
                 )?;
             }
         }
@@ -359,7 +358,15 @@ impl Human {
         }
     }
 
+    /// `text` in a colour, its control characters escaped ([`terminal_safe`]): every name,
+    /// heading and id from a file goes through here or through [`Human::mark`].
     fn paint(&self, colour: &str, text: &str) -> String {
+        self.paint_safe(colour, &terminal_safe(text))
+    }
+
+    /// As [`Human::paint`], for text already escaped (wrapped lines, whose line breaks are
+    /// the printer's own).
+    fn paint_safe(&self, colour: &str, text: &str) -> String {
         if self.color && !text.is_empty() {
             format!("{colour}{text}{RESET}")
         } else {
@@ -368,20 +375,125 @@ impl Human {
     }
 }
 
-/// Roles and topics of several passages, each once, in taxonomy order.
-fn union_labels<'a>(taxonomy: &Taxonomy, labels: impl Iterator<Item = &'a Labels>) -> Labels {
-    let labels: Vec<&Labels> = labels.collect();
-    let pick = |kind: LabelKind, of: fn(&Labels) -> &Vec<String>| -> Vec<String> {
-        taxonomy
-            .list(kind)
-            .iter()
-            .filter(|c| labels.iter().any(|l| of(l).contains(&c.slug)))
-            .map(|c| c.slug.clone())
-            .collect()
-    };
-    Labels {
-        roles: pick(LabelKind::Role, |l| &l.roles),
-        topics: pick(LabelKind::Topic, |l| &l.topics),
+/// How many passages a section holds and which labels they carry: the root section (path
+/// empty) holds only the passages before the first heading; any other holds every passage
+/// whose heading path starts with its path, its subsections' too.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    passages: usize,
+    /// `roles[i]`: some passage carries the taxonomy's role `i`; `topics` likewise.
+    roles: Vec<bool>,
+    topics: Vec<bool>,
+}
+
+impl Tally {
+    fn add(&mut self, labels: &Labels, slots: &LabelSlots) {
+        self.passages += 1;
+        for (flags, slugs, slot) in [
+            (&mut self.roles, &labels.roles, &slots.roles),
+            (&mut self.topics, &labels.topics, &slots.topics),
+        ] {
+            for slug in slugs {
+                if let Some(&i) = slot.get(slug.as_str()) {
+                    if flags.len() <= i {
+                        flags.resize(i + 1, false);
+                    }
+                    flags[i] = true;
+                }
+            }
+        }
+    }
+
+    /// The labels carried, each once, in taxonomy order.
+    fn labels(&self, taxonomy: &Taxonomy) -> Labels {
+        let pick = |kind: LabelKind, flags: &[bool]| -> Vec<String> {
+            taxonomy
+                .list(kind)
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| flags.get(*i).copied().unwrap_or(false))
+                .map(|(_, c)| c.slug.clone())
+                .collect()
+        };
+        Labels {
+            roles: pick(LabelKind::Role, &self.roles),
+            topics: pick(LabelKind::Topic, &self.topics),
+        }
+    }
+}
+
+/// The position of each role and topic slug in the taxonomy.
+struct LabelSlots<'t> {
+    roles: HashMap<&'t str, usize>,
+    topics: HashMap<&'t str, usize>,
+}
+
+/// The [`Tally`] of every heading path of a document, counted in one pass over its passages:
+/// a passage counts for each prefix of its path, found in a tree of headings. An outline is
+/// then linear in passages and sections (times the nesting depth), where comparing every
+/// section with every passage was quadratic: minutes for a file of tens of thousands of
+/// headings.
+struct SectionTallies<'d> {
+    /// Node 0 is the tree's root; a node's children by heading text.
+    children: Vec<HashMap<&'d str, usize>>,
+    tallies: Vec<Tally>,
+    /// The passages before the first heading.
+    before_headings: Tally,
+    empty: Tally,
+}
+
+impl<'d> SectionTallies<'d> {
+    fn of(document: &'d Document, labels: &[Labels], taxonomy: &Taxonomy) -> SectionTallies<'d> {
+        let slots_of = |kind| {
+            let list: &[crate::label::Category] = taxonomy.list(kind);
+            list.iter()
+                .enumerate()
+                .map(|(i, c)| (c.slug.as_str(), i))
+                .collect::<HashMap<&str, usize>>()
+        };
+        let slots = LabelSlots {
+            roles: slots_of(LabelKind::Role),
+            topics: slots_of(LabelKind::Topic),
+        };
+        let mut tree = SectionTallies {
+            children: vec![HashMap::new()],
+            tallies: vec![Tally::default()],
+            before_headings: Tally::default(),
+            empty: Tally::default(),
+        };
+        let no_labels = Labels::default();
+        for (i, passage) in document.passages.iter().enumerate() {
+            let labels = labels.get(i).unwrap_or(&no_labels);
+            if passage.section.is_empty() {
+                tree.before_headings.add(labels, &slots);
+            }
+            let mut node = 0;
+            for heading in &passage.section {
+                let next = tree.children.len();
+                node = *tree.children[node].entry(heading.as_str()).or_insert(next);
+                if node == next {
+                    tree.children.push(HashMap::new());
+                    tree.tallies.push(Tally::default());
+                }
+                tree.tallies[node].add(labels, &slots);
+            }
+        }
+        tree
+    }
+
+    /// The tally of the section with this heading path (nothing for a path no passage has).
+    fn get(&self, path: &[String]) -> &Tally {
+        if path.is_empty() {
+            return &self.before_headings;
+        }
+        let mut node = 0;
+        for heading in path {
+            match self.children[node].get(heading.as_str()) {
+                Some(&next) => node = next,
+                None => return &self.empty,
+            }
+        }
+        &self.tallies[node]
     }
 }
 
@@ -472,6 +584,62 @@ mod tests {
         ];
         for (given, expected) in cases {
             assert_eq!(human(false).labels(&given), expected);
+        }
+    }
+
+    #[test]
+    fn a_section_counts_its_subsections_and_the_root_only_what_precedes_headings() {
+        let taxonomy = Taxonomy::parse(
+            "[[role]]\nslug = \"a\"\nname = \"A\"\n[[role]]\nslug = \"b\"\nname = \"B\"\n\
+             [[topic]]\nslug = \"t\"\nname = \"T\"\n",
+        )
+        .expect("taxonomy");
+        let passage = |path: &[&str]| crate::model::Passage {
+            ordinal: 1,
+            section: path.iter().map(|s| s.to_string()).collect(),
+            text: "x".into(),
+        };
+        let labels = |roles: &[&str], topics: &[&str]| Labels {
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            topics: topics.iter().map(|s| s.to_string()).collect(),
+        };
+        let document = Document {
+            source: "d.txt".into(),
+            title: "D".into(),
+            sections: Vec::new(),
+            passages: vec![
+                passage(&[]),
+                passage(&["A"]),
+                passage(&["A", "B"]),
+                passage(&["A", "B"]),
+                passage(&["C"]),
+                passage(&["C", "A"]),
+            ],
+        };
+        let given = [
+            labels(&[], &["t"]),
+            labels(&["b"], &[]),
+            labels(&["a"], &[]),
+            labels(&["unknown"], &[]),
+            labels(&[], &[]),
+            labels(&["b"], &[]),
+        ];
+        let tallies = SectionTallies::of(&document, &given, &taxonomy);
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Path, passages inside, roles, topics.
+        type Case<'a> = (&'a [&'a str], usize, &'a [&'a str], &'a [&'a str]);
+        let cases: [Case; 6] = [
+            (&[], 1, &[], &["t"]),
+            (&["A"], 3, &["a", "b"], &[]),
+            (&["A", "B"], 2, &["a"], &[]),
+            (&["C"], 2, &["b"], &[]),
+            (&["C", "A"], 1, &["b"], &[]),
+            (&["D"], 0, &[], &[]),
+        ];
+        for (p, passages, roles, topics) in cases {
+            let tally = tallies.get(&path(p));
+            assert_eq!(tally.passages, passages, "{p:?}");
+            assert_eq!(tally.labels(&taxonomy), labels(roles, topics), "{p:?}");
         }
     }
 

@@ -5,6 +5,8 @@ mod human;
 pub mod json;
 mod text;
 
+pub use text::terminal_safe;
+
 use std::io::{self, Write};
 
 use crate::label::{Category, Taxonomy};

@@ -1,10 +1,39 @@
 //! Text shaping for the human printer: marking highlighted byte ranges, cutting text into
 //! lines at spaces, and fitting a snippet or a whole passage with its highlights. Pure.
 
+use std::borrow::Cow;
+
 use crate::model::{Hit, Snippet};
 
-/// `text` with each range wrapped in `open`/`close`. Ranges that overlap an earlier one, run
-/// past the end or cut a character are skipped: a bad range costs its highlight, not a panic.
+/// `text` safe to write to a terminal: every control character (C0, DEL, C1: the ESC that
+/// opens an escape sequence, a bell, a line break inside a file name) and every bidirectional
+/// override is written as Rust writes it in a string literal, `\u{1b}`; everything else is
+/// kept. The result holds no control character, so escaping twice changes nothing.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters, and the bidirectional embeddings, overrides and isolates that reorder
+/// what a terminal shows.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with each range wrapped in `open`/`close`, its control characters escaped
+/// ([`terminal_safe`]; the markers are written as given). Ranges that overlap an earlier one,
+/// run past the end or cut a character are skipped: a bad range costs its highlight, not a
+/// panic.
 pub(super) fn mark(text: &str, ranges: &[(usize, usize)], open: &str, close: &str) -> String {
     let mut out = String::with_capacity(text.len() + ranges.len() * 8);
     let mut last = 0;
@@ -12,13 +41,13 @@ pub(super) fn mark(text: &str, ranges: &[(usize, usize)], open: &str, close: &st
         if start < last || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
             continue;
         }
-        out.push_str(&text[last..start]);
+        out.push_str(&terminal_safe(&text[last..start]));
         out.push_str(open);
-        out.push_str(&text[start..end]);
+        out.push_str(&terminal_safe(&text[start..end]));
         out.push_str(close);
         last = end;
     }
-    out.push_str(&text[last..]);
+    out.push_str(&terminal_safe(&text[last..]));
     out
 }
 
@@ -97,6 +126,31 @@ mod tests {
 
     fn stars(text: &str, ranges: &[(usize, usize)]) -> String {
         mark(text, ranges, "**", "**")
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        let cases = [
+            ("plain text, é ü 検索", "plain text, é ü 検索"),
+            ("\x1b[2Jcleared", "\\u{1b}[2Jcleared"),
+            ("title\x1b]0;pwned\x07", "title\\u{1b}]0;pwned\\u{7}"),
+            ("a\nb\tc\rd", "a\\u{a}b\\u{9}c\\u{d}d"),
+            ("\u{9b}31m del\u{7f}", "\\u{9b}31m del\\u{7f}"),
+            ("abc\u{202e}txt.exe", "abc\\u{202e}txt.exe"),
+        ];
+        for (text, shown) in cases {
+            assert_eq!(terminal_safe(text), shown, "{text:?}");
+            assert_eq!(terminal_safe(shown), shown, "escaping twice changes nothing");
+        }
+    }
+
+    #[test]
+    fn marking_escapes_the_text_but_not_the_markers() {
+        let text = "a \x1b[31mcyber b";
+        assert_eq!(
+            mark(text, &[(7, 12)], "\x1b[1m", "\x1b[0m"),
+            "a \\u{1b}[31m\x1b[1mcyber\x1b[0m b"
+        );
     }
 
     #[test]

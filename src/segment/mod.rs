@@ -9,6 +9,9 @@ use crate::model::{Document, Format, Passage, Section, SourceText};
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
+/// No passage holds more bytes than this: a sentence that runs on past it (a log line, a
+/// paragraph without full stops) is cut at a word boundary, so one passage never holds a file.
+pub const MAX_PASSAGE_BYTES: usize = 4096;
 /// A line with more words than this is never a heading or a caption.
 const MAX_SHORT_LINE_WORDS: usize = 12;
 /// A line with more characters than this is never a heading or a caption.
@@ -49,9 +52,32 @@ pub fn passages_with(source: &SourceText, hints: &Hints) -> (Document, usize) {
     split(source, hints, false)
 }
 
+/// As [`passages_with`], handing each passage to `sink` (with the document's title) as it is
+/// cut instead of keeping them all: the document returned has no passages. Indexing a large
+/// file then holds its text, not a copy of every passage besides.
+pub fn each_passage(
+    source: &SourceText,
+    hints: &Hints,
+    sink: &mut dyn FnMut(&str, Passage),
+) -> (Document, usize) {
+    cut(source, hints, false, sink)
+}
+
 fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize) {
+    let mut passages = Vec::new();
+    let (mut document, sections) = cut(source, hints, outline, &mut |_, passage| passages.push(passage));
+    document.passages = passages;
+    (document, sections)
+}
+
+fn cut(
+    source: &SourceText,
+    hints: &Hints,
+    outline: bool,
+    sink: &mut dyn FnMut(&str, Passage),
+) -> (Document, usize) {
     if source.format == Format::Html {
-        return split_html(source, outline);
+        return split_html(source, outline, sink);
     }
     let (front_title, text) = match source.format {
         Format::Markdown => front_matter(&source.text),
@@ -133,7 +159,7 @@ fn split(source: &SourceText, hints: &Hints, outline: bool) -> (Document, usize)
             (kinds, reasons)
         }
     };
-    assemble(&source.source, title, body, &kinds, &reasons, outline)
+    assemble(&source.source, title, body, &kinds, &reasons, outline, sink)
 }
 
 /// A piece of a Markdown block: its kind, its text, and why it is of that kind.
@@ -319,7 +345,7 @@ fn is_table_separator(line: &str) -> bool {
 
 /// An HTML page: its markup says what is a heading, a caption and a passage, so no evidence
 /// is weighed; the pieces go through the same assembly as text and Markdown.
-fn split_html(source: &SourceText, outline: bool) -> (Document, usize) {
+fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Passage)) -> (Document, usize) {
     let page = html::read(&source.text);
     let blocks: Vec<Block> = page
         .items
@@ -347,7 +373,7 @@ fn split_html(source: &SourceText, outline: bool) -> (Document, usize) {
         })
         .collect();
     let title = page.title.clone().unwrap_or_else(|| file_stem(&source.source));
-    assemble(&source.source, title, &blocks, &kinds, &reasons, outline)
+    assemble(&source.source, title, &blocks, &kinds, &reasons, outline, sink)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -379,6 +405,42 @@ pub fn split_paragraph(text: &str, max_words: usize) -> Vec<String> {
     }
     if current_words > 0 {
         pieces.push(current.trim().to_string());
+    }
+    pieces
+}
+
+/// Cuts a passage longer than `max_bytes` into pieces of at most that many bytes, nothing
+/// lost: each piece ends at the last whitespace that fits, and only a single word longer than
+/// the cap is cut inside, at a character boundary. Shorter text is returned as it is.
+pub fn cap_passage(text: String, max_bytes: usize) -> Vec<String> {
+    if text.len() <= max_bytes {
+        return vec![text];
+    }
+    let mut pieces = Vec::with_capacity(text.len() / max_bytes.max(1) + 1);
+    let mut rest = text.as_str();
+    while rest.len() > max_bytes {
+        let mut limit = max_bytes;
+        while !rest.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        if limit == 0 {
+            // A cap smaller than one character still moves on by a character.
+            limit = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        // A space right after the cap is a word boundary too.
+        let next = rest[limit..].chars().next().map_or(0, char::len_utf8);
+        let cut = match rest[..limit + next].rfind(char::is_whitespace) {
+            Some(space) if space > 0 => space,
+            _ => limit,
+        };
+        let piece = rest[..cut].trim_end();
+        if !piece.is_empty() {
+            pieces.push(piece.to_string());
+        }
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() {
+        pieces.push(rest.to_string());
     }
     pieces
 }
@@ -1020,7 +1082,7 @@ fn ends_with_closing_punctuation(line: &str) -> bool {
 /// Builds sections and passages from classified blocks, and counts the sections. In plain text
 /// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
 /// heading is a sibling of the previous section that held text. Without `outline`, sections
-/// are counted but not kept.
+/// are counted but not kept. Passages go to `sink` as they are cut.
 fn assemble(
     source: &str,
     title: String,
@@ -1028,6 +1090,7 @@ fn assemble(
     kinds: &[Kind],
     reasons: &[Vec<String>],
     outline: bool,
+    sink: &mut dyn FnMut(&str, Passage),
 ) -> (Document, usize) {
     let mut sections = vec![Section {
         path: Vec::new(),
@@ -1037,7 +1100,7 @@ fn assemble(
         passages: 0,
     }];
     let mut headings = 0;
-    let mut passages = Vec::new();
+    let mut passages = 0;
     // Open headings, outermost first, with their levels.
     let mut open: Vec<(usize, String)> = Vec::new();
     // The heading path of `open`, built when a passage or a kept section needs it.
@@ -1091,12 +1154,17 @@ fn assemble(
                     path = open.iter().map(|(_, text)| text.clone()).collect();
                     path_is_current = true;
                 }
-                for text in split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS) {
-                    passages.push(Passage {
-                        ordinal: passages.len() as u64 + 1,
-                        section: path.clone(),
-                        text,
-                    });
+                let pieces = split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS);
+                for text in pieces.into_iter().flat_map(|p| cap_passage(p, MAX_PASSAGE_BYTES)) {
+                    passages += 1;
+                    sink(
+                        &title,
+                        Passage {
+                            ordinal: passages,
+                            section: path.clone(),
+                            text,
+                        },
+                    );
                     if let Some(section) = sections.last_mut() {
                         section.passages += 1;
                     }
@@ -1113,7 +1181,7 @@ fn assemble(
         source: source.to_string(),
         title,
         sections,
-        passages,
+        passages: Vec::new(),
     };
     (document, headings)
 }
@@ -1418,6 +1486,42 @@ mod tests {
             assert!(piece.ends_with('.'));
         }
         assert_eq!(pieces.join(" "), paragraph.trim());
+    }
+
+    #[test]
+    fn run_on_paragraph_is_cut_at_a_word_boundary_under_the_byte_cap() {
+        // No sentence end anywhere: only the byte cap cuts it.
+        let paragraph = "runon word ".repeat(2000);
+        let doc = text_doc(&format!("T\n\n{}\n", paragraph.trim()));
+        assert!(doc.passages.len() >= 5, "{} passages", doc.passages.len());
+        for passage in &doc.passages {
+            assert!(
+                passage.text.len() <= MAX_PASSAGE_BYTES,
+                "{} bytes",
+                passage.text.len()
+            );
+            assert!(!passage.text.starts_with(' ') && !passage.text.ends_with(' '));
+            assert!(passage.text.split(' ').all(|w| w == "runon" || w == "word"));
+        }
+        let joined: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(joined.join(" "), paragraph.trim(), "nothing lost");
+    }
+
+    #[test]
+    fn passage_cap_cuts_only_a_word_longer_than_the_cap() {
+        let cases: &[(&str, usize, &[&str])] = &[
+            ("short text", 100, &["short text"]),
+            ("aaaa bbbb cccc", 9, &["aaaa bbbb", "cccc"]),
+            ("aaaa bbbb cccc", 4, &["aaaa", "bbbb", "cccc"]),
+            ("abcdefghij", 4, &["abcd", "efgh", "ij"]),
+            ("ab cdefghij", 4, &["ab", "cdef", "ghij"]),
+            // A character is never split: é is two bytes.
+            ("ééé", 3, &["é", "é", "é"]),
+            ("x  \n y", 1, &["x", "y"]),
+        ];
+        for (text, cap, want) in cases {
+            assert_eq!(cap_passage(text.to_string(), *cap), *want, "{text:?} at {cap}");
+        }
     }
 
     #[test]

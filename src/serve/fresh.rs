@@ -260,7 +260,7 @@ impl Live {
             return;
         };
         if status.last_error.as_deref() != Some(message) {
-            eprintln!("rsearch: warning: {message}");
+            eprintln!("rsearch: warning: {}", crate::output::terminal_safe(message));
             status.last_error = Some(message.to_string());
         }
     }

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Writes the same text twice: as one large Markdown file (`one/handbook.md`) and as a folder of
+small files (`many/part-NNNN.md`), for comparing `rsearch index` and `rsearch sections` on one
+file against a folder of the same size. Usage: big_file.py OUT_DIR [MEGABYTES] (default 200)."""
+
+import os
+import random
+import sys
+
+WORDS = ("the company product market research team strategy customer data security board "
+         "directors investors growth revenue vision technology roadmap engineering design "
+         "decision leadership culture risk compliance platform feature release quality budget "
+         "hiring partner analysis roles skills communication conflict").split()
+ROLES = ["The CTO", "The CEO", "Product Managers", "The board"]
+
+
+def section(rng, n):
+    parts = [f"## {rng.choice(['Role of', 'Skills of', 'Notes on'])} part {n}\n\n"]
+    for _ in range(4):
+        sentences = []
+        for _ in range(rng.randint(3, 6)):
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20)))
+            sentences.append(f"{rng.choice(ROLES)} {words}.")
+        parts.append(" ".join(sentences) + "\n\n")
+    return "".join(parts)
+
+
+def main():
+    out = sys.argv[1]
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    rng = random.Random(7)
+    os.makedirs(os.path.join(out, "one"), exist_ok=True)
+    os.makedirs(os.path.join(out, "many"), exist_ok=True)
+    target = size * 1_000_000
+    written = 0
+    n = 0
+    part = 0
+    with open(os.path.join(out, "one", "handbook.md"), "w") as one:
+        one.write("# Generated handbook\n\n")
+        while written < target:
+            chapter = f"# Chapter {part}\n\n" + "".join(section(rng, n + i) for i in range(50))
+            n += 50
+            one.write(chapter)
+            with open(os.path.join(out, "many", f"part-{part:04}.md"), "w") as small:
+                small.write(chapter)
+            written += len(chapter)
+            part += 1
+    print(f"{written / 1e6:.1f} MB, {n} headings, {part} small files")
+
+
+if __name__ == "__main__":
+    main()
