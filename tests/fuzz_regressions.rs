@@ -67,6 +67,25 @@ fn exists_syntax_beside_a_word_searches_the_word() {
 }
 
 #[test]
+fn an_excluded_phrase_removes_exactly_the_passages_that_hold_it() {
+    // Found by fuzzing: `ceo -media+ceo` (an excluded phrase) stopped tantivy's phrase scorer
+    // on an assertion. Excluding a phrase now answers, and answers right.
+    let env = TestEnv::new();
+    let total = |query: &str| env.run(&["query", query, "--json", "--limit", "50"]).json();
+    let all = total("ceo").total_hits;
+    let both = total("+ceo +\"board of directors\"").total_hits;
+    let without = total("ceo -\"board of directors\"");
+    assert!(both > 0 && both < all, "{both} of {all}");
+    assert_eq!(without.total_hits, all - both);
+    assert!(without
+        .hits
+        .iter()
+        .all(|hit| !hit.text.to_lowercase().contains("board of directors")));
+    let run = env.run(&["query", "ceo -media+ceo", "--json"]);
+    assert!(run.json().total_hits > 0);
+}
+
+#[test]
 fn segment_inputs_that_crashed_now_segment() {
     for (path, bytes) in inputs("segment") {
         let text = String::from_utf8_lossy(&bytes).replace('\0', " ");

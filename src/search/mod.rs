@@ -10,6 +10,7 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+mod exclude;
 mod explain;
 pub mod fusion;
 mod plan;

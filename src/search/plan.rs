@@ -12,6 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
 use tantivy::{Searcher, TantivyDocument, Term};
 
+use super::exclude::Excluded;
 use super::synonyms::{self, Expansion};
 use super::typo::{typo_budget, typo_distance, TypoAutomaton};
 use super::Request;
@@ -206,6 +207,10 @@ impl<'a> Builder<'a> {
                         continue;
                     };
                     let occur = occur.unwrap_or(Occur::Should);
+                    let query: Box<dyn Query> = match occur {
+                        Occur::MustNot => Box::new(Excluded(query)),
+                        _ => query,
+                    };
                     let Some(expansion) = synonyms::entry_at(expansions, &words, i, occur) else {
                         built.push((occur, query));
                         continue;
