@@ -1,0 +1,312 @@
+//! Markdown as people write it: front matter, setext and ATX headings, HTML blocks, tables,
+//! lists and link definitions, read into the blocks and kinds the rest of segmentation uses.
+
+use super::*;
+
+/// A piece of a Markdown block: its kind, its text, and why it is of that kind.
+pub(super) type Piece = (Kind, String, &'static str);
+
+/// The pieces a Markdown block holds when it is more than one paragraph, each with its kind
+/// and why: an HTML block is read as HTML (tags never shown, comments and scripts dropped);
+/// a table gives one passage a row, cells joined by ` | `, its separator row dropped; a list
+/// gives one passage an item, nested items included, markers dropped; a block quote gives its
+/// text without the `>` marks. `None` for any other block.
+pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
+    let first = block.lines[0].trim_start();
+    if is_html_block_start(first) {
+        let pieces = html::read_fragment(&block.lines.join("\n"))
+            .into_iter()
+            .map(|(item, text)| match item {
+                html::Item::Heading(level) => (Kind::Tagged(level), text, ""),
+                html::Item::Caption(why) => (Kind::Caption, text, why),
+                html::Item::Text if is_markdown_caption(&text) => (
+                    Kind::Caption,
+                    text,
+                    "a Markdown block that is only an image or a link",
+                ),
+                html::Item::Text => (Kind::Paragraph, text, ""),
+            })
+            .collect();
+        return Some(pieces);
+    }
+    if block.lines.iter().all(|line| line.trim_start().starts_with('>')) {
+        // A block quote: its text without the `>` marks (nested ones too).
+        let text = block
+            .lines
+            .iter()
+            .flat_map(|line| {
+                line.trim_start()
+                    .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+                    .split_whitespace()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![(Kind::Paragraph, text, "")]
+        });
+    }
+    if let Some(rows) = table_rows(block) {
+        return Some(rows.into_iter().map(|r| (Kind::Paragraph, r, "")).collect());
+    }
+    if list_marker(first).is_some() {
+        let mut items: Vec<String> = Vec::new();
+        for line in &block.lines {
+            let line = line.trim();
+            match list_marker(line) {
+                Some(rest) => items.push(rest.split_whitespace().collect::<Vec<_>>().join(" ")),
+                None => {
+                    if let Some(item) = items.last_mut() {
+                        for word in line.split_whitespace() {
+                            item.push(' ');
+                            item.push_str(word);
+                        }
+                    }
+                }
+            }
+        }
+        let pieces = items
+            .into_iter()
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                if is_markdown_caption(&item) {
+                    (
+                        Kind::Caption,
+                        item,
+                        "a Markdown list item that is only an image or a link",
+                    )
+                } else {
+                    (Kind::Paragraph, item, "")
+                }
+            })
+            .collect();
+        return Some(pieces);
+    }
+    None
+}
+
+/// A level-1 heading that only captions (a logo, badges) come before is the file's title as
+/// if it opened the file: it is moved before them.
+pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
+    let is_caption = |i: usize| match stated[i] {
+        Some((kind, _)) => kind == Kind::Caption,
+        None => is_markdown_caption(&blocks[i].normalised()),
+    };
+    let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
+        return;
+    };
+    let level_one = match stated[k] {
+        Some((kind, _)) => kind == Kind::Tagged(1),
+        None => {
+            setext_heading(&blocks[k]) == Some(1)
+                || (blocks[k].lines.len() == 1
+                    && atx_heading(blocks[k].lines[0]).is_some_and(|(l, _)| l == 1))
+        }
+    };
+    if k > 0 && level_one {
+        blocks[..=k].rotate_right(1);
+        stated[..=k].rotate_right(1);
+    }
+}
+
+/// Does a line open an HTML block (CommonMark's HTML blocks): `<tag`, `</tag` or `<!--`?
+/// An autolink (`<https://…>`) is not one.
+pub(super) fn is_html_block_start(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('<') else {
+        return false;
+    };
+    if rest.starts_with("!--") {
+        return true;
+    }
+    let name = rest.strip_prefix('/').unwrap_or(rest);
+    let tag: String = name.chars().take_while(char::is_ascii_alphanumeric).collect();
+    let after = name[tag.len()..].chars().next();
+    tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && matches!(after, None | Some('>' | ' ' | '/' | '\t'))
+}
+
+/// The text after a list marker (`-`, `*`, `+`, or one to nine digits and `.` or `)`, then a
+/// space), if the line opens a list item.
+pub(super) fn list_marker(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    for bullet in ["- ", "* ", "+ "] {
+        if let Some(rest) = line.strip_prefix(bullet) {
+            return Some(rest.trim());
+        }
+    }
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    if (1..=9).contains(&digits) {
+        let rest = &line[digits..];
+        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            return Some(rest.trim());
+        }
+    }
+    None
+}
+
+/// A GitHub-flavoured table: a first row holding `|` and a separator row of dashes (with
+/// optional colons) under it. Its rows, each as its cells joined by ` | `.
+pub(super) fn table_rows(block: &Block) -> Option<Vec<String>> {
+    if block.lines.len() < 2 || !block.lines[0].contains('|') || !is_table_separator(block.lines[1]) {
+        return None;
+    }
+    let rows = block
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, line)| {
+            let line = line.trim();
+            let line = line.strip_prefix('|').unwrap_or(line);
+            let line = line.strip_suffix('|').unwrap_or(line);
+            line.split('|')
+                .map(|cell| cell.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|cell| !cell.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    Some(rows)
+}
+
+/// A table's separator row: cells of dashes, each with optional colons, between bars.
+pub(super) fn is_table_separator(line: &str) -> bool {
+    let line = line.trim();
+    let line = line.strip_prefix('|').unwrap_or(line);
+    let line = line.strip_suffix('|').unwrap_or(line);
+    !line.is_empty()
+        && line.split('|').all(|cell| {
+            let cell = cell.trim();
+            let dashes = cell.trim_start_matches(':').trim_end_matches(':');
+            !dashes.is_empty() && dashes.chars().all(|c| c == '-')
+        })
+}
+
+/// YAML front matter (`---` lines around `key: value` lines) opening a Markdown file: its
+/// `title:` and the text after it. The block itself is never a passage.
+pub(super) fn front_matter(text: &str) -> (Option<String>, &str) {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = body
+        .strip_prefix("---\n")
+        .or_else(|| body.strip_prefix("---\r\n"))
+    else {
+        return (None, text);
+    };
+    let mut offset = 0;
+    let mut title = None;
+    for line in rest.split_inclusive('\n') {
+        offset += line.len();
+        let trimmed = line.trim();
+        if trimmed == "---" || trimmed == "..." {
+            return (title, &rest[offset..]);
+        }
+        if let Some(value) = trimmed.strip_prefix("title:") {
+            let value = value.trim().trim_matches(['"', '\'']).trim();
+            if !value.is_empty() {
+                title = Some(value.to_string());
+            }
+        }
+    }
+    // No closing line: not front matter, the text as written.
+    (None, text)
+}
+
+/// A block made only of link reference definitions (`[label]: https://…`), which Markdown
+/// does not show and which hold no passage.
+pub(super) fn is_link_definitions(block: &Block) -> bool {
+    block.lines.iter().all(|line| {
+        let line = line.trim_start();
+        let Some((label, target)) = line.strip_prefix('[').and_then(|l| l.split_once("]:")) else {
+            return false;
+        };
+        let target = target.trim();
+        // A URL, optionally followed by a quoted title.
+        let url_only = !target.is_empty() && (!target.contains(' ') || target.contains(" \""));
+        !label.is_empty() && url_only
+    })
+}
+
+/// A setext heading: text lines underlined by `===` (level 1) or `---` (level 2).
+pub(super) fn setext_heading(block: &Block) -> Option<usize> {
+    if block.lines.len() < 2 {
+        return None;
+    }
+    let under = block.lines[block.lines.len() - 1].trim();
+    if under.len() >= 2 && under.chars().all(|c| c == '=') {
+        Some(1)
+    } else if under.len() >= 2 && under.chars().all(|c| c == '-') {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// A Markdown title is a `#` heading that opens the file.
+pub(super) fn markdown_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a>]) {
+    match blocks.first() {
+        Some(first) if first.lines.len() == 1 && atx_heading(first.lines[0]).is_some() => {
+            let (_, text) = atx_heading(first.lines[0]).unwrap_or((1, ""));
+            (Some(text.to_string()), &blocks[1..])
+        }
+        Some(first) if setext_heading(first) == Some(1) => (Some(setext_text(first)), &blocks[1..]),
+        _ => (None, blocks),
+    }
+}
+
+/// The text of a setext heading: its lines without the underline.
+pub(super) fn setext_text(block: &Block) -> String {
+    Block {
+        lines: block.lines[..block.lines.len() - 1].to_vec(),
+    }
+    .normalised()
+}
+
+/// Markdown structure: `#` lines are headings with their level; a block holding only an image
+/// or only a link is a caption; everything else is a paragraph.
+pub(super) fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
+    blocks
+        .iter()
+        .map(|block| {
+            if block.lines.len() == 1 {
+                if let Some((level, _)) = atx_heading(block.lines[0]) {
+                    return Kind::Heading(Some(level));
+                }
+            }
+            if let Some(level) = setext_heading(block) {
+                return Kind::Heading(Some(level));
+            }
+            if is_markdown_caption(&block.normalised()) {
+                Kind::Caption
+            } else {
+                Kind::Paragraph
+            }
+        })
+        .collect()
+}
+
+/// An ATX heading `## Text` gives its level and text (closing `#`s removed).
+pub(super) fn atx_heading(line: &str) -> Option<(usize, &str)> {
+    let trimmed = line.trim_start();
+    let level = trimmed.chars().take_while(|&c| c == '#').count();
+    if level == 0 || level > 6 {
+        return None;
+    }
+    let rest = &trimmed[level..];
+    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let text = rest.trim().trim_end_matches('#').trim();
+    if text.is_empty() {
+        None
+    } else {
+        Some((level, text))
+    }
+}
+
+/// A Markdown block that is only an image (`![alt](url)`) or only a link (`[text](url)`).
+pub(super) fn is_markdown_caption(text: &str) -> bool {
+    let inner = text.strip_prefix('!').unwrap_or(text);
+    inner.starts_with('[') && inner.ends_with(')') && inner.contains("](") && !inner[1..].contains("\n")
+}
