@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::params::{
-    get_string, get_usize, known_only, pairs_to_map, params_of_query, search_params, SearchParams,
-    MAX_CONTEXT, MAX_LIMIT,
+    context_param, get_string, get_usize, known_only, pairs_to_map, params_of_query, search_params,
+    SearchParams, MAX_LIMIT,
 };
 use super::{blocking, AppState};
 use crate::embed::{self, QueryEmbedder, QueryVector};
@@ -212,14 +212,7 @@ pub async fn passage(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut map = pairs_to_map(raw.as_deref().unwrap_or(""), &[])?;
-    known_only(&map, &["context"])?;
-    let context = get_usize(&mut map, "context")?.unwrap_or(0);
-    if context > MAX_CONTEXT {
-        return Err(ApiError::bad_request(format!(
-            "context must be at most {MAX_CONTEXT}"
-        )));
-    }
+    let context = context_param(raw.as_deref())?;
     let live = Arc::clone(&state.live);
     blocking(&state, move || {
         let opened = live.get();

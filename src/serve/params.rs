@@ -59,6 +59,20 @@ pub(super) fn pairs_to_map(raw: &str, lists: &[&str]) -> Result<Map<String, Valu
     Ok(map)
 }
 
+/// The `context` of a passage request (neighbours on each side): 0 when absent, at most
+/// [`MAX_CONTEXT`], and no other parameter.
+pub(super) fn context_param(raw: Option<&str>) -> Result<usize, ApiError> {
+    let mut map = pairs_to_map(raw.unwrap_or(""), &[])?;
+    known_only(&map, &["context"])?;
+    let context = get_usize(&mut map, "context")?.unwrap_or(0);
+    if context > MAX_CONTEXT {
+        return Err(ApiError::bad_request(format!(
+            "context must be at most {MAX_CONTEXT}"
+        )));
+    }
+    Ok(context)
+}
+
 /// Checks the parameters of a search from a query string.
 pub fn params_of_query(raw: &str) -> Result<SearchParams, ApiError> {
     search_params(pairs_to_map(raw, &["role", "topic"])?)

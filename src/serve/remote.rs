@@ -18,9 +18,7 @@ use axum::Router;
 use serde_json::Value;
 
 use super::api::{self, read_body, resolve, to_json, ApiError, DEFAULT_LIMIT, DEFAULT_LIMIT_PER_ROLE};
-use super::params::{
-    get_usize, known_only, pairs_to_map, params_of_query, search_params, SearchParams, MAX_CONTEXT,
-};
+use super::params::{context_param, known_only, pairs_to_map, params_of_query, search_params, SearchParams};
 use super::{around, cors_origin, page, serve_http, Manners};
 use crate::label::Taxonomy;
 use crate::model::{LabelKind as Kind, Results};
@@ -225,14 +223,7 @@ async fn passage(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut map = pairs_to_map(raw.as_deref().unwrap_or(""), &[])?;
-    known_only(&map, &["context"])?;
-    let context = get_usize(&mut map, "context")?.unwrap_or(0);
-    if context > MAX_CONTEXT {
-        return Err(ApiError::bad_request(format!(
-            "context must be at most {MAX_CONTEXT}"
-        )));
-    }
+    let context = context_param(raw.as_deref())?;
     on_engine(state, move |remote| {
         let found = remote::passage(&remote.client, &remote.collection, &id, context)
             .map_err(|e| engine_error(&e))?;
