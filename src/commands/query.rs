@@ -162,7 +162,10 @@ fn run_remote(settings: &QuerySettings, remote: &RemoteSettings) -> Result<Outco
             resolve(t, LabelKind::Role, &settings.roles)?,
             resolve(t, LabelKind::Topic, &settings.topics)?,
         ),
-        None => (slugs(&settings.roles), slugs(&settings.topics)),
+        None => (
+            remote::label_slugs(&settings.roles),
+            remote::label_slugs(&settings.topics),
+        ),
     };
     let request = Request {
         query: settings.query.clone(),
@@ -219,18 +222,6 @@ pub(super) fn local_taxonomy(settings: &OpenSettings) -> Result<Option<Taxonomy>
     };
     let taxonomy = Taxonomy::parse(&text).with_context(|| format!("taxonomy {}", path.display()))?;
     Ok(Some(taxonomy))
-}
-
-/// Label values taken as slugs when there is no taxonomy to resolve them.
-fn slugs(values: &[String]) -> Vec<String> {
-    let mut slugs: Vec<String> = Vec::new();
-    for value in values {
-        let slug = value.trim().to_lowercase();
-        if !slugs.contains(&slug) {
-            slugs.push(slug);
-        }
-    }
-    slugs
 }
 
 /// Runs a search. A search that fails on an index whose files are damaged is a damaged index,

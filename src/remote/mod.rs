@@ -411,6 +411,19 @@ fn facet(answer: &Value, field: &str, order: Option<&[Category]>) -> Vec<(String
     ordered
 }
 
+/// Label values taken as slugs when there is no local taxonomy to resolve them: trimmed,
+/// lower-cased, each once.
+pub fn label_slugs(values: &[String]) -> Vec<String> {
+    let mut slugs: Vec<String> = Vec::new();
+    for value in values {
+        let slug = value.trim().to_lowercase();
+        if !slugs.contains(&slug) {
+            slugs.push(slug);
+        }
+    }
+    slugs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,19 +83,25 @@ pub async fn search_get(
     search(state, params).await
 }
 
+/// The search parameters of a `POST /api/search` body: a JSON object with the names of the
+/// query string.
+pub(super) async fn body_params(headers: &HeaderMap, body: Body) -> Result<SearchParams, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    search_params(map)
+}
+
 /// `POST /api/search` with a JSON object: the same names; `role` and `topic` a string or a list.
 pub async fn search_post(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    search(state, search_params(map)?).await
+    search(state, body_params(&headers, body).await?).await
 }
 
 async fn search(state: Arc<AppState>, params: SearchParams) -> Result<Response, ApiError> {

@@ -15,10 +15,9 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::Value;
 
-use super::api::{self, read_body, resolve, to_json, ApiError, DEFAULT_LIMIT, DEFAULT_LIMIT_PER_ROLE};
-use super::params::{context_param, known_only, pairs_to_map, params_of_query, search_params, SearchParams};
+use super::api::{self, resolve, to_json, ApiError, DEFAULT_LIMIT, DEFAULT_LIMIT_PER_ROLE};
+use super::params::{context_param, known_only, pairs_to_map, params_of_query, SearchParams};
 use super::{around, cors_origin, page, serve_http, Manners};
 use crate::label::Taxonomy;
 use crate::model::{LabelKind as Kind, Results};
@@ -115,13 +114,7 @@ async fn search_post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let params = search_params(map)?;
+    let params = api::body_params(&headers, body).await?;
     on_engine(state, move |remote| search(remote, &params)).await
 }
 
@@ -151,7 +144,10 @@ fn search(remote: &Remote, params: &SearchParams) -> Result<Vec<u8>, ApiError> {
             resolve(t, Kind::Role, &params.roles)?,
             resolve(t, Kind::Topic, &params.topics)?,
         ),
-        None => (slugs(&params.roles), slugs(&params.topics)),
+        None => (
+            remote::label_slugs(&params.roles),
+            remote::label_slugs(&params.topics),
+        ),
     };
     let limit = params.limit.unwrap_or(if params.by_role {
         DEFAULT_LIMIT_PER_ROLE
@@ -324,18 +320,6 @@ fn engine_error(error: &anyhow::Error) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, "remote_failed", format!("{error:#}"))
 }
 
-/// Label values taken as slugs when there is no taxonomy to resolve them.
-fn slugs(values: &[String]) -> Vec<String> {
-    let mut slugs: Vec<String> = Vec::new();
-    for value in values {
-        let slug = value.trim().to_lowercase();
-        if !slugs.contains(&slug) {
-            slugs.push(slug);
-        }
-    }
-    slugs
-}
-
 impl std::fmt::Debug for Remote {
     // The client holds the API key: it stays out of debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -350,6 +334,6 @@ mod tests {
     #[test]
     fn label_values_without_a_taxonomy_are_slugs_once_each() {
         let given = ["CTO".to_string(), " cto".to_string(), "Skills".to_string()];
-        assert_eq!(slugs(&given), ["cto", "skills"]);
+        assert_eq!(remote::label_slugs(&given), ["cto", "skills"]);
     }
 }
