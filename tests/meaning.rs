@@ -106,7 +106,9 @@ fn the_article_gets_a_vector_per_passage_and_sentence() {
         vectors: VectorSettings::default(),
     };
     let live = rsearch::index::open_fresh(&settings, &Default::default(), &|_| {}).expect("open index");
-    let vectors = live.vectors.as_ref().expect("the index has vectors");
+    let stored = live.vectors.as_ref().expect("the index has vectors");
+    let vectors = stored.load().expect("vectors read back");
+    assert_eq!(stored.rows().expect("header"), vectors.len());
     for ordinal in 1..=41 {
         let id = format!("{ARTICLE}:{ordinal}");
         assert!(vectors.get(&format!("{id}#0")).is_some(), "{id} has no vector");
@@ -220,4 +222,87 @@ fn without_the_model_search_is_by_words_and_meaning_says_how_to_get_it() {
         "{}",
         meaning.stderr
     );
+}
+
+/// The passage vectors file of the live generation.
+fn vectors_file(env: &TestEnv) -> PathBuf {
+    let current = std::fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
+    let generation = env.index().join(current.trim());
+    std::fs::read_dir(&generation)
+        .expect("generation")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vectors-"))
+        })
+        .expect("a vectors file")
+}
+
+#[test]
+fn a_search_by_words_never_opens_the_vectors_file() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    let file = vectors_file(&env);
+    // A folder in the file's place cannot be read as one (even by root, whom permissions
+    // do not stop): a search that opened it would fail or rebuild the index.
+    std::fs::remove_file(&file).expect("remove vectors");
+    std::fs::create_dir(&file).expect("folder in its place");
+    let current = std::fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
+    let words = run(&env, &["query", "cybersecurity", "--mode", "lexical", "--json"]).expect_code(0);
+    assert!(words.stderr.is_empty(), "{}", words.stderr);
+    assert_eq!(words.json().hits[0].ordinal, 25);
+    let after = std::fs::read_to_string(env.index().join("CURRENT")).expect("CURRENT");
+    assert_eq!(after, current, "a search by words rebuilt the index");
+    assert!(file.is_dir());
+    // A search by meaning reads it, finds it unreadable and rebuilds the index.
+    let meaning = run(&env, &["query", "keeping an eye on rivals", "--json"]).expect_code(0);
+    assert!(meaning.stderr.contains("damaged"), "{}", meaning.stderr);
+    assert_eq!(meaning.json().hits[0].ordinal, 5);
+    assert!(vectors_file(&env).is_file());
+}
+
+#[test]
+fn a_damaged_vectors_file_is_found_by_a_search_by_meaning_and_rebuilt() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    let file = vectors_file(&env);
+    let mut bytes = std::fs::read(&file).expect("read vectors");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&file, &bytes).expect("write vectors");
+    let refused = run(
+        &env,
+        &[
+            "query",
+            "keeping an eye on rivals",
+            "--mode",
+            "semantic",
+            "--no-refresh",
+        ],
+    )
+    .expect_code(2);
+    assert!(refused.stderr.contains("damaged"), "{}", refused.stderr);
+    let repaired = run(
+        &env,
+        &[
+            "query",
+            "keeping an eye on rivals",
+            "--mode",
+            "semantic",
+            "--json",
+        ],
+    )
+    .expect_code(0);
+    assert!(
+        repaired.stderr.contains("damaged")
+            && repaired
+                .stderr
+                .contains(&*file.file_name().expect("name").to_string_lossy()),
+        "{}",
+        repaired.stderr
+    );
+    assert_eq!(repaired.json().hits[0].ordinal, 5);
+    let again = run(&env, &["query", "keeping an eye on rivals", "--mode", "semantic"]).expect_code(0);
+    assert!(again.stderr.is_empty(), "{}", again.stderr);
 }

@@ -278,7 +278,11 @@ fn meaning(
     query: &str,
 ) -> Result<(Mode, Option<QueryVector>)> {
     let usable = match (&live.vectors, model) {
-        (Some(vectors), Some(dir)) => embed::fingerprint(dir).is_ok_and(|f| f == vectors.fingerprint),
+        // Vectors whose first bytes cannot be read are searched anyway: the search finds them
+        // damaged and the index is repaired rather than quietly searched by words.
+        (Some(vectors), Some(dir)) => {
+            embed::fingerprint(dir).is_ok_and(|f| vectors.fingerprint().map_or(true, |v| v == f))
+        }
         _ => false,
     };
     let mode = match asked {

@@ -227,32 +227,110 @@ impl<'a> Linear<'a> {
 impl Linear<'_> {
     /// The same product as dot products of each weight row with each input row: for a short
     /// query, gemm's packing of the whole weight matrix costs more than the product itself.
+    /// Each weight row is read once, from the mapping, for all the tokens.
     fn apply_direct(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let mut y = vec![0.0f32; rows * self.outputs];
-        let dot = dot_product();
+        #[cfg(target_arch = "x86_64")]
+        if self.inputs % 8 == 0
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the processor was just checked to have AVX2 and FMA; the sizes the
+            // kernel relies on are checked on entry.
+            unsafe { linear_avx2(x, rows, self.inputs, self.weight, self.bias, &mut y) };
+            return y;
+        }
         for (j, (w, b)) in self.weight.chunks_exact(self.inputs).zip(self.bias).enumerate() {
             for (t, input) in x.chunks_exact(self.inputs).enumerate() {
-                y[t * self.outputs + j] = b + dot(input, w);
+                y[t * self.outputs + j] = b + dot_lanes(input, w);
             }
         }
         y
     }
 }
 
+/// `y = x Wᵀ + b` for `rows` tokens with AVX2 and FMA: each weight row is loaded once and
+/// multiplied into four tokens at a time, so four independent sums hide the latency of the
+/// fused multiply-adds (one running sum would wait on the previous one at every step).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn linear_avx2(x: &[f32], rows: usize, inputs: usize, weight: &[f32], bias: &[f32], y: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let outputs = bias.len();
+    assert!(inputs % 8 == 0, "inputs a multiple of 8");
+    assert!(x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs);
+    #[target_feature(enable = "avx2,fma")]
+    fn sum(v: __m256) -> f32 {
+        let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)))
+    }
+    let xp = x.as_ptr();
+    for (j, &b) in bias.iter().enumerate() {
+        let w = weight.as_ptr().add(j * inputs);
+        let mut t = 0;
+        while t + 4 <= rows {
+            let (x0, x1) = (xp.add(t * inputs), xp.add((t + 1) * inputs));
+            let (x2, x3) = (xp.add((t + 2) * inputs), xp.add((t + 3) * inputs));
+            let (mut a0, mut a1, mut a2, mut a3) = (
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+            );
+            let mut i = 0;
+            while i < inputs {
+                let wv = _mm256_loadu_ps(w.add(i));
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), wv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1.add(i)), wv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2.add(i)), wv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3.add(i)), wv, a3);
+                i += 8;
+            }
+            y[t * outputs + j] = b + sum(a0);
+            y[(t + 1) * outputs + j] = b + sum(a1);
+            y[(t + 2) * outputs + j] = b + sum(a2);
+            y[(t + 3) * outputs + j] = b + sum(a3);
+            t += 4;
+        }
+        // The last tokens one at a time, the row split over four sums.
+        while t < rows {
+            let x0 = xp.add(t * inputs);
+            let (mut a0, mut a1, mut a2, mut a3) = (
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+                _mm256_setzero_ps(),
+            );
+            let mut i = 0;
+            while i + 32 <= inputs {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), _mm256_loadu_ps(w.add(i)), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i + 8)), _mm256_loadu_ps(w.add(i + 8)), a1);
+                a2 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(x0.add(i + 16)),
+                    _mm256_loadu_ps(w.add(i + 16)),
+                    a2,
+                );
+                a3 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(x0.add(i + 24)),
+                    _mm256_loadu_ps(w.add(i + 24)),
+                    a3,
+                );
+                i += 32;
+            }
+            while i < inputs {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), _mm256_loadu_ps(w.add(i)), a0);
+                i += 8;
+            }
+            let all = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+            y[t * outputs + j] = b + sum(all);
+            t += 1;
+        }
+    }
+}
+
 /// Up to this many tokens, a dense layer is computed as dot products rather than by gemm.
 const DIRECT_ROWS: usize = 32;
-
-/// The fastest dot product this processor runs (AVX2 with FMA when it has them).
-fn dot_product() -> fn(&[f32], &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return |a, b| {
-            // SAFETY: the processor was just checked to have AVX2 and FMA.
-            unsafe { dot_avx2(a, b) }
-        };
-    }
-    dot_lanes
-}
 
 /// A dot product over eight lanes, so the compiler can use vector registers.
 #[inline(always)]
@@ -271,13 +349,6 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
-}
-
-/// [`dot_lanes`] compiled for AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_lanes(a, b)
 }
 
 fn bias<'a>(model: &'a MappedModel, name: &str, size: usize) -> Result<&'a [f32]> {

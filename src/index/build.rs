@@ -204,7 +204,9 @@ fn update_in_place(
         (Some(_), VectorChoice::Never, _) | (None, VectorChoice::Always, _) | (Some(_), _, None) => {
             return Ok(None)
         }
-        (Some(vectors), _, Some(model)) if embed::fingerprint(model)? != vectors.fingerprint => {
+        (Some(vectors), _, Some(model))
+            if vectors.fingerprint().ok() != Some(embed::fingerprint(model)?.as_str()) =>
+        {
             return Ok(None)
         }
         _ => {}
@@ -218,7 +220,7 @@ fn update_in_place(
     if touched == 0 && live_watch == Some(Watch::of(scan)) {
         let kind = diff.kind();
         let mut summary = summary_of(&diff.kept, 0, scan.warnings.clone(), kind);
-        summary.vectors = live.vectors.as_ref().map_or(0, Vectors::len);
+        summary.vectors = live.vectors.as_ref().map_or(Ok(0), |v| v.rows())?;
         return Ok(Some(summary));
     }
     let applied = apply(
@@ -313,7 +315,7 @@ fn apply(
                 .map(String::as_str)
                 .chain(to_read.iter().map(|f| f.source.as_str()))
                 .collect();
-            let kept_vectors = old.retain(|id| !gone.contains(vectors::source_of(id)));
+            let kept_vectors = old.load()?.retain(|id| !gone.contains(vectors::source_of(id)));
             Some(vectors::embed_units(model, kept_vectors, &units, progress)?)
         }
         _ => None,

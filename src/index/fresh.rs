@@ -15,7 +15,7 @@ use super::directory::GenerationDirectory;
 use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock, CURRENT};
 use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
 use super::stamp::{canonical, taxonomy_hash, watch_unchanged, Stamp};
-use super::vectors::{VectorSettings, Vectors};
+use super::vectors::{StoredVectors, VectorSettings};
 use crate::corpus::Scan;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
@@ -31,8 +31,9 @@ pub struct LiveIndex {
     pub stamp: Stamp,
     /// The taxonomy the passages were labelled with (empty if the corpus had none).
     pub taxonomy: Taxonomy,
-    /// Vectors of each passage and its sentences, when the index was built with them.
-    pub vectors: Option<Vectors>,
+    /// Vectors of each passage and its sentences, when the index was built with them; read
+    /// only by a search by meaning.
+    pub vectors: Option<StoredVectors>,
 }
 
 /// Why an index cannot be used as it is: it is missing, cannot be read, is damaged or of
@@ -376,7 +377,7 @@ pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
 /// a damaged index (rebuild it) from a bug. Reading every file is too slow for each query.
 fn damaged_files(live: &LiveIndex) -> Vec<String> {
     let check = catch_unwind(AssertUnwindSafe(|| live.index.validate_checksum()));
-    match check {
+    let mut names = match check {
         Ok(Ok(files)) => {
             let mut names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             names.sort();
@@ -384,7 +385,11 @@ fn damaged_files(live: &LiveIndex) -> Vec<String> {
         }
         Ok(Err(e)) => vec![format!("unreadable: {e}")],
         Err(_) => vec!["unreadable".to_string()],
+    };
+    if let Some(vectors) = live.vectors.as_ref().filter(|v| v.verify().is_err()) {
+        names.push(vectors.name());
     }
+    names
 }
 
 fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
@@ -425,10 +430,12 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
         (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => Taxonomy::default(),
         (Err(e), _) => return Err(unreadable(&format!("{TAXONOMY_FILE}: {e}"))),
     };
-    let vectors = match &stamp.vectors {
-        Some(name) => Some(Vectors::read(&dir.join(name)).map_err(|_| Unfit::Damaged(vec![name.clone()]))?),
-        None => None,
-    };
+    // Read when a search by meaning first needs them; a damaged file then fails that search,
+    // and `repair` finds it.
+    let vectors = stamp
+        .vectors
+        .as_ref()
+        .map(|name| StoredVectors::at(dir.join(name)));
     Ok(LiveIndex {
         generation: dir.to_path_buf(),
         index,

@@ -33,7 +33,7 @@ pub use fresh::{
 };
 pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
 pub use stamp::Stamp;
-pub use vectors::{Near, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
+pub use vectors::{Near, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 
 use crate::corpus;
 use crate::model::Progress;

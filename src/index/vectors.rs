@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -82,7 +83,11 @@ pub(super) fn embed_units(
     // The model's matrix products on these small batches keep about one core busy: one
     // worker per core, each taking the next chunk, uses them all.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let chunks: Vec<&[Unit]> = units.chunks(EMBED_CHUNK).collect();
+    // Texts of similar lengths go together, so a batch is padded little: a passage and its
+    // sentences, side by side in `units`, would pad every sentence to the passage's length.
+    let mut by_length: Vec<&Unit> = units.iter().collect();
+    by_length.sort_by_key(|(_, text)| text.len());
+    let chunks: Vec<&[&Unit]> = by_length.chunks(EMBED_CHUNK).collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
@@ -139,6 +144,120 @@ pub(super) fn remove_others(dir: &Path, live: Option<&str>) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The passage vectors file a generation's stamp names, read only when a search needs it: a
+/// search by words never opens it, a search by meaning reads it once (checksum verified)
+/// however many searches the process runs.
+pub struct StoredVectors {
+    path: PathBuf,
+    header: OnceLock<Result<Header, String>>,
+    loaded: OnceLock<Result<Vectors, String>>,
+}
+
+/// The first fields of a vectors file: what a caller needs to decide whether to read the rest.
+#[derive(Debug, Clone, PartialEq)]
+struct Header {
+    fingerprint: String,
+    rows: usize,
+}
+
+impl StoredVectors {
+    /// The vectors file at `path`, not yet read.
+    pub fn at(path: PathBuf) -> StoredVectors {
+        StoredVectors {
+            path,
+            header: OnceLock::new(),
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The file's name in its generation.
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The model that made the vectors, from the file's first bytes (its size checked against
+    /// them); an error when they cannot be read or do not fit.
+    pub fn fingerprint(&self) -> Result<&str> {
+        Ok(&self.header()?.fingerprint)
+    }
+
+    /// How many rows (passages and sentences) the file holds, from its first bytes.
+    pub fn rows(&self) -> Result<usize> {
+        Ok(self.header()?.rows)
+    }
+
+    fn header(&self) -> Result<&Header> {
+        match self
+            .header
+            .get_or_init(|| read_header(&self.path).map_err(|e| format!("{e:#}")))
+        {
+            Ok(header) => Ok(header),
+            Err(why) => bail!("{why}"),
+        }
+    }
+
+    /// The vectors, read and checked (layout, checksum) the first time they are asked for.
+    pub fn load(&self) -> Result<&Vectors> {
+        match self
+            .loaded
+            .get_or_init(|| Vectors::read(&self.path).map_err(|e| format!("{e:#}")))
+        {
+            Ok(vectors) => Ok(vectors),
+            Err(why) => bail!("{why}"),
+        }
+    }
+
+    /// Reads the whole file and checks its checksum, even if it was loaded before: whether it
+    /// is damaged, for a search that failed.
+    pub fn verify(&self) -> Result<()> {
+        Vectors::read(&self.path).map(|_| ())
+    }
+}
+
+impl std::fmt::Debug for StoredVectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredVectors")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The header of a vectors file: magic, fingerprint, length and row count, read from its first
+/// bytes; the file must be long enough for the vectors the header announces.
+fn read_header(path: &Path) -> Result<Header> {
+    use std::io::Read as _;
+    let what = || format!("reading {}", path.display());
+    let mut file = fs::File::open(path).with_context(what)?;
+    let size = file.metadata().with_context(what)?.len();
+    // Magic, fingerprint (a folder name and a size) and counts fit in far fewer bytes.
+    let mut first = Vec::with_capacity(4096);
+    std::io::Read::by_ref(&mut file)
+        .take(4096)
+        .read_to_end(&mut first)
+        .with_context(what)?;
+    let header = (|| -> Result<(Header, usize)> {
+        if first.len() < MAGIC.len() || &first[..MAGIC.len()] != MAGIC {
+            bail!("not a vectors file of this rsearch");
+        }
+        let mut at = MAGIC.len();
+        let fingerprint = take_str(&first, &mut at)?;
+        let dimensions = u32::from_le_bytes(take(&first, &mut at, 4)?.try_into()?) as usize;
+        let rows = u64::from_le_bytes(take(&first, &mut at, 8)?.try_into()?) as usize;
+        Ok((Header { fingerprint, rows }, dimensions))
+    })()
+    .with_context(what)?;
+    let (header, dimensions) = header;
+    // Each row has its numbers and an id of at least its 4-byte length; then the checksum.
+    let least = (header.rows as u128) * (dimensions as u128 * 4 + 4) + 8;
+    if u128::from(size) < least {
+        bail!("{}: file is cut short", path.display());
+    }
+    Ok(header)
 }
 
 /// The source file of a passage or row id (`source:ordinal#k`).

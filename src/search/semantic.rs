@@ -43,6 +43,7 @@ impl<'a> Meaning<'a> {
         let Some(query) = query else {
             anyhow::bail!("no embedding model: {}", crate::embed::HOW_TO_GET);
         };
+        let vectors = vectors.load().context("reading the index's passage vectors")?;
         if vectors.fingerprint != query.fingerprint {
             anyhow::bail!(
                 "the index's vectors were made by model {}, not {}; run `rsearch index --vectors --full`",

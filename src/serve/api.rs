@@ -181,7 +181,7 @@ fn meaning(
     embedder: Option<&QueryEmbedder>,
 ) -> Result<(Mode, Option<QueryVector>), ApiError> {
     let usable = match (embedder, &opened.vectors) {
-        (Some(embedder), Some(vectors)) => embedder.fingerprint == vectors.fingerprint,
+        (Some(embedder), Some(vectors)) => vectors.fingerprint().map_or(true, |v| v == embedder.fingerprint),
         _ => false,
     };
     let mode = match params.mode {
