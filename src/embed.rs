@@ -176,6 +176,14 @@ impl Embedder {
     }
 }
 
+/// Makes the half-precision copy of the model's layer weights beside `model.safetensors`
+/// (`rsearch-layers-f16.bin`, 21 MB), unless an up-to-date one is there; a query then reads
+/// half the bytes. Returns whether a copy is there: a model folder rsearch cannot write
+/// keeps serving queries from the f32 weights.
+pub fn prepare_query_weights(dir: &Path) -> Result<bool> {
+    mapped::write_half_copy(dir)
+}
+
 /// A query's sentence vector, with the fingerprint of the model that made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryVector {
@@ -202,16 +210,35 @@ impl std::fmt::Debug for QueryEmbedder {
 }
 
 impl QueryEmbedder {
-    /// Maps the model folder's weights and reads its word pieces (`vocab.txt`, else the
+    /// Maps the model folder's weights (the layers' from their half-precision copy when
+    /// [`prepare_query_weights`] made one) and reads its word pieces (`vocab.txt`, else the
     /// tokenizer of `tokenizer.json`).
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {
+        QueryEmbedder::load_with(dir, true)
+    }
+
+    /// As [`QueryEmbedder::load`], on the f32 weights alone: what the half copy is checked
+    /// against.
+    pub fn load_full_precision(dir: &Path) -> Result<QueryEmbedder> {
+        QueryEmbedder::load_with(dir, false)
+    }
+
+    /// Whether the layers' weights come from the half-precision copy.
+    pub fn uses_half_copy(&self) -> bool {
+        self.model.has_half()
+    }
+
+    fn load_with(dir: &Path, half: bool) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let config: Config =
             serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         mapped::check(&config).with_context(|| format!("model in {}", dir.display()))?;
         let weights = dir.join("model.safetensors");
-        let model = mapped::MappedModel::open(&weights)?;
+        let mut model = mapped::MappedModel::open(&weights)?;
+        if !half {
+            model.drop_half();
+        }
         Ok(QueryEmbedder {
             model,
             tokenizer: match dir.join("vocab.txt") {

@@ -306,3 +306,49 @@ fn a_damaged_vectors_file_is_found_by_a_search_by_meaning_and_rebuilt() {
     let again = run(&env, &["query", "keeping an eye on rivals", "--mode", "semantic"]).expect_code(0);
     assert!(again.stderr.is_empty(), "{}", again.stderr);
 }
+
+#[test]
+fn the_half_precision_copy_gives_the_vectors_of_the_full_weights() {
+    let model = model();
+    assert!(
+        embed::prepare_query_weights(&model).expect("half copy"),
+        "no half copy could be written in {}",
+        model.display()
+    );
+    let half = QueryEmbedder::load(&model).expect("map model");
+    assert!(half.uses_half_copy());
+    let full = QueryEmbedder::load_full_precision(&model).expect("map model");
+    assert!(!full.uses_half_copy());
+    // The article's judged queries and its sentences.
+    let judged = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/judgements/article.tsv"),
+    )
+    .expect("judgements");
+    let article = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus")
+            .join(ARTICLE),
+    )
+    .expect("article");
+    let mut texts: Vec<&str> = judged
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert!(texts.len() >= 40, "{}", texts.len());
+    // Every third of them (the product is slow in a test build), and some of the article's
+    // sentences.
+    texts = texts.into_iter().step_by(3).collect();
+    texts.extend(embed::sentences(&article).into_iter().step_by(20).take(6));
+    let mut worst = (1.0f32, "");
+    for text in texts {
+        let cosine = embed::similarity(
+            &half.embed(text).expect("half").vector,
+            &full.embed(text).expect("full").vector,
+        );
+        if cosine < worst.0 {
+            worst = (cosine, text);
+        }
+    }
+    assert!(worst.0 > 0.999, "cosine {} for {:?}", worst.0, worst.1);
+}

@@ -50,6 +50,9 @@ pub(super) fn check(config: &Config) -> Result<()> {
 /// The model's weights, mapped read-only: each tensor is a slice of the mapping.
 pub(super) struct MappedModel {
     map: Mmap,
+    /// The layers' weight matrices in half precision ([`HALF_FILE`]), when that copy is there
+    /// and made from these weights: half the bytes for a query to read.
+    half: Option<Half>,
     /// Tensor name → (byte range in the mapping, shape).
     tensors: HashMap<String, (std::ops::Range<usize>, Vec<usize>)>,
     vocab_size: usize,
@@ -67,7 +70,7 @@ impl MappedModel {
         // SAFETY: the mapping is read-only and rsearch never writes the weights file; a model
         // folder rewritten under a running process is outside what any reader can guard against.
         let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
-        let tensors = {
+        let tensors: HashMap<String, (std::ops::Range<usize>, Vec<usize>)> = {
             let parsed = SafeTensors::deserialize(&map)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
             let base = map.as_ptr() as usize;
@@ -81,8 +84,23 @@ impl MappedModel {
                 })
                 .collect()
         };
+        // The layers' weights (all of them read by every query, unlike the word table) get
+        // their page tables filled in one call rather than by a page fault every few pages.
+        let layers = tensors
+            .iter()
+            .filter(|(name, _)| name.starts_with("encoder."))
+            .map(|(_, (range, _))| range.clone())
+            .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end));
+        #[cfg(target_os = "linux")]
+        if let Some(layers) = layers {
+            if std::env::var_os("RSEARCH_NO_POPULATE").is_none() {
+                // Only a hint: an older kernel refuses it and the pages fault in as they are read.
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, layers.start, layers.len());
+            }
+        }
         let mut model = MappedModel {
             map,
+            half: None,
             tensors,
             vocab_size: 0,
             positions: 0,
@@ -100,7 +118,66 @@ impl MappedModel {
         for layer in 0..LAYERS {
             Layer::of(&model, layer)?;
         }
+        let half_path = path.with_file_name(HALF_FILE);
+        model.half = Half::open(&half_path, path, model.half_values())?;
         Ok(model)
+    }
+
+    pub(super) fn has_half(&self) -> bool {
+        self.half.is_some()
+    }
+
+    /// Forgets the half copy: the f32 weights serve.
+    pub(super) fn drop_half(&mut self) {
+        self.half = None;
+    }
+
+    /// The layers' weight matrices in the order the half copy stores them, with their shapes.
+    fn half_order() -> Vec<(String, usize, usize)> {
+        let mut order = Vec::new();
+        for layer in 0..LAYERS {
+            let name = |part: &str| format!("encoder.layer.{layer}.{part}.weight");
+            for part in [
+                "attention.self.query",
+                "attention.self.key",
+                "attention.self.value",
+                "attention.output.dense",
+            ] {
+                order.push((name(part), DIMENSIONS, DIMENSIONS));
+            }
+            order.push((name("intermediate.dense"), INTERMEDIATE, DIMENSIONS));
+            order.push((name("output.dense"), DIMENSIONS, INTERMEDIATE));
+        }
+        order
+    }
+
+    /// How many numbers the half copy holds.
+    fn half_values(&self) -> usize {
+        MappedModel::half_order()
+            .iter()
+            .map(|(_, rows, columns)| rows * columns)
+            .sum()
+    }
+
+    /// Where the weight matrix `name` starts in the half copy.
+    fn half_offset(name: &str) -> Option<usize> {
+        let mut at = 0;
+        for (other, rows, columns) in MappedModel::half_order() {
+            if other == name {
+                return Some(at);
+            }
+            at += rows * columns;
+        }
+        None
+    }
+
+    /// The weight matrix `name` (`outputs` × `inputs`): from the half copy when there is one.
+    fn weight(&self, name: &str, outputs: usize, inputs: usize) -> Result<Weights<'_>> {
+        let full = self.tensor(name, &[outputs, inputs])?;
+        Ok(match (&self.half, MappedModel::half_offset(name)) {
+            (Some(half), Some(at)) => Weights::Half(&half.values()[at..at + outputs * inputs]),
+            _ => Weights::Full(full),
+        })
     }
 
     fn shape(&self, name: &str) -> Result<&[usize]> {
@@ -169,9 +246,103 @@ impl MappedModel {
     }
 }
 
+/// The half-precision copy of the layers' weight matrices, made beside `model.safetensors` by
+/// the first build that embeds passages ([`write_half_copy`]).
+pub(super) const HALF_FILE: &str = "rsearch-layers-f16.bin";
+/// First bytes of the half copy; the digits are its layout's version.
+const HALF_MAGIC: &[u8; 8] = b"RSHALF01";
+/// Magic, then the size and modification time (ns) of the weights file it was made from, then
+/// the count of numbers: 32 bytes, so the numbers that follow are aligned.
+const HALF_HEADER: usize = 32;
+
+/// The half copy, mapped; used only when made from the weights file as it is now.
+struct Half {
+    map: Mmap,
+}
+
+impl Half {
+    /// The copy at `path` if it is there, complete, and made from `source` as it is now (same
+    /// size and modification time); `None` otherwise, and the f32 weights serve.
+    fn open(path: &Path, source: &Path, values: usize) -> Result<Option<Half>> {
+        let Ok(file) = File::open(path) else {
+            return Ok(None);
+        };
+        let (Ok(copy), Some(stamp)) = (file.metadata(), source_stamp(source)) else {
+            return Ok(None);
+        };
+        if copy.len() != (HALF_HEADER + 2 * values) as u64 {
+            return Ok(None);
+        }
+        // SAFETY: mapped read-only; the copy is only ever replaced by renaming a new file over
+        // it, which leaves this mapping on the old one.
+        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
+        let header = half_header(stamp, values);
+        if map[..HALF_HEADER] != header[..] {
+            return Ok(None);
+        }
+        Ok(Some(Half { map }))
+    }
+
+    fn values(&self) -> &[u16] {
+        bytemuck::cast_slice(&self.map[HALF_HEADER..])
+    }
+}
+
+/// The size and modification time (ns since 1970) of the weights file.
+fn source_stamp(source: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(source).ok()?;
+    let time = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some((meta.len(), time.as_nanos() as u64))
+}
+
+fn half_header((size, time): (u64, u64), values: usize) -> [u8; HALF_HEADER] {
+    let mut header = [0u8; HALF_HEADER];
+    header[..8].copy_from_slice(HALF_MAGIC);
+    header[8..16].copy_from_slice(&size.to_le_bytes());
+    header[16..24].copy_from_slice(&time.to_le_bytes());
+    header[24..32].copy_from_slice(&(values as u64).to_le_bytes());
+    header
+}
+
+/// Writes the half-precision copy of the layers' weights beside `model.safetensors` in `dir`,
+/// unless an up-to-date one is there: through a temporary file renamed over the old, so a
+/// query maps a whole copy or none. Returns whether a copy is there afterwards.
+pub(super) fn write_half_copy(dir: &Path) -> Result<bool> {
+    let source = dir.join("model.safetensors");
+    let model = MappedModel::open(&source)?;
+    if model.half.is_some() {
+        return Ok(true);
+    }
+    let Some(stamp) = source_stamp(&source) else {
+        return Ok(false);
+    };
+    let values = model.half_values();
+    let mut bytes = Vec::with_capacity(HALF_HEADER + 2 * values);
+    bytes.extend_from_slice(&half_header(stamp, values));
+    for (name, rows, columns) in MappedModel::half_order() {
+        for &v in model.tensor(&name, &[rows, columns])? {
+            bytes.extend_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
+        }
+    }
+    let path = dir.join(HALF_FILE);
+    let temp = dir.join(format!("{HALF_FILE}.tmp-{}", std::process::id()));
+    let written = std::fs::write(&temp, &bytes).and_then(|_| std::fs::rename(&temp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    Ok(written.is_ok())
+}
+
+/// A weight matrix as stored: the model's f32 numbers, or their half-precision copy.
+#[derive(Clone, Copy)]
+enum Weights<'a> {
+    Full(&'a [f32]),
+    Half(&'a [u16]),
+}
+
 /// A dense layer `y = x Wᵀ + b`, its weight stored output-major as PyTorch writes it.
 struct Linear<'a> {
-    weight: &'a [f32],
+    weight: Weights<'a>,
     bias: &'a [f32],
     inputs: usize,
     outputs: usize,
@@ -180,7 +351,7 @@ struct Linear<'a> {
 impl<'a> Linear<'a> {
     fn of(model: &'a MappedModel, name: &str, inputs: usize, outputs: usize) -> Result<Linear<'a>> {
         Ok(Linear {
-            weight: model.tensor(&format!("{name}.weight"), &[outputs, inputs])?,
+            weight: model.weight(&format!("{name}.weight"), outputs, inputs)?,
             bias: bias(model, &format!("{name}.bias"), outputs)?,
             inputs,
             outputs,
@@ -193,6 +364,15 @@ impl<'a> Linear<'a> {
         if rows <= DIRECT_ROWS {
             return self.apply_direct(x, rows);
         }
+        // A long text: gemm, on the numbers in f32 (the half copy widened once).
+        let widened: Vec<f32>;
+        let weight = match self.weight {
+            Weights::Full(weight) => weight,
+            Weights::Half(half) => {
+                widened = half.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect();
+                &widened
+            }
+        };
         let mut y: Vec<f32> = self.bias.repeat(rows);
         // SAFETY: `y` is rows × outputs (row-major), `x` rows × inputs (row-major, checked
         // above), and the weight outputs × inputs, read as its transpose inputs × outputs
@@ -209,7 +389,7 @@ impl<'a> Linear<'a> {
                 x.as_ptr(),
                 1,
                 self.inputs as isize,
-                self.weight.as_ptr(),
+                weight.as_ptr(),
                 self.inputs as isize,
                 1,
                 1.0,
@@ -234,13 +414,27 @@ impl Linear<'_> {
         if self.inputs % 8 == 0
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
         {
-            // SAFETY: the processor was just checked to have AVX2 and FMA; the sizes the
-            // kernel relies on are checked on entry.
-            unsafe { linear_avx2(x, rows, self.inputs, self.weight, self.bias, &mut y) };
+            // SAFETY: the processor was just checked to have AVX2, FMA and F16C; the sizes
+            // the kernels rely on are checked on entry.
+            unsafe {
+                match self.weight {
+                    Weights::Full(w) => linear_avx2(x, rows, self.inputs, w, self.bias, &mut y),
+                    Weights::Half(w) => linear_avx2_half(x, rows, self.inputs, w, self.bias, &mut y),
+                }
+            };
             return y;
         }
-        for (j, (w, b)) in self.weight.chunks_exact(self.inputs).zip(self.bias).enumerate() {
+        let widened: Vec<f32>;
+        let weight = match self.weight {
+            Weights::Full(weight) => weight,
+            Weights::Half(half) => {
+                widened = half.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect();
+                &widened
+            }
+        };
+        for (j, (w, b)) in weight.chunks_exact(self.inputs).zip(self.bias).enumerate() {
             for (t, input) in x.chunks_exact(self.inputs).enumerate() {
                 y[t * self.outputs + j] = b + dot_lanes(input, w);
             }
@@ -252,82 +446,94 @@ impl Linear<'_> {
 /// `y = x Wᵀ + b` for `rows` tokens with AVX2 and FMA: each weight row is loaded once and
 /// multiplied into four tokens at a time, so four independent sums hide the latency of the
 /// fused multiply-adds (one running sum would wait on the previous one at every step).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn linear_avx2(x: &[f32], rows: usize, inputs: usize, weight: &[f32], bias: &[f32], y: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let outputs = bias.len();
-    assert!(inputs % 8 == 0, "inputs a multiple of 8");
-    assert!(x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs);
-    #[target_feature(enable = "avx2,fma")]
-    fn sum(v: __m256) -> f32 {
-        let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
-        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)))
-    }
-    let xp = x.as_ptr();
-    for (j, &b) in bias.iter().enumerate() {
-        let w = weight.as_ptr().add(j * inputs);
-        let mut t = 0;
-        while t + 4 <= rows {
-            let (x0, x1) = (xp.add(t * inputs), xp.add((t + 1) * inputs));
-            let (x2, x3) = (xp.add((t + 2) * inputs), xp.add((t + 3) * inputs));
-            let (mut a0, mut a1, mut a2, mut a3) = (
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
+macro_rules! linear_kernel {
+    ($name:ident, $weight:ty, $load:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $name(
+            x: &[f32],
+            rows: usize,
+            inputs: usize,
+            weight: &[$weight],
+            bias: &[f32],
+            y: &mut [f32],
+        ) {
+            use std::arch::x86_64::*;
+            let load = $load;
+            let outputs = bias.len();
+            assert!(inputs % 8 == 0, "inputs a multiple of 8");
+            assert!(
+                x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs
             );
-            let mut i = 0;
-            while i < inputs {
-                let wv = _mm256_loadu_ps(w.add(i));
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), wv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1.add(i)), wv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2.add(i)), wv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3.add(i)), wv, a3);
-                i += 8;
+            #[target_feature(enable = "avx2,fma")]
+            fn sum(v: __m256) -> f32 {
+                let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+                _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)))
             }
-            y[t * outputs + j] = b + sum(a0);
-            y[(t + 1) * outputs + j] = b + sum(a1);
-            y[(t + 2) * outputs + j] = b + sum(a2);
-            y[(t + 3) * outputs + j] = b + sum(a3);
-            t += 4;
+            let xp = x.as_ptr();
+            for (j, &b) in bias.iter().enumerate() {
+                let w = weight.as_ptr().add(j * inputs);
+                let mut t = 0;
+                while t + 4 <= rows {
+                    let (x0, x1) = (xp.add(t * inputs), xp.add((t + 1) * inputs));
+                    let (x2, x3) = (xp.add((t + 2) * inputs), xp.add((t + 3) * inputs));
+                    let (mut a0, mut a1, mut a2, mut a3) = (
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                    );
+                    let mut i = 0;
+                    while i < inputs {
+                        let wv = load(w.add(i));
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), wv, a0);
+                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1.add(i)), wv, a1);
+                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2.add(i)), wv, a2);
+                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3.add(i)), wv, a3);
+                        i += 8;
+                    }
+                    y[t * outputs + j] = b + sum(a0);
+                    y[(t + 1) * outputs + j] = b + sum(a1);
+                    y[(t + 2) * outputs + j] = b + sum(a2);
+                    y[(t + 3) * outputs + j] = b + sum(a3);
+                    t += 4;
+                }
+                // The last tokens one at a time, the row split over four sums.
+                while t < rows {
+                    let x0 = xp.add(t * inputs);
+                    let (mut a0, mut a1, mut a2, mut a3) = (
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                        _mm256_setzero_ps(),
+                    );
+                    let mut i = 0;
+                    while i + 32 <= inputs {
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), load(w.add(i)), a0);
+                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i + 8)), load(w.add(i + 8)), a1);
+                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i + 16)), load(w.add(i + 16)), a2);
+                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i + 24)), load(w.add(i + 24)), a3);
+                        i += 32;
+                    }
+                    while i < inputs {
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), load(w.add(i)), a0);
+                        i += 8;
+                    }
+                    let all = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+                    y[t * outputs + j] = b + sum(all);
+                    t += 1;
+                }
+            }
         }
-        // The last tokens one at a time, the row split over four sums.
-        while t < rows {
-            let x0 = xp.add(t * inputs);
-            let (mut a0, mut a1, mut a2, mut a3) = (
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-                _mm256_setzero_ps(),
-            );
-            let mut i = 0;
-            while i + 32 <= inputs {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), _mm256_loadu_ps(w.add(i)), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i + 8)), _mm256_loadu_ps(w.add(i + 8)), a1);
-                a2 = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(x0.add(i + 16)),
-                    _mm256_loadu_ps(w.add(i + 16)),
-                    a2,
-                );
-                a3 = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(x0.add(i + 24)),
-                    _mm256_loadu_ps(w.add(i + 24)),
-                    a3,
-                );
-                i += 32;
-            }
-            while i < inputs {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), _mm256_loadu_ps(w.add(i)), a0);
-                i += 8;
-            }
-            let all = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-            y[t * outputs + j] = b + sum(all);
-            t += 1;
-        }
-    }
+    };
 }
+
+linear_kernel!(linear_avx2, f32, |w: *const f32| _mm256_loadu_ps(w));
+// The half copy's eight numbers widened to f32 by the processor (F16C) as they are loaded.
+linear_kernel!(linear_avx2_half, u16, |w: *const u16| _mm256_cvtph_ps(
+    _mm_loadu_si128(w.cast())
+));
 
 /// Up to this many tokens, a dense layer is computed as dot products rather than by gemm.
 const DIRECT_ROWS: usize = 32;

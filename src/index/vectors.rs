@@ -77,6 +77,9 @@ pub(super) fn embed_units(
         return Ok((vectors, started.elapsed()));
     }
     let embedder = Embedder::load(model)?;
+    // Queries on these vectors read the layers' weights from a half-precision copy; a model
+    // folder that cannot take one leaves them on the f32 weights, which give the same vectors.
+    let _ = crate::embed::prepare_query_weights(model);
     progress
         .passages_total
         .store(units.len() as u64, Ordering::Relaxed);
