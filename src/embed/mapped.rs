@@ -84,20 +84,6 @@ impl MappedModel {
                 })
                 .collect()
         };
-        // The layers' weights (all of them read by every query, unlike the word table) get
-        // their page tables filled in one call rather than by a page fault every few pages.
-        let layers = tensors
-            .iter()
-            .filter(|(name, _)| name.starts_with("encoder."))
-            .map(|(_, (range, _))| range.clone())
-            .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end));
-        #[cfg(target_os = "linux")]
-        if let Some(layers) = layers {
-            if std::env::var_os("RSEARCH_NO_POPULATE").is_none() {
-                // Only a hint: an older kernel refuses it and the pages fault in as they are read.
-                let _ = map.advise_range(memmap2::Advice::PopulateRead, layers.start, layers.len());
-            }
-        }
         let mut model = MappedModel {
             map,
             half: None,
