@@ -439,21 +439,34 @@ impl Vectors {
         let fingerprint = take_str(body, &mut at)?;
         let dimensions = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
         let count = u64::from_le_bytes(take(body, &mut at, 8)?.try_into()?) as usize;
-        let mut vectors = Vectors::new(&fingerprint, dimensions);
         let mut ids = Vec::with_capacity(count.min(body.len()));
         for _ in 0..count {
             ids.push(take_str(body, &mut at)?);
         }
-        let numbers = take(body, &mut at, count * dimensions * 4)?;
+        let size = count.checked_mul(dimensions).and_then(|n| n.checked_mul(4));
+        let numbers = take(body, &mut at, size.context("file is cut short")?)?;
         if at != body.len() {
             bail!("trailing bytes");
         }
-        for (id, chunk) in ids.iter().zip(numbers.chunks_exact(dimensions * 4)) {
-            let vector: Vec<f32> = chunk
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            vectors.insert(id, &vector);
+        // One pass into one buffer: a row at a time would allocate a vector per row.
+        let data: Vec<f32> = numbers
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let mut vectors = Vectors::new(&fingerprint, dimensions);
+        if ids
+            .iter()
+            .enumerate()
+            .all(|(row, id)| vectors.rows.insert(id.clone(), row).is_none())
+        {
+            vectors.ids = ids;
+            vectors.data = data;
+            return Ok(vectors);
+        }
+        // A repeated id (not written by this rsearch): the last vector wins, as on insert.
+        let mut vectors = Vectors::new(&fingerprint, dimensions);
+        for (id, vector) in ids.iter().zip(data.chunks_exact(dimensions.max(1))) {
+            vectors.insert(id, vector);
         }
         Ok(vectors)
     }
