@@ -4,8 +4,11 @@
 //! A whole-process query cannot afford candle's loading, which copies all 87 MB of weights
 //! (most of them the word-embedding table, of which a query uses a dozen rows) into fresh
 //! memory: about 60 ms against a 6 ms lexical search. Here the weights stay in the file's
-//! mapping and the matrix products are the `gemm` kernels candle itself runs; the word pieces
-//! come from `vocab.txt` (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
+//! mapping and the matrix products are the `gemm` kernels candle itself runs (for a long
+//! text) or fused multiply-adds over four tokens at a time (a short one); the layers' weight
+//! matrices are read from a half-precision copy beside the model when a build made one
+//! ([`HALF_FILE`]), half the bytes to fault in; the word pieces come from `vocab.txt`
+//! (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -397,7 +400,7 @@ impl Linear<'_> {
     fn apply_direct(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let mut y = vec![0.0f32; rows * self.outputs];
         #[cfg(target_arch = "x86_64")]
-        if self.inputs % 8 == 0
+        if self.inputs.is_multiple_of(8)
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c")
@@ -447,7 +450,7 @@ macro_rules! linear_kernel {
             use std::arch::x86_64::*;
             let load = $load;
             let outputs = bias.len();
-            assert!(inputs % 8 == 0, "inputs a multiple of 8");
+            assert!(inputs.is_multiple_of(8), "inputs a multiple of 8");
             assert!(
                 x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs
             );
