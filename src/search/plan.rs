@@ -13,6 +13,7 @@ use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAn
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use super::exclude::Excluded;
+use super::fusion;
 use super::synonyms::{self, Expansion};
 use super::typo::{typo_budget, typo_distance, TypoAutomaton};
 use super::Request;
@@ -50,6 +51,9 @@ pub(crate) struct Plan {
     pub(crate) typo_terms: HashSet<String>,
     /// Terms added as synonyms, with the word typed they stand for.
     pub(crate) synonym_terms: BTreeMap<String, String>,
+    /// Each plain word searched (stemmed), and whether some passage holds it as typed, by a
+    /// typo, by a synonym or as the start of a longer word.
+    words: Vec<(String, bool)>,
 }
 
 impl Plan {
@@ -75,6 +79,7 @@ impl Plan {
             unknown: Vec::new(),
             typo_terms: HashSet::new(),
             synonym_terms: BTreeMap::new(),
+            words: Vec::new(),
         };
         let expansions = if request.synonyms {
             synonyms::expansions(&live.taxonomy.synonyms)
@@ -145,7 +150,17 @@ impl Plan {
         };
         let lower = word.to_lowercase();
         self.unknown.retain(|(w, _)| w.to_lowercase() != lower);
+        if let Some(last) = self.words.last_mut() {
+            last.1 = true;
+        }
         Ok(())
+    }
+
+    /// The weight of the words' ranking in a hybrid fusion: the share of the query's plain
+    /// words some passage holds ([`fusion::lexical_weight`]).
+    pub(crate) fn lexical_weight(&self) -> f32 {
+        let found = self.words.iter().filter(|(_, found)| *found).count();
+        fusion::lexical_weight(self.words.len(), found)
     }
 
     /// The query with each unknown word replaced by the indexed word closest to it, as it is
@@ -218,6 +233,7 @@ impl<'a> Builder<'a> {
                     // The words of a multi-word synonym are optional words next to each
                     // other: they become one alternative, the best of the typed words and
                     // each synonym.
+                    let first_word = self.plan.words.len().saturating_sub(1);
                     let mut typed: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, query)];
                     for _ in 1..expansion.words.len() {
                         if let Some((_, (_, sub))) = clauses.next() {
@@ -231,7 +247,13 @@ impl<'a> Builder<'a> {
                     } else {
                         Box::new(BooleanQuery::new(typed))
                     };
-                    built.push((occur, self.with_synonyms(typed, expansion)));
+                    let (query, expanded) = self.with_synonyms(typed, expansion);
+                    if expanded {
+                        for word in self.plan.words.iter_mut().skip(first_word) {
+                            word.1 = true;
+                        }
+                    }
+                    built.push((occur, query));
                 }
                 if built.iter().all(|(occur, _)| *occur == Occur::Should) {
                     built = flatten_should(built);
@@ -259,7 +281,8 @@ impl<'a> Builder<'a> {
     }
 
     /// The typed words or any synonym, whichever scores best; a synonym at half the weight.
-    fn with_synonyms(&mut self, typed: Box<dyn Query>, expansion: &Expansion) -> Box<dyn Query> {
+    /// Also tells whether any synonym is indexed.
+    fn with_synonyms(&mut self, typed: Box<dyn Query>, expansion: &Expansion) -> (Box<dyn Query>, bool) {
         let typed_words = expansion.words.join(" ");
         // Typed words the index lacks are left out: they match nothing, and a clause whose
         // terms are in no segment trips tantivy's checks when a score is explained.
@@ -296,12 +319,12 @@ impl<'a> Builder<'a> {
         if alternatives.is_empty() {
             // Nothing to add: the typed words as they are (an empty disjunction would match
             // every passage).
-            return typed;
+            return (typed, false);
         }
         if typed_indexed {
             alternatives.insert(0, typed);
         }
-        Box::new(DisjunctionMaxQuery::new(alternatives))
+        (Box::new(DisjunctionMaxQuery::new(alternatives)), true)
     }
 
     /// Does any term of the query occur in the index?
@@ -327,11 +350,14 @@ impl<'a> Builder<'a> {
     fn word(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
         let tokens = analyse(&literal.phrase);
         if tokens.len() != 1 {
-            return Ok(if tokens.is_empty() {
-                None
-            } else {
-                self.delegate(UserInputLeaf::Literal(literal))
-            });
+            if tokens.is_empty() {
+                return Ok(None);
+            }
+            // A word the analyser splits ("go-to-market") is searched as a phrase.
+            let query = self.delegate(UserInputLeaf::Literal(literal));
+            let found = query.as_deref().is_some_and(|q| self.indexed(q));
+            self.plan.words.push((tokens.join(" "), found));
+            return Ok(query);
         }
         let stem = &tokens[0];
         let exact = self.delegate(UserInputLeaf::Literal(literal.clone()));
@@ -362,6 +388,8 @@ impl<'a> Builder<'a> {
         } else {
             Vec::new()
         };
+        let by_typo = self.typos && candidates.iter().any(|c| c.distance <= budget);
+        self.plan.words.push((stem.clone(), known || by_typo));
         if !known {
             let word = literal
                 .phrase
