@@ -109,8 +109,12 @@ def write_cranfield_corpus(docs, folder, layout):
         if not title and not paragraphs:
             continue
         body = " ".join(paragraphs) if layout == "abstract" else "\n\n".join(paragraphs)
-        with open(os.path.join(folder, f"{doc_id:04d}.txt"), "w") as f:
-            f.write(f"{title}\n\n{body}\n")
+        path, text = os.path.join(folder, f"{doc_id:04d}.txt"), f"{title}\n\n{body}\n"
+        # A file kept from an earlier run (--keep) is left as it is, so the index needs no update.
+        if os.path.exists(path) and open(path).read() == text:
+            continue
+        with open(path, "w") as f:
+            f.write(text)
 
 
 # ---------------------------------------------------------------- article judgements
@@ -380,10 +384,14 @@ def run_cranfield(args, work):
         for q, text in queries:
             if q not in judged:
                 continue
-            pairs = [[(cranfield_doc(h), h["score"]) for h in raw[m][q]][:args.candidates]
+            pairs = [[(h["id"], h["score"]) for h in raw[m][q]][:args.candidates]
                      for m in ("lexical", "semantic")]
             items.append(("cranfield", (is_question(text), coverage[q]), pairs[0], pairs[1], judged[q]))
-        study_table("Cranfield", items, study_rules(), args.rounds, args.seed)
+        # Passages are fused; a document ranks where its best passage does.
+        rules = {name: (lambda l, s, q, rule=rule: unique(cranfield_doc({"source": k.rsplit(":", 1)[0]})
+                                                         for k in rule(l, s, q)))
+                 for name, rule in study_rules().items()}
+        study_table("Cranfield", items, rules, args.rounds, args.seed)
 
 
 def is_question(query):
@@ -689,15 +697,15 @@ def main():
     p.add_argument("--passages", type=int, default=300, help="passages asked for per Cranfield query")
     p.add_argument("--rounds", type=int, default=10000, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--keep", help="work folder to keep (default: a temporary one)")
+    p.add_argument("--keep", help="work folder to keep and reuse (default: a temporary one)")
     args = p.parse_args()
     args.bin = os.path.abspath(args.bin)
     if not os.path.exists(args.bin):
         sys.exit(f"relevance: no binary at {args.bin}; run `cargo build --release` first")
     if args.keep:
-        if os.path.exists(args.keep):
-            shutil.rmtree(args.keep)
-        os.makedirs(args.keep)
+        # An index kept from an earlier run is updated in place: only changed files are
+        # indexed and embedded again.
+        os.makedirs(args.keep, exist_ok=True)
     work = args.keep or tempfile.mkdtemp(prefix="rsearch-relevance-")
     try:
         if args.only in (None, "article"):

@@ -104,7 +104,11 @@ mod tests {
     #[test]
     fn the_lexical_weight_is_the_share_of_words_found() {
         for (words, found, expected) in [(4, 4, 1.0), (4, 1, 0.25), (2, 0, 0.0), (0, 0, 1.0), (1, 3, 1.0)] {
-            assert_eq!(lexical_weight(words, found), expected, "{words} words, {found} found");
+            assert_eq!(
+                lexical_weight(words, found),
+                expected,
+                "{words} words, {found} found"
+            );
         }
     }
 
