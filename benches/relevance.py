@@ -5,8 +5,13 @@ Two judged collections:
   * Cranfield (1,400 aerodynamics abstracts, 225 queries, graded judgements): turned into a corpus
     folder of one file per abstract (title line, blank line, abstract), indexed, and searched with
     every query; a document ranks where its best passage ranks.
-  * the bundled article, with the judgements of benches/judgements/article.tsv (queries in other
-    words, questions, exact words and phrases, typos, filtered queries), scored per passage.
+  * judged articles: every `benches/judgements/*.tsv` (or the files given with --judgements), each
+    with queries of five kinds (other words, questions, exact words and phrases, typos, filtered)
+    scored per passage on the corpus folder its `# corpus: DIR` line names (default: corpus/).
+    `article.tsv` judges the bundled article; the others judge the articles of
+    tests/fixtures/devset/, written without looking at rsearch's results: a held-out check that a
+    ranking change is not fitted to the bundled article. Each set is reported per kind and
+    overall, and the held-out sets pooled, each figure with its bootstrap interval.
 
 Every run is compared with the baseline on the same queries: the mean paired difference and its
 95% bootstrap interval (queries resampled with replacement, fixed seed). Each run's whole-process
@@ -15,6 +20,8 @@ query latency (median) is printed too.
 Usage (from the repository root, after `cargo build --release`):
   python3 benches/relevance.py [--cranfield DIR] [--bin PATH] [--modes lexical,semantic,hybrid]
                                [--baseline SPEC] [--model DIR] [--only cranfield|article]
+                               [--judgements FILE ...] [--per-query] [--study]
+--study compares fusion rules offline on the lexical and semantic rankings (with their scores).
 SPEC: `bm25s` (plain BM25 reference, Cranfield only; `pip install bm25s PyStemmer`), a mode of
 --bin (`lexical`), or another binary with a mode (`PATH:lexical`, e.g. a build of main).
 Only the Python standard library is needed, except for the bm25s reference.
@@ -102,8 +109,12 @@ def write_cranfield_corpus(docs, folder, layout):
         if not title and not paragraphs:
             continue
         body = " ".join(paragraphs) if layout == "abstract" else "\n\n".join(paragraphs)
-        with open(os.path.join(folder, f"{doc_id:04d}.txt"), "w") as f:
-            f.write(f"{title}\n\n{body}\n")
+        path, text = os.path.join(folder, f"{doc_id:04d}.txt"), f"{title}\n\n{body}\n"
+        # A file kept from an earlier run (--keep) is left as it is, so the index needs no update.
+        if os.path.exists(path) and open(path).read() == text:
+            continue
+        with open(path, "w") as f:
+            f.write(text)
 
 
 # ---------------------------------------------------------------- article judgements
@@ -111,9 +122,18 @@ def write_cranfield_corpus(docs, folder, layout):
 
 def article_judgements(path):
     """Rows of the judgement file: category, query, extra arguments, {passage ordinal: gain}."""
-    rows = []
+    return judgement_set(path)[1]
+
+
+def judgement_set(path):
+    """The corpus folder a judgement file names (`# corpus: DIR`, relative to the repository;
+    default `corpus`) and its rows: category, query, extra arguments, {passage ordinal: gain}."""
+    rows, corpus = [], os.path.join(ROOT, "corpus")
     with open(path) as f:
         for line in f:
+            if line.startswith("# corpus:"):
+                corpus = os.path.join(ROOT, line.split(":", 1)[1].strip())
+                continue
             if not line.strip() or line.startswith("#"):
                 continue
             category, query, extra, judged = line.rstrip("\n").split("\t")
@@ -122,7 +142,7 @@ def article_judgements(path):
                 ordinal, gain = item.split("=")
                 gains[int(ordinal)] = int(gain)
             rows.append((category, query, [] if extra == "-" else extra.split(), gains))
-    return rows
+    return corpus, rows
 
 
 # ---------------------------------------------------------------- metrics
@@ -179,6 +199,14 @@ class Rsearch:
 
     def model_args(self):
         return ["--model", self.model] if self.model and supports(self.binary, "--model") else []
+
+    def total(self, query):
+        """How many passages the query matches (0 when it has no indexed term)."""
+        args = [self.binary, "query", query, "--json", "--limit", "1", "--index", self.index, "--no-refresh"]
+        if supports(self.binary, "--mode"):
+            args += ["--mode", "lexical"]
+        out = subprocess.run(args, capture_output=True, text=True)
+        return json.loads(out.stdout)["total_hits"] if out.returncode == 0 else 0
 
     def ranking(self, query, extra, limit):
         args = [self.binary, "query", query, "--json", "--limit", str(limit), "--index", self.index, "--no-refresh"]
@@ -340,20 +368,67 @@ def run_cranfield(args, work):
         ref = Bm25s(docs)
         rankings[ref.name] = {q: ref.documents(text, 100) for q, text in queries}
         latencies[ref.name] = []
+    raw = {}
     for e in engines:
-        rankings[e.name] = {q: unique(cranfield_doc(h) for h in e.ranking(text, [], args.passages))[:100] for q, text in queries}
+        raw[e.name] = {q: e.ranking(text, [], args.passages) for q, text in queries}
+        rankings[e.name] = {q: unique(cranfield_doc(h) for h in raw[e.name][q])[:100] for q, _ in queries}
         latencies[e.name] = e.latencies
     if baseline not in rankings:
         sys.exit(f"relevance: baseline {baseline} did not run")
     score_runs(latencies, rankings, judged, baseline, args.rounds, args.seed,
                f"Cranfield: {len(judged)} queries, {len(docs)} documents, layout {args.layout}")
+    if args.study and "lexical" in raw and "semantic" in raw:
+        lexical = next(e for e in engines if e.mode == "lexical")
+        coverage = {q: word_coverage(lexical, text) for q, text in queries}
+        items = []
+        for q, text in queries:
+            if q not in judged:
+                continue
+            pairs = [[(h["id"], h["score"]) for h in raw[m][q]][:args.candidates]
+                     for m in ("lexical", "semantic")]
+            items.append(("cranfield", (is_question(text), coverage[q]), pairs[0], pairs[1], judged[q]))
+        # Passages are fused; a document ranks where its best passage does.
+        rules = {name: (lambda l, s, q, rule=rule: unique(cranfield_doc({"source": k.rsplit(":", 1)[0]})
+                                                         for k in rule(l, s, q)))
+                 for name, rule in study_rules().items()}
+        study_table("Cranfield", items, rules, args.rounds, args.seed)
 
 
-def run_article(args, work):
-    rows = article_judgements(args.judgements)
-    corpus = os.path.join(work, "article-corpus")
-    shutil.copytree(os.path.join(ROOT, "corpus"), corpus, dirs_exist_ok=True)
-    index = os.path.join(work, "article-index")
+def is_question(query):
+    """A question by its form: a question mark at the end or a question word first."""
+    words = query.lower().split()
+    return query.rstrip().endswith("?") or bool(words) and words[0].strip("\"'(") in QUESTION_WORDS
+
+
+QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "do", "does",
+                  "did", "is", "are", "can", "could", "should", "would"}
+
+
+def judged_sets(args):
+    """The judgement files to score: those given, else every .tsv of benches/judgements."""
+    if args.judgements:
+        return [os.path.abspath(p) for p in args.judgements]
+    folder = os.path.join(HERE, "judgements")
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".tsv"))
+    # The bundled article first: the set the README's figures start from.
+    names.sort(key=lambda n: n != "article.tsv")
+    return [os.path.join(folder, n) for n in names]
+
+
+def set_name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def run_set(args, work, path):
+    """Indexes the set's corpus, runs every query in every mode; returns the set's scores:
+    {run: [(kind, nDCG@10, AP@100)]} per query in file order, plus the rows, the hits each
+    mode gave (for --study) and the latencies."""
+    corpus_dir, rows = judgement_set(path)
+    name = set_name(path)
+    corpus = os.path.join(work, f"{name}-corpus")
+    shutil.copytree(corpus_dir, corpus, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.outline"))
+    index = os.path.join(work, f"{name}-index")
     baseline_spec = args.baseline if args.baseline != "bm25s" else "lexical"
     saved, args.baseline = args.baseline, baseline_spec
     engines, baseline = engines_for(args, index, corpus)
@@ -364,30 +439,252 @@ def run_article(args, work):
             e.build()
             built.add(e.index)
     engines = [e for e in engines if usable(e)]
-    judged = {i: gains for i, (_, _, _, gains) in enumerate(rows)}
-    categories = {i: cat for i, (cat, _, _, _) in enumerate(rows)}
-    rankings, latencies = {}, {}
+    hits, latencies = {}, {}
     for e in engines:
-        ranks = {}
-        for i, (_, query, extra, _) in enumerate(rows):
-            ranks[i] = [h["ordinal"] for h in e.ranking(query, extra, 10)]
-        # Latency: every query again, 5 rounds, now that the files are in the page cache.
+        hits[e.name] = [e.ranking(query, extra, args.depth) for _, query, extra, _ in rows]
         e.latencies.clear()
-        for _ in range(5):
+        # Latency of the bundled article's queries, now that the files are in the page cache.
+        for _ in range(args.latency_rounds if name == "article" else 0):
             for _, query, extra, _ in rows:
                 e.ranking(query, extra, 10)
-        rankings[e.name] = ranks
         latencies[e.name] = e.latencies
-    if baseline not in rankings:
+    if baseline not in hits:
         sys.exit(f"relevance: baseline {baseline} did not run")
-    score_runs(latencies, rankings, judged, baseline, args.rounds, args.seed,
-               f"Article: {len(rows)} judged queries ({args.judgements})", categories)
+    coverage = []
+    if args.study:
+        lexical = next(e for e in engines if e.mode == "lexical")
+        coverage = [word_coverage(lexical, query) for _, query, _, _ in rows]
+    return {"name": name, "rows": rows, "hits": hits, "latencies": latencies, "baseline": baseline,
+            "coverage": coverage}
+
+
+STOP_WORDS = set("a an and are as at be but by for if in into is it no not of on or such that the their "
+                 "then there these they this to was will with".split())
+
+
+def query_words(query):
+    """The words of a query the words side searches: no stop words, no question words in a
+    question, no quotes or punctuation around them."""
+    words = [w.strip("\"'?!.,;:()").lower() for w in query.split()]
+    question = is_question(query)
+    return [w for w in words if w and w not in STOP_WORDS and not (question and w in QUESTION_WORDS)]
+
+
+def word_coverage(engine, query):
+    """Share of the query's words that match some passage (as typed, by a typo or a synonym)."""
+    words = query_words(query)
+    if not words:
+        return 1.0
+    return sum(1 for w in words if engine.total(w) > 0) / len(words)
+
+
+def ordinals(hits):
+    return [h["ordinal"] for h in hits]
+
+
+def per_query(rows, rankings):
+    """[(kind, nDCG@10, AP@100)] of one run's rankings, one a query."""
+    return [(kind, ndcg(r, gains), average_precision(r, gains))
+            for (kind, _, _, gains), r in zip(rows, rankings)]
+
+
+def interval(values, rounds, seed):
+    low, high = bootstrap(values, rounds, seed)
+    return f"{statistics.mean(values):.3f} [{low:.3f}, {high:.3f}]"
+
+
+def difference(mine, theirs, rounds, seed):
+    diffs = [a - b for a, b in zip(mine, theirs)]
+    low, high = bootstrap(diffs, rounds, seed)
+    return f"{statistics.mean(diffs):+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def report_kinds(title, scores, baseline, rounds, seed):
+    """nDCG@10 by kind and overall for each run, with its 95% bootstrap interval, then each run's
+    paired difference from the baseline by kind. `scores`: {run: [(kind, nDCG@10, AP@100)]}."""
+    first = next(iter(scores.values()))
+    kinds = sorted({k for k, _, _ in first}, key=KIND_ORDER.index if all(k in KIND_ORDER for k, _, _ in first) else None)
+    columns = kinds + ["all"]
+    counts = {c: sum(1 for k, _, _ in first if c in (k, "all")) for c in columns}
+    print(f"\n{title}: nDCG@10 by kind [95% CI]")
+    print(f"{'run':<12} " + " ".join(f"{c + ' (' + str(counts[c]) + ')':>22}" for c in columns))
+
+    def values(run, column):
+        return [nd for k, nd, _ in scores[run] if column in (k, "all")]
+
+    for run in scores:
+        print(f"{run:<12} " + " ".join(f"{interval(values(run, c), rounds, seed):>22}" for c in columns))
+    print(f"{'Δ vs ' + baseline:<12}")
+    for run in scores:
+        if run == baseline:
+            continue
+        print(f"{run:<12} " + " ".join(f"{difference(values(run, c), values(baseline, c), rounds, seed):>22}" for c in columns))
+    ap = {run: statistics.mean(a for _, _, a in scores[run]) for run in scores}
+    print("MAP@100: " + ", ".join(f"{run} {v:.3f}" for run, v in ap.items()))
+
+
+KIND_ORDER = ["other-words", "question", "exact", "typo", "filtered", "all"]
+
+
+def print_per_query(result):
+    """Each query with the rank (1-based, '-' beyond the depth) of its best-judged passages in
+    every run, and its nDCG@10 in every run."""
+    runs = list(result["hits"])
+    print(f"\n{result['name']}: rank of the passages judged 2 / nDCG@10 per run ({', '.join(runs)})")
+    for i, (kind, query, extra, gains) in enumerate(result["rows"]):
+        best = sorted(d for d, g in gains.items() if g == 2)
+        cells = []
+        for run in runs:
+            r = ordinals(result["hits"][run][i])
+            ranks = ",".join(str(r.index(d) + 1) if d in r else "-" for d in best)
+            cells.append(f"{ranks:>8} {ndcg(r, gains):.2f}")
+        label = query + ("" if not extra else " " + " ".join(extra))
+        print(f"{kind:<12} {label[:48]:<48} " + " | ".join(cells))
+
+
+def run_article(args, work):
+    results = [run_set(args, work, path) for path in judged_sets(args)]
+    pooled = {}
+    for result in results:
+        scores = {run: per_query(result["rows"], [ordinals(h) for h in hits])
+                  for run, hits in result["hits"].items()}
+        if result["name"] == "article" and args.latency_rounds:
+            ms = ", ".join(f"{run} {1000 * statistics.median(l):.1f}" for run, l in result["latencies"].items() if l)
+            print(f"\nmedian whole-process query time on the bundled article (ms): {ms}")
+        report_kinds(f"{result['name']}: {len(result['rows'])} judged queries", scores, result["baseline"],
+                     args.rounds, args.seed)
+        if args.per_query:
+            print_per_query(result)
+        if result["name"] != "article":
+            for run, values in scores.items():
+                pooled.setdefault(run, []).extend(values)
+    held_out = [r["name"] for r in results if r["name"] != "article"]
+    if len(held_out) > 1 and pooled:
+        report_kinds(f"held-out sets pooled ({', '.join(held_out)})", pooled, results[0]["baseline"],
+                     args.rounds, args.seed)
+    if args.study:
+        study(args, results)
+
+
+# ---------------------------------------------------------------- fusion study
+
+
+def fuse_rrf(lex, sem, k=60.0, wl=1.0, ws=1.0):
+    """Reciprocal rank fusion as rsearch does it (ties: better lexical rank, then semantic)."""
+    score, lr, sr = {}, {}, {}
+    for i, (key, _) in enumerate(lex):
+        score[key] = score.get(key, 0.0) + wl / (k + i + 1)
+        lr[key] = i + 1
+    for i, (key, _) in enumerate(sem):
+        score[key] = score.get(key, 0.0) + ws / (k + i + 1)
+        sr[key] = i + 1
+    inf = float("inf")
+    return sorted(score, key=lambda d: (-score[d], lr.get(d, inf), sr.get(d, inf)))
+
+
+def fuse_convex(lex, sem, alpha, norm="minmax"):
+    """alpha × normalised BM25 + (1 − alpha) × normalised cosine; a side that misses a passage
+    gives it 0. `minmax` scales each list to [0, 1]; `max` divides BM25 by the best BM25 and
+    keeps the cosine as it is."""
+    def scaled(pairs, kind):
+        if not pairs:
+            return {}
+        values = [v for _, v in pairs]
+        high, low = max(values), min(values)
+        if kind == "minmax":
+            span = high - low
+            return {k: (v - low) / span if span > 0 else 1.0 for k, v in pairs}
+        if kind == "max":
+            return {k: v / high if high > 0 else 0.0 for k, v in pairs}
+        return dict(pairs)
+
+    a = scaled(lex, norm)
+    b = scaled(sem, "minmax" if norm == "minmax" else "raw")
+    keys = set(a) | set(b)
+    lr = {k: i for i, (k, _) in enumerate(lex)}
+    return sorted(keys, key=lambda d: (-(alpha * a.get(d, 0.0) + (1 - alpha) * b.get(d, 0.0)), lr.get(d, 1e9)))
+
+
+def study_rules():
+    """Fusion rules to compare: name → function(lexical pairs, semantic pairs, (is question,
+    share of the query's words found in the corpus))."""
+    rules = {"rrf k60 (current)": lambda l, s, q: fuse_rrf(l, s)}
+    for g in (0.5, 1.0, 2.0):
+        rules[f"rrf wl=coverage^{g}"] = lambda l, s, q, g=g: fuse_rrf(l, s, 60, q[1] ** g, 1.0)
+    for b in (0.5, 1.0, 2.0):
+        rules[f"rrf ws=1+{b}(1-coverage)"] = lambda l, s, q, b=b: fuse_rrf(l, s, 60, 1.0, 1 + b * (1 - q[1]))
+    rules["rrf wl=coverage, ws1.5 if question"] = lambda l, s, q: fuse_rrf(l, s, 60, q[1], 1.5 if q[0] else 1.0)
+    for k in (5, 10, 20, 30, 100):
+        rules[f"rrf k{k}"] = lambda l, s, q, k=k: fuse_rrf(l, s, k)
+    for ws in (1.25, 1.5, 2.0):
+        rules[f"rrf k60 ws{ws}"] = lambda l, s, q, ws=ws: fuse_rrf(l, s, 60, 1.0, ws)
+        rules[f"rrf k60 ws{ws} if question"] = lambda l, s, q, ws=ws: fuse_rrf(l, s, 60, 1.0, ws if q[0] else 1.0)
+        rules[f"rrf k20 ws{ws} if question"] = lambda l, s, q, ws=ws: fuse_rrf(l, s, 20, 1.0, ws if q[0] else 1.0)
+    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+        rules[f"convex minmax a{alpha}"] = lambda l, s, q, a=alpha: fuse_convex(l, s, a, "minmax")
+        rules[f"convex max a{alpha}"] = lambda l, s, q, a=alpha: fuse_convex(l, s, a, "max")
+    for alpha in (0.3, 0.4):
+        rules[f"convex max a0.5/{alpha} if question"] = (
+            lambda l, s, q, a=alpha: fuse_convex(l, s, a if q[0] else 0.5, "max"))
+        rules[f"convex minmax a0.5/{alpha} if question"] = (
+            lambda l, s, q, a=alpha: fuse_convex(l, s, a if q[0] else 0.5, "minmax"))
+    return rules
+
+
+def study_items_of_set(result, candidates):
+    """(kind, is question, lexical [(ordinal, BM25)], semantic [(ordinal, cosine)], gains)."""
+    items = []
+    lex, sem = result["hits"].get("lexical"), result["hits"].get("semantic")
+    if lex is None or sem is None:
+        return []
+    coverage = result["coverage"] or [1.0] * len(lex)
+    for (kind, query, _, gains), l, s, c in zip(result["rows"], lex, sem, coverage):
+        items.append((kind, (is_question(query), c), [(h["ordinal"], h["score"]) for h in l][:candidates],
+                      [(h["ordinal"], h["score"]) for h in s][:candidates], gains))
+    return items
+
+
+def study_table(title, items, rules, rounds, seed):
+    """nDCG@10 of each rule by kind, and its paired difference from the current rule with the
+    bootstrap interval over all queries."""
+    kinds = [k for k in KIND_ORDER if k != "all" and any(i[0] == k for i in items)]
+    kinds += sorted({i[0] for i in items} - set(kinds))
+    print(f"\nfusion study, {title} ({len(items)} queries): nDCG@10 by kind; Δ all vs current [95% CI]")
+    print(f"{'rule':<34} " + " ".join(f"{k[:11]:>11}" for k in kinds) + f" {'all':>7}  Δ")
+    base = None
+    for name, rule in rules.items():
+        values = [ndcg(rule(l, s, q), g) for _, q, l, s, g in items]
+        if base is None:
+            base = values
+        cells = [statistics.mean([v for v, it in zip(values, items) if it[0] == k]) for k in kinds]
+        print(f"{name:<34} " + " ".join(f"{c:>11.3f}" for c in cells)
+              + f" {statistics.mean(values):>7.3f}  {difference(values, base, rounds, seed)}")
+
+
+def study(args, results, cranfield_items=None):
+    rules = study_rules()
+    for result in results:
+        items = study_items_of_set(result, args.candidates)
+        if items:
+            study_table(result["name"], items, rules, args.rounds, args.seed)
+    held = [it for r in results if r["name"] != "article" for it in study_items_of_set(r, args.candidates)]
+    if held:
+        study_table("held-out sets pooled", held, rules, args.rounds, args.seed)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cranfield", default=os.path.join(ROOT, "..", "shared", "bench-data", "cranfield"))
-    p.add_argument("--judgements", default=os.path.join(HERE, "judgements", "article.tsv"))
+    p.add_argument("--judgements", action="append",
+                   help="judgement file (repeatable; default: every benches/judgements/*.tsv)")
+    p.add_argument("--depth", type=int, default=100, help="passages asked for per judged query")
+    p.add_argument("--latency-rounds", type=int, default=5,
+                   help="rounds of the bundled article's queries timed per run")
+    p.add_argument("--per-query", action="store_true", help="print each judged query's ranks per run")
+    p.add_argument("--study", action="store_true",
+                   help="compare fusion rules offline on the lexical and semantic rankings")
+    p.add_argument("--candidates", type=int, default=100,
+                   help="passages each side brings to a fusion in --study (rsearch: 100)")
     p.add_argument("--bin", default=DEFAULT_BIN)
     p.add_argument("--modes", default="lexical,semantic,hybrid")
     p.add_argument("--baseline", default="lexical")
@@ -400,15 +697,15 @@ def main():
     p.add_argument("--passages", type=int, default=300, help="passages asked for per Cranfield query")
     p.add_argument("--rounds", type=int, default=10000, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--keep", help="work folder to keep (default: a temporary one)")
+    p.add_argument("--keep", help="work folder to keep and reuse (default: a temporary one)")
     args = p.parse_args()
     args.bin = os.path.abspath(args.bin)
     if not os.path.exists(args.bin):
         sys.exit(f"relevance: no binary at {args.bin}; run `cargo build --release` first")
     if args.keep:
-        if os.path.exists(args.keep):
-            shutil.rmtree(args.keep)
-        os.makedirs(args.keep)
+        # An index kept from an earlier run is updated in place: only changed files are
+        # indexed and embedded again.
+        os.makedirs(args.keep, exist_ok=True)
     work = args.keep or tempfile.mkdtemp(prefix="rsearch-relevance-")
     try:
         if args.only in (None, "article"):

@@ -352,3 +352,84 @@ fn the_half_precision_copy_gives_the_vectors_of_the_full_weights() {
     }
     assert!(worst.0 > 0.999, "cosine {} for {:?}", worst.0, worst.1);
 }
+
+/// A copy of one development-set article (its text and taxonomy) indexed with vectors in the
+/// test's folder; returns the corpus and index arguments for `query`.
+fn devset(env: &TestEnv, name: &str) -> [String; 4] {
+    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/devset")
+        .join(name);
+    let corpus = env.root().join(name);
+    std::fs::create_dir_all(&corpus).expect("folder");
+    for file in ["article.txt", "taxonomy.toml"] {
+        std::fs::copy(from.join(file), corpus.join(file)).expect("copy devset file");
+    }
+    let index = env.root().join(format!("{name}-index"));
+    let args = [
+        "--corpus".to_string(),
+        corpus.to_string_lossy().into_owned(),
+        "--index".to_string(),
+        index.to_string_lossy().into_owned(),
+    ];
+    let mut build = vec!["index"];
+    build.extend(args.iter().map(String::as_str));
+    run(env, &build).expect_code(0);
+    args
+}
+
+fn devset_query(env: &TestEnv, place: &[String; 4], args: &[&str]) -> common::JsonResults {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(place.iter().map(String::as_str));
+    query_json(env, &all)
+}
+
+#[test]
+fn words_the_corpus_lacks_do_not_push_down_what_the_meaning_found() {
+    let env = TestEnv::new();
+    let place = devset(&env, "nurse-doctor-pharmacist");
+    // Of "checking blood pressure and pulse" the article holds only "check" (a pharmacist
+    // checks prescriptions); the passage on vital signs says the rest in other words.
+    let query = "checking blood pressure and pulse";
+    let meaning = devset_query(&env, &place, &[query, "--mode", "semantic"]);
+    assert_eq!(meaning.hits[0].ordinal, 2, "{}", meaning.hits[0].text);
+    let words = devset_query(&env, &place, &[query, "--mode", "lexical"]);
+    assert_ne!(words.hits[0].ordinal, 2, "{}", words.hits[0].text);
+    let results = devset_query(&env, &place, &[query, "--explain"]);
+    let top = &results.hits[0];
+    assert_eq!(top.ordinal, 2, "{}", top.text);
+    let fusion = top
+        .explanation
+        .as_ref()
+        .and_then(|e| e.fusion.as_ref())
+        .expect("a hybrid explanation");
+    assert_eq!(fusion.semantic_rank, Some(1));
+}
+
+#[test]
+fn on_the_article_a_query_in_other_words_ranks_by_meaning_first() {
+    let env = TestEnv::new();
+    // "headed" and "coming" are not in the article: the words side ranks passages on "company"
+    // and "years" alone; the long-term vision passages say it in other words.
+    let results = query_json(&env, &["where the company is headed in the coming years"]);
+    let top = &results.hits[0];
+    assert!([6, 18].contains(&top.ordinal), "{}: {}", top.ordinal, top.text);
+}
+
+#[test]
+fn a_query_whose_words_the_corpus_holds_still_ranks_by_both() {
+    let env = TestEnv::new();
+    let place = devset(&env, "nurse-doctor-pharmacist");
+    for (query, ordinal) in [
+        ("vital signs", 2),
+        ("\"ward rounds\"", 10),
+        ("specialsts", 5),
+        ("who can prescribe medicine?", 8),
+    ] {
+        let results = devset_query(&env, &place, &[query]);
+        assert_eq!(
+            results.hits[0].ordinal, ordinal,
+            "{query}: {}",
+            results.hits[0].text
+        );
+    }
+}

@@ -94,7 +94,7 @@ pub(super) fn execute(
     )?;
     let lexical_keys: Vec<DocAddress> = lexical.iter().map(|(_, a)| *a).collect();
     let near_keys: Vec<DocAddress> = near.iter().map(|(a, _, _)| *a).collect();
-    let fused = fusion::reciprocal_rank(&lexical_keys, &near_keys);
+    let fused = fusion::weighted_reciprocal_rank(&lexical_keys, &near_keys, plan.lexical_weight());
     // Passages found by meaning alone add to the total and the label counts.
     for (address, _, _) in &near {
         if lexical_keys.contains(address) {
