@@ -2,13 +2,16 @@
 //! index was built (folder times, the taxonomy, and small corpora's files), kept as lines of text.
 
 use std::borrow::Cow;
+#[cfg(any(not(unix), test))]
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{mtime_ns, Scan};
+#[cfg(any(not(unix), test))]
+use super::mtime_ns;
+use super::Scan;
 use crate::label::TAXONOMY_FILE;
 
 /// What `query` looks at to tell, cheaply, whether the corpus changed since a build: the
@@ -123,63 +126,172 @@ impl Watch {
 /// size), its size and its modification time.
 type Check<'a> = (Cow<'a, str>, Option<u64>, u128);
 
-/// Whether the taxonomy and every checked path of the corpus at `root` are as recorded. Large
-/// watches are checked on one thread per core (a `stat` is a few microseconds on overlay file
-/// systems; 1,500 folders take milliseconds on one thread).
+/// Whether the taxonomy and every checked path of the corpus at `root` are as recorded. Each
+/// path is statted relative to the corpus folder, opened once ([`Corpus`]), and large watches
+/// are split between threads ([`stat_threads`]).
 fn unchanged(root: &Path, taxonomy: Option<(u64, u128)>, checks: &[Check]) -> bool {
-    let taxonomy_now = fs::metadata(root.join(TAXONOMY_FILE))
-        .ok()
-        .filter(fs::Metadata::is_file)
-        .map(|m| (m.len(), mtime_ns(&m)));
+    unchanged_on(root, taxonomy, checks, stat_threads(checks.len()))
+}
+
+/// [`unchanged`] on `threads` threads.
+fn unchanged_on(root: &Path, taxonomy: Option<(u64, u128)>, checks: &[Check], threads: usize) -> bool {
+    // A corpus folder that cannot be opened is gone or unreadable: changed either way.
+    let Some(corpus) = Corpus::open(root) else {
+        return false;
+    };
+    let taxonomy_now = corpus
+        .stat(TAXONOMY_FILE)
+        .filter(|s| s.kind == Kind::File)
+        .map(|s| (s.size, s.mtime_ns));
     if taxonomy_now != taxonomy {
         return false;
     }
-    // Paths are made in one buffer (joining a path for each stat cost more than the
-    // parsing); a root that is not Unicode takes `Path::join`.
-    let same = |(relative, size, mtime): &Check, buffer: &mut String| {
-        let metadata = match root.to_str() {
-            _ if relative.is_empty() => fs::metadata(root),
-            Some(base) => {
-                buffer.clear();
-                buffer.push_str(base);
-                buffer.push('/');
-                buffer.push_str(relative);
-                fs::metadata(&*buffer)
-            }
-            None => fs::metadata(root.join(&**relative)),
-        };
-        metadata.is_ok_and(|m| {
+    let same = |(relative, size, mtime): &Check| {
+        corpus.stat(relative).is_some_and(|s| {
             let kind_and_size = match size {
-                None => m.is_dir(),
-                Some(size) => m.is_file() && m.len() == *size,
+                None => s.kind == Kind::Dir,
+                Some(size) => s.kind == Kind::File && s.size == *size,
             };
-            kind_and_size && mtime_ns(&m) == *mtime
+            kind_and_size && s.mtime_ns == *mtime
         })
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if checks.len() < PARALLEL_STAT_MIN || threads < 2 {
-        let mut buffer = String::new();
-        return checks.iter().all(|check| same(check, &mut buffer));
+    if threads < 2 {
+        return checks.iter().all(same);
     }
     let changed = AtomicBool::new(false);
     let chunk = checks.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        for part in checks.chunks(chunk) {
+        let mut parts = checks.chunks(chunk);
+        // The calling thread takes the first part itself: one thread fewer to start.
+        let first = parts.next().unwrap_or_default();
+        for part in parts {
             let (changed, same) = (&changed, &same);
-            scope.spawn(move || {
-                let mut buffer = String::new();
-                for check in part {
-                    if changed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if !same(check, &mut buffer) {
-                        changed.store(true, Ordering::Relaxed);
-                    }
-                }
-            });
+            scope.spawn(move || check_part(part, changed, same));
         }
+        check_part(first, &changed, &same);
     });
     !changed.load(Ordering::Relaxed)
+}
+
+/// Checks `part` until one check fails (then sets `changed`) or another part has failed.
+fn check_part(part: &[Check], changed: &AtomicBool, same: &dyn Fn(&Check) -> bool) {
+    for check in part {
+        if changed.load(Ordering::Relaxed) {
+            return;
+        }
+        if !same(check) {
+            changed.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// How many threads stat `checks` paths: one below [`PARALLEL_STAT_MIN`]; else half the cores
+/// (at most 4), because a query checks beside its search, which keeps a core busy itself.
+fn stat_threads(checks: usize) -> usize {
+    if checks < PARALLEL_STAT_MIN {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 4)
+}
+
+/// What a check needs of a `stat`: the kind of entry, its size and its modification time in
+/// nanoseconds since the epoch (0 before it, as [`mtime_ns`] gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    kind: Kind,
+    size: u64,
+    mtime_ns: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Other,
+}
+
+/// The corpus folder, opened once so that each path is looked up from it (`fstatat`) rather
+/// than from the file system's root: a path of the corpus is then a few names to resolve, not
+/// the folder's whole path again for each of the 1,500 folders of a large corpus.
+#[cfg(unix)]
+struct Corpus {
+    folder: rustix::fd::OwnedFd,
+}
+
+#[cfg(unix)]
+impl Corpus {
+    fn open(root: &Path) -> Option<Corpus> {
+        use rustix::fs::{Mode, OFlags};
+        // `O_PATH` (Linux) needs no read permission on the folder, as a `stat` through it does not.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let folder = rustix::fs::open(root, flags, Mode::empty()).ok()?;
+        Some(Corpus { folder })
+    }
+
+    /// The `stat` of `relative` (links followed, as the walk follows them); the folder itself
+    /// for `""`.
+    fn stat(&self, relative: &str) -> Option<Stat> {
+        use rustix::fs::{AtFlags, FileType};
+        let stat = if relative.is_empty() {
+            rustix::fs::fstat(&self.folder)
+        } else {
+            rustix::fs::statat(&self.folder, relative, AtFlags::empty())
+        }
+        .ok()?;
+        let kind = match FileType::from_raw_mode(stat.st_mode as _) {
+            FileType::Directory => Kind::Dir,
+            FileType::RegularFile => Kind::File,
+            _ => Kind::Other,
+        };
+        // The field types differ between targets (32 or 64 bits): `as` converts whichever.
+        #[allow(clippy::unnecessary_cast)]
+        let (seconds, nanos, size) = (
+            stat.st_mtime as i64,
+            stat.st_mtime_nsec as u64,
+            stat.st_size as i64,
+        );
+        let mtime_ns = u128::try_from(seconds).map_or(0, |s| s * 1_000_000_000 + u128::from(nanos));
+        Some(Stat {
+            kind,
+            size: u64::try_from(size).unwrap_or(0),
+            mtime_ns,
+        })
+    }
+}
+
+/// Elsewhere, paths are joined to the corpus folder and statted with the standard library.
+#[cfg(not(unix))]
+struct Corpus {
+    root: std::path::PathBuf,
+}
+
+#[cfg(not(unix))]
+impl Corpus {
+    fn open(root: &Path) -> Option<Corpus> {
+        fs::metadata(root).ok().filter(fs::Metadata::is_dir)?;
+        Some(Corpus {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn stat(&self, relative: &str) -> Option<Stat> {
+        let m = fs::metadata(self.root.join(relative)).ok()?;
+        let kind = match (m.is_dir(), m.is_file()) {
+            (true, _) => Kind::Dir,
+            (_, true) => Kind::File,
+            _ => Kind::Other,
+        };
+        Some(Stat {
+            kind,
+            size: m.len(),
+            mtime_ns: mtime_ns(&m),
+        })
+    }
 }
 
 /// Watches with fewer entries than this are checked on one thread.
@@ -312,5 +424,120 @@ mod tests {
         ] {
             assert_eq!(Watch::from_text(text), None, "{text:?}");
         }
+    }
+    /// A corpus of nested folders (`a/b/c` and 300 more, so that the check is split between
+    /// threads), a taxonomy and a document in each of two folders.
+    fn nested_corpus() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b/c")).expect("folders");
+        for i in 0..300 {
+            fs::create_dir(root.join(format!("a/b/many-{i:03}"))).expect("folder");
+        }
+        fs::write(root.join("a/b/c/deep.txt"), "Deep\n\nA document deep down.\n").expect("write");
+        fs::write(root.join("top.md"), "# Top\n\nA document at the top.\n").expect("write");
+        fs::write(
+            root.join(TAXONOMY_FILE),
+            "[[roles]]\nslug = \"ceo\"\nname = \"CEO\"\n",
+        )
+        .expect("write");
+        dir
+    }
+
+    /// A change to a corpus, named, done to the folder given.
+    type Change = (&'static str, fn(&Path));
+
+    #[test]
+    fn check_sees_every_change_the_watch_promises_on_one_thread_or_several() {
+        let changes: [Change; 10] = [
+            ("a document added in a deep folder", |root| {
+                fs::write(root.join("a/b/c/new.txt"), "New\n").expect("write")
+            }),
+            ("a document added in the last folder", |root| {
+                fs::write(root.join("a/b/many-299/new.txt"), "New\n").expect("write")
+            }),
+            ("a document removed", |root| {
+                fs::remove_file(root.join("a/b/c/deep.txt")).expect("rm")
+            }),
+            ("a document renamed", |root| {
+                fs::rename(root.join("top.md"), root.join("top-renamed.md")).expect("mv")
+            }),
+            ("a folder renamed", |root| {
+                fs::rename(root.join("a/b/c"), root.join("a/b/renamed")).expect("mv")
+            }),
+            ("a folder added", |root| {
+                fs::create_dir(root.join("a/b/c/d")).expect("mkdir")
+            }),
+            ("a folder removed", |root| {
+                fs::remove_dir(root.join("a/b/many-150")).expect("rmdir")
+            }),
+            ("the taxonomy edited", |root| {
+                fs::write(
+                    root.join(TAXONOMY_FILE),
+                    "[[roles]]\nslug = \"cto\"\nname = \"Chief\"\n",
+                )
+                .expect("write")
+            }),
+            ("the taxonomy removed", |root| {
+                fs::remove_file(root.join(TAXONOMY_FILE)).expect("rm")
+            }),
+            ("a document rewritten in place (a small corpus)", |root| {
+                fs::write(root.join("a/b/c/deep.txt"), "Deep\n\nRewritten, and longer.\n").expect("write")
+            }),
+        ];
+        for (name, change) in changes {
+            let dir = nested_corpus();
+            let root = dir.path();
+            let watch = Watch::of(&crate::corpus::scan(root).expect("scan"));
+            assert_eq!(watch.dirs.len(), 304, "{name}");
+            let text = watch.to_text();
+            let owned: Vec<(String, Option<u64>, u128)> = text
+                .lines()
+                .skip(2)
+                .map(|line| {
+                    let (path, size, mtime) = parse_entry(line).expect("entry");
+                    (path.into_owned(), size, mtime)
+                })
+                .collect();
+            let checks: Vec<Check> = owned
+                .iter()
+                .map(|(path, size, mtime)| (Cow::Borrowed(path.as_str()), *size, *mtime))
+                .collect();
+            let unchanged_on_threads = |threads| unchanged_on(root, watch.taxonomy, &checks, threads);
+            for threads in [1, 3] {
+                assert!(unchanged_on_threads(threads), "before: {name}, {threads} threads");
+            }
+            assert_eq!(
+                Watch::text_unchanged(&watch.to_text(), root),
+                Some(true),
+                "{name}"
+            );
+            // Folder times tick with the kernel's clock: let it tick before the change.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            change(root);
+            for threads in [1, 3] {
+                assert!(
+                    !unchanged_on_threads(threads),
+                    "{name} not seen on {threads} threads"
+                );
+            }
+            assert_eq!(
+                Watch::text_unchanged(&watch.to_text(), root),
+                Some(false),
+                "{name}"
+            );
+            assert!(!watch.unchanged(root), "{name}");
+        }
+    }
+
+    #[test]
+    fn check_of_a_missing_corpus_folder_is_changed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let watch = Watch {
+            dirs: vec![(String::new(), 1)],
+            taxonomy: None,
+            files: Vec::new(),
+        };
+        assert!(!watch.unchanged(&dir.path().join("gone")));
     }
 }
