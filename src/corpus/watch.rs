@@ -333,7 +333,7 @@ fn parse_time(text: &str) -> Option<u128> {
 }
 
 /// A path on one line: `\` and line breaks escaped.
-fn escape_line(path: &str) -> String {
+pub(crate) fn escape_line(path: &str) -> String {
     if !path.contains(['\\', '\n', '\r']) {
         return path.to_string();
     }
@@ -343,7 +343,7 @@ fn escape_line(path: &str) -> String {
 }
 
 /// The path [`escape_line`] escaped; `None` for an escape it does not write.
-fn unescape_line(line: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn unescape_line(line: &str) -> Option<Cow<'_, str>> {
     if !line.contains('\\') {
         return Some(Cow::Borrowed(line));
     }

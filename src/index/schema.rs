@@ -16,7 +16,7 @@ use crate::model::{Labels, Passage};
 
 /// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
 /// another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Name of the English analyzer registered on every index.
 pub const ANALYZER: &str = "rsearch_en";
 /// Longest word, in bytes, anything looks at: the analyzer drops words of this length or more
