@@ -144,10 +144,12 @@ pub fn open_fresh(
 
 /// The common case of a search, made without waiting for the freshness check: the live index
 /// is opened as it is and `search` runs on it while another thread checks it against the
-/// corpus ([`check`]); what the search gave counts only when the check finds nothing changed.
-/// `None` whenever anything else happens (no usable index, a stale one, a failed search,
-/// [`Freshness::AsIs`]): the caller then takes [`open_fresh`], which checks, builds, repairs
-/// and reports as it should, so the answer and every message are as they would have been.
+/// corpus ([`check_live_stamp`], started before the index is opened, from the stamp alone);
+/// what the search gave counts only when the check finds nothing changed for the very commit
+/// that was searched. `None` whenever anything else happens (no usable index, a stale one, a
+/// commit made between the two, a failed search, [`Freshness::AsIs`]): the caller then takes
+/// [`open_fresh`], which checks, builds, repairs and reports as it should, so the answer and
+/// every message are as they would have been.
 pub fn search_while_checking<T>(
     settings: &OpenSettings,
     search: impl FnOnce(&LiveIndex) -> Result<T>,
@@ -156,19 +158,65 @@ pub fn search_while_checking<T>(
         return None;
     }
     let dir = IndexDir::new(&settings.root).ok()?;
-    let live = open_live(&dir).ok()?;
-    let corpus_root = match &settings.corpus {
-        CorpusChoice::Given(path) => path.clone(),
-        CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
-    };
-    let (current, searched) = std::thread::scope(|scope| {
-        let checking = scope.spawn(|| check(&live, &corpus_root).is_none());
-        let searched = search(&live);
-        (checking.join().unwrap_or(false), searched)
+    let (checked, opened) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| check_live_stamp(&dir, &settings.corpus));
+        let opened = open_live(&dir).ok().map(|live| {
+            let searched = search(&live);
+            (live, searched)
+        });
+        (checking.join().ok().flatten(), opened)
     });
-    let found = searched.ok().filter(|_| current)?;
+    let (live, searched) = opened?;
+    let (generation, stamp) = checked?;
+    if generation != live.generation || stamp != live.stamp {
+        return None;
+    }
+    let found = searched.ok()?;
     dir.remove_leftovers_if_idle();
     Some((live, found))
+}
+
+/// The live generation and its stamp, read from the commit without opening the index, when
+/// the corpus looks as that commit's watch recorded ([`check`] without an opened index);
+/// `None` when it does not, or anything cannot be read.
+fn check_live_stamp(dir: &IndexDir, corpus: &CorpusChoice) -> Option<(PathBuf, Stamp)> {
+    let generation = dir.current().ok()??;
+    let stamp = read_stamp(&generation).ok()?;
+    let root = match corpus {
+        CorpusChoice::Given(path) => canonical(path),
+        CorpusChoice::AsBuilt { .. } => stamp.corpus.clone(),
+    };
+    let unchanged = stamp.corpus == root && watch_unchanged(&generation, &stamp, &root).ok()?;
+    unchanged.then_some((generation, stamp))
+}
+
+/// The stamp of the last commit of the generation in `dir`, read from tantivy's commit file
+/// (`meta.json`) as [`open_generation`] reads it from the opened index.
+fn read_stamp(dir: &Path) -> Result<Stamp, Unfit> {
+    let unreadable = |e: &dyn fmt::Display| Unfit::Unreadable(e.to_string());
+    #[derive(Deserialize)]
+    struct Commit {
+        payload: Option<String>,
+    }
+    let text = fs::read(dir.join("meta.json")).map_err(|e| unreadable(&e))?;
+    let commit: Commit = serde_json::from_slice(&text).map_err(|e| unreadable(&e))?;
+    stamp_of(commit.payload.as_deref())
+}
+
+/// The stamp a commit's payload holds; the format is read first, as a stamp of another format
+/// may not have this one's fields.
+fn stamp_of(payload: Option<&str>) -> Result<Stamp, Unfit> {
+    let unreadable = |e: &dyn fmt::Display| Unfit::Unreadable(e.to_string());
+    let payload = payload.ok_or_else(|| unreadable(&"no version stamp"))?;
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: u32,
+    }
+    let format: FormatOnly = serde_json::from_str(payload).map_err(|e| unreadable(&e))?;
+    if format.format != FORMAT_VERSION {
+        return Err(Unfit::OtherFormat(format.format));
+    }
+    serde_json::from_str(payload).map_err(|e| unreadable(&e))
 }
 
 /// Repairs the index after `failure`, a search that failed on `live`: when some of its files
@@ -395,21 +443,10 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
     }
     let directory = GenerationDirectory::open(dir).map_err(|e| unreadable(&e))?;
     let index = Index::open(directory).map_err(|e| Unfit::Unreadable(describe(&e)))?;
-    let payload = index
+    let metas = index
         .load_metas()
-        .map_err(|e| Unfit::Unreadable(describe(&e)))?
-        .payload
-        .ok_or_else(|| unreadable(&"no version stamp"))?;
-    // The format is read first: a stamp of another format may not have this one's fields.
-    #[derive(Deserialize)]
-    struct FormatOnly {
-        format: u32,
-    }
-    let format: FormatOnly = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    if format.format != FORMAT_VERSION {
-        return Err(Unfit::OtherFormat(format.format));
-    }
-    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
+        .map_err(|e| Unfit::Unreadable(describe(&e)))?;
+    let stamp = stamp_of(metas.payload.as_deref())?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
     let reader = index
