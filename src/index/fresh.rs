@@ -443,9 +443,7 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
     }
     let directory = GenerationDirectory::open(dir).map_err(|e| unreadable(&e))?;
     let index = Index::open(directory).map_err(|e| Unfit::Unreadable(describe(&e)))?;
-    let metas = index
-        .load_metas()
-        .map_err(|e| Unfit::Unreadable(describe(&e)))?;
+    let metas = index.load_metas().map_err(|e| Unfit::Unreadable(describe(&e)))?;
     let stamp = stamp_of(metas.payload.as_deref())?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
