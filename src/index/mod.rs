@@ -31,7 +31,9 @@ pub use fresh::{
     check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, LiveIndex, Notice,
     OpenSettings, Unfit,
 };
-pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
+pub use schema::{
+    analyzer, field, schema, snippet_analyzer, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES,
+};
 pub use stamp::Stamp;
 pub use vectors::{Near, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 

@@ -1,12 +1,13 @@
 //! Search: turns a user's query and filters into ranked, labelled hits with snippets.
 //! Never prints; any text a person types is a valid query.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use anyhow::{Context as _, Result};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
@@ -22,7 +23,7 @@ pub(crate) use plan::Plan;
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::QueryVector;
-use crate::index::{field, Fields, LiveIndex};
+use crate::index::{field, snippet_analyzer, Fields, LiveIndex};
 use crate::model::{
     passage_id, Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet,
 };
@@ -161,9 +162,7 @@ fn execute(
     } else {
         Some(count(live, searcher, &query)?)
     };
-    let mut snippets =
-        SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
-    snippets.set_max_num_chars(SNIPPET_CHARS);
+    let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
     let passages = top
         .into_iter()
         .take(request.limit)
@@ -486,6 +485,33 @@ pub(crate) fn passage_query(fields: &Fields, id: &str) -> Option<BooleanQuery> {
     let (source, ordinal) = id.rsplit_once(':')?;
     let ordinal = ordinal.parse::<u64>().ok()?;
     Some(passages_of(fields, source, ordinal, ordinal))
+}
+
+/// Snippets of `field` for `query`, as tantivy's `SnippetGenerator::create` makes them (each
+/// term of the field weighed by its rarity), with an analyzer that stems only the words that
+/// may be one of those terms ([`snippet_analyzer`]): the same snippets for a third of the work.
+fn snippet_generator(searcher: &Searcher, query: &dyn Query, field: Field) -> Result<SnippetGenerator> {
+    let mut terms: BTreeSet<&Term> = BTreeSet::new();
+    query.query_terms(&mut |term, _| {
+        if term.field() == field {
+            terms.insert(term);
+        }
+    });
+    let mut weights: BTreeMap<String, f32> = BTreeMap::new();
+    for term in terms {
+        let value = term.value();
+        let Some(text) = value.as_str() else {
+            continue;
+        };
+        let doc_freq = searcher.doc_freq(term).context("preparing snippets")?;
+        if doc_freq > 0 {
+            weights.insert(text.to_string(), 1.0 / (1.0 + doc_freq as f32));
+        }
+    }
+    let mut initials: Vec<char> = weights.keys().filter_map(|t| t.chars().next()).collect();
+    initials.dedup();
+    let analyzer = snippet_analyzer(initials);
+    Ok(SnippetGenerator::new(weights, analyzer, field, SNIPPET_CHARS))
 }
 
 /// The passage's best window around matched terms; the passage's opening when the match was
