@@ -70,7 +70,7 @@ impl Watch {
 
     /// Reads what [`Watch::to_text`] wrote; `None` for anything else.
     pub fn from_text(text: &str) -> Option<Watch> {
-        let mut lines = text.lines();
+        let mut lines = watch_lines(text);
         if lines.next()? != WATCH_HEADER {
             return None;
         }
@@ -109,7 +109,7 @@ impl Watch {
     /// the watch: a query reads one before every search, and the paths need no copy to be
     /// statted. `None` when the text is no watch.
     pub fn text_unchanged(text: &str, root: &Path) -> Option<bool> {
-        let mut lines = text.lines();
+        let mut lines = watch_lines(text);
         if lines.next()? != WATCH_HEADER {
             return None;
         }
@@ -311,16 +311,46 @@ fn parse_taxonomy(line: &str) -> Option<Option<(u64, u128)>> {
     }
 }
 
-/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text.
+/// The lines of a watch's text (a line break ends each; paths hold none, being escaped).
+fn watch_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.strip_suffix('\n').unwrap_or(text).split('\n')
+}
+
+/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text. Read
+/// byte by byte: a query reads 1,500 of them before it may answer, and splitting each with the
+/// standard library's searches and number parsers cost three times the `stat` calls' own work.
 fn parse_entry(line: &str) -> Option<Check<'_>> {
-    if let Some(rest) = line.strip_prefix("d ") {
-        let (mtime, path) = rest.split_once(' ')?;
-        Some((unescape_line(path)?, None, parse_time(mtime)?))
-    } else {
-        let (size, rest) = line.strip_prefix("f ")?.split_once(' ')?;
-        let (mtime, path) = rest.split_once(' ')?;
-        Some((unescape_line(path)?, Some(size.parse().ok()?), parse_time(mtime)?))
+    let bytes = line.as_bytes();
+    let (size, at) = match bytes.get(..2)? {
+        b"d " => (None, 2),
+        b"f " => {
+            let (size, end) = parse_number(bytes, 2)?;
+            (Some(u64::try_from(size).ok()?), end)
+        }
+        _ => return None,
+    };
+    let (mtime, end) = parse_number(bytes, at)?;
+    let path = line.get(end..)?;
+    Some((unescape_line(path)?, size, mtime))
+}
+
+/// The decimal number starting at `at` in `bytes` and ending at a space, and where what
+/// follows the space starts; `None` without digits or the space.
+fn parse_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
+    let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(at + digits) != Some(&b' ') {
+        return None;
     }
+    let text = &bytes[at..at + digits];
+    // Added up in 64 bits while they fit (times until the year 2554), faster than in 128.
+    let fast = text
+        .iter()
+        .try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+    let value = match fast {
+        Some(n) => u128::from(n),
+        None => std::str::from_utf8(text).ok()?.parse().ok()?,
+    };
+    Some((value, at + digits + 1))
 }
 
 /// A time in nanoseconds; read as 64 bits when it fits (until the year 2554), which is several
@@ -539,5 +569,35 @@ mod tests {
             files: Vec::new(),
         };
         assert!(!watch.unchanged(&dir.path().join("gone")));
+    }
+
+    #[test]
+    fn watch_entries_read_every_number_and_refuse_what_is_no_entry() {
+        let max = u128::MAX.to_string();
+        let beyond_64 = format!("d {} a", u128::from(u64::MAX) + 1);
+        let cases: [(&str, Option<(&str, Option<u64>, u128)>); 9] = [
+            ("d 0 ", Some(("", None, 0))),
+            (
+                "d 1795000000123456789 a b/c",
+                Some(("a b/c", None, 1_795_000_000_123_456_789)),
+            ),
+            (
+                "f 12 18446744073709551615 x.txt",
+                Some(("x.txt", Some(12), u128::from(u64::MAX))),
+            ),
+            (&beyond_64, Some(("a", None, u128::from(u64::MAX) + 1))),
+            ("d +1 a", None),
+            ("d 1", None),
+            ("f 1 a.txt", None),
+            ("f 18446744073709551616 1 a.txt", None),
+            ("x 1 a", None),
+        ];
+        for (line, expected) in cases {
+            let parsed = parse_entry(line).map(|(path, size, mtime)| (path.into_owned(), size, mtime));
+            let expected = expected.map(|(path, size, mtime)| (path.to_string(), size, mtime));
+            assert_eq!(parsed, expected, "{line:?}");
+        }
+        let line = format!("d {max} end");
+        assert_eq!(parse_entry(&line).map(|e| e.2), Some(u128::MAX));
     }
 }
