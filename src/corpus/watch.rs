@@ -575,7 +575,9 @@ mod tests {
     fn watch_entries_read_every_number_and_refuse_what_is_no_entry() {
         let max = u128::MAX.to_string();
         let beyond_64 = format!("d {} a", u128::from(u64::MAX) + 1);
-        let cases: [(&str, Option<(&str, Option<u64>, u128)>); 9] = [
+        /// A line and the path, size and time read from it.
+        type EntryCase<'a> = (&'a str, Option<(&'a str, Option<u64>, u128)>);
+        let cases: [EntryCase; 9] = [
             ("d 0 ", Some(("", None, 0))),
             (
                 "d 1795000000123456789 a b/c",
