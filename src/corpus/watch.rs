@@ -342,13 +342,12 @@ fn parse_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
         return None;
     }
     let text = &bytes[at..at + digits];
-    // Added up in 64 bits while they fit (times until the year 2554), faster than in 128.
-    let fast = text
-        .iter()
-        .try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')));
-    let value = match fast {
-        Some(n) => u128::from(n),
-        None => std::str::from_utf8(text).ok()?.parse().ok()?,
+    // 38 digits always fit 128 bits: added up without the checks of a parser; a longer
+    // number takes the parser, which refuses one too large.
+    let value = if digits <= 38 {
+        text.iter().fold(0u128, |n, b| n * 10 + u128::from(b - b'0'))
+    } else {
+        std::str::from_utf8(text).ok()?.parse().ok()?
     };
     Some((value, at + digits + 1))
 }
@@ -601,5 +600,7 @@ mod tests {
         }
         let line = format!("d {max} end");
         assert_eq!(parse_entry(&line).map(|e| e.2), Some(u128::MAX));
+        assert_eq!(parse_entry(&format!("d {max}0 end")), None);
+        assert_eq!(parse_entry(&format!("d 0{max} end")).map(|e| e.2), Some(u128::MAX));
     }
 }
