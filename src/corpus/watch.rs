@@ -601,6 +601,9 @@ mod tests {
         let line = format!("d {max} end");
         assert_eq!(parse_entry(&line).map(|e| e.2), Some(u128::MAX));
         assert_eq!(parse_entry(&format!("d {max}0 end")), None);
-        assert_eq!(parse_entry(&format!("d 0{max} end")).map(|e| e.2), Some(u128::MAX));
+        assert_eq!(
+            parse_entry(&format!("d 0{max} end")).map(|e| e.2),
+            Some(u128::MAX)
+        );
     }
 }
