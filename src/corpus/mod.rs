@@ -12,6 +12,7 @@ use walkdir::WalkDir;
 use crate::label::TAXONOMY_FILE;
 
 mod read;
+mod stat;
 mod watch;
 
 pub use read::{format_of, read};

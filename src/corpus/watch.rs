@@ -2,15 +2,16 @@
 //! index was built (folder times, the taxonomy, and small corpora's files), kept as lines of text.
 
 use std::borrow::Cow;
-#[cfg(any(not(unix), test))]
+#[cfg(test)]
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-#[cfg(any(not(unix), test))]
+#[cfg(test)]
 use super::mtime_ns;
+use super::stat::{Corpus, Kind};
 use super::Scan;
 use crate::label::TAXONOMY_FILE;
 
@@ -194,104 +195,6 @@ fn stat_threads(checks: usize) -> usize {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / 2).clamp(1, 4)
-}
-
-/// What a check needs of a `stat`: the kind of entry, its size and its modification time in
-/// nanoseconds since the epoch (0 before it, as [`mtime_ns`] gives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    kind: Kind,
-    size: u64,
-    mtime_ns: u128,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Dir,
-    File,
-    Other,
-}
-
-/// The corpus folder, opened once so that each path is looked up from it (`fstatat`) rather
-/// than from the file system's root: a path of the corpus is then a few names to resolve, not
-/// the folder's whole path again for each of the 1,500 folders of a large corpus.
-#[cfg(unix)]
-struct Corpus {
-    folder: rustix::fd::OwnedFd,
-}
-
-#[cfg(unix)]
-impl Corpus {
-    fn open(root: &Path) -> Option<Corpus> {
-        use rustix::fs::{Mode, OFlags};
-        // `O_PATH` (Linux) needs no read permission on the folder, as a `stat` through it does not.
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let folder = rustix::fs::open(root, flags, Mode::empty()).ok()?;
-        Some(Corpus { folder })
-    }
-
-    /// The `stat` of `relative` (links followed, as the walk follows them); the folder itself
-    /// for `""`.
-    fn stat(&self, relative: &str) -> Option<Stat> {
-        use rustix::fs::{AtFlags, FileType};
-        let stat = if relative.is_empty() {
-            rustix::fs::fstat(&self.folder)
-        } else {
-            rustix::fs::statat(&self.folder, relative, AtFlags::empty())
-        }
-        .ok()?;
-        let kind = match FileType::from_raw_mode(stat.st_mode as _) {
-            FileType::Directory => Kind::Dir,
-            FileType::RegularFile => Kind::File,
-            _ => Kind::Other,
-        };
-        // The field types differ between targets (32 or 64 bits): `as` converts whichever.
-        #[allow(clippy::unnecessary_cast)]
-        let (seconds, nanos, size) = (
-            stat.st_mtime as i64,
-            stat.st_mtime_nsec as u64,
-            stat.st_size as i64,
-        );
-        let mtime_ns = u128::try_from(seconds).map_or(0, |s| s * 1_000_000_000 + u128::from(nanos));
-        Some(Stat {
-            kind,
-            size: u64::try_from(size).unwrap_or(0),
-            mtime_ns,
-        })
-    }
-}
-
-/// Elsewhere, paths are joined to the corpus folder and statted with the standard library.
-#[cfg(not(unix))]
-struct Corpus {
-    root: std::path::PathBuf,
-}
-
-#[cfg(not(unix))]
-impl Corpus {
-    fn open(root: &Path) -> Option<Corpus> {
-        fs::metadata(root).ok().filter(fs::Metadata::is_dir)?;
-        Some(Corpus {
-            root: root.to_path_buf(),
-        })
-    }
-
-    fn stat(&self, relative: &str) -> Option<Stat> {
-        let m = fs::metadata(self.root.join(relative)).ok()?;
-        let kind = match (m.is_dir(), m.is_file()) {
-            (true, _) => Kind::Dir,
-            (_, true) => Kind::File,
-            _ => Kind::Other,
-        };
-        Some(Stat {
-            kind,
-            size: m.len(),
-            mtime_ns: mtime_ns(&m),
-        })
-    }
 }
 
 /// Watches with fewer entries than this are checked on one thread.
