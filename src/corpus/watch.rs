@@ -245,10 +245,13 @@ fn parse_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
         return None;
     }
     let text = &bytes[at..at + digits];
-    // 38 digits always fit 128 bits: added up without the checks of a parser; a longer
-    // number takes the parser, which refuses one too large.
-    let value = if digits <= 38 {
-        text.iter().fold(0u128, |n, b| n * 10 + u128::from(b - b'0'))
+    // Up to 36 digits are added up as two halves of at most 18, each of which fits 64 bits
+    // (a time has 19): faster than a parser's checks or 128-bit steps. A longer number takes
+    // the parser, which refuses one too large.
+    let value = if digits <= 36 {
+        let (high, low) = text.split_at(digits.saturating_sub(18));
+        let add_up = |part: &[u8]| part.iter().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        u128::from(add_up(high)) * 1_000_000_000_000_000_000 + u128::from(add_up(low))
     } else {
         std::str::from_utf8(text).ok()?.parse().ok()?
     };
