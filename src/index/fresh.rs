@@ -9,9 +9,9 @@ use anyhow::{anyhow, Context as _, Result};
 use super::build::{build_or_update, BuildSettings};
 use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock};
 use super::open::{damaged_files, open_live, read_stamp, LiveIndex, Unfit};
-use super::stamp::{canonical, watch_unchanged, Stamp};
+use super::stamp::{canonical, read_watch_text, watch_unchanged, Stamp};
 use super::vectors::VectorSettings;
-use crate::corpus::Scan;
+use crate::corpus::{Scan, Watch};
 use crate::model::Progress;
 use crate::prepare;
 
@@ -94,9 +94,10 @@ pub fn open_fresh(
     Ok(live)
 }
 
-/// The common case of a search, made without waiting for the freshness check: the live index
-/// is opened as it is and `search` runs on it while another thread checks it against the
-/// corpus ([`check_live_stamp`], started before the index is opened, from the stamp alone);
+/// The common case of a search, made without waiting for the freshness check: the live
+/// commit's watch is read ([`LiveWatch`]), the live index is opened as it is and `search` runs
+/// on it while another thread checks the watch against the corpus (a small watch, a few
+/// `stat` calls, is checked on this thread first: that costs less than starting a thread);
 /// what the search gave counts only when the check finds nothing changed for the very commit
 /// that was searched. `None` whenever anything else happens (no usable index, a stale one, a
 /// commit made between the two, a failed search, [`Freshness::AsIs`]): the caller then takes
@@ -110,17 +111,27 @@ pub fn search_while_checking<T>(
         return None;
     }
     let dir = IndexDir::new(&settings.root).ok()?;
-    let (checked, opened) = std::thread::scope(|scope| {
-        let checking = scope.spawn(|| check_live_stamp(&dir, &settings.corpus));
-        let opened = open_live(&dir).ok().map(|live| {
+    let watch = LiveWatch::read(&dir, &settings.corpus)?;
+    let open_and_search = || {
+        open_live(&dir).ok().map(|live| {
             let searched = search(&live);
             (live, searched)
-        });
-        (checking.join().ok().flatten(), opened)
-    });
+        })
+    };
+    let (unchanged, opened) = if watch.text.len() <= INLINE_WATCH_BYTES {
+        if !watch.unchanged() {
+            return None;
+        }
+        (true, open_and_search())
+    } else {
+        std::thread::scope(|scope| {
+            let checking = scope.spawn(|| watch.unchanged());
+            let opened = open_and_search();
+            (checking.join().unwrap_or(false), opened)
+        })
+    };
     let (live, searched) = opened?;
-    let (generation, stamp) = checked?;
-    if generation != live.generation || stamp != live.stamp {
+    if !unchanged || watch.generation != live.generation || watch.stamp != live.stamp {
         return None;
     }
     let found = searched.ok()?;
@@ -128,18 +139,45 @@ pub fn search_while_checking<T>(
     Some((live, found))
 }
 
-/// The live generation and its stamp, read from the commit without opening the index, when
-/// the corpus looks as that commit's watch recorded ([`check`] without an opened index);
-/// `None` when it does not, or anything cannot be read.
-fn check_live_stamp(dir: &IndexDir, corpus: &CorpusChoice) -> Option<(PathBuf, Stamp)> {
-    let generation = dir.current().ok()??;
-    let stamp = read_stamp(&generation).ok()?;
-    let root = match corpus {
-        CorpusChoice::Given(path) => canonical(path),
-        CorpusChoice::AsBuilt { .. } => stamp.corpus.clone(),
-    };
-    let unchanged = stamp.corpus == root && watch_unchanged(&generation, &stamp, &root).ok()?;
-    unchanged.then_some((generation, stamp))
+/// Watches up to this size (about 60 folders and files) are checked before the search, on
+/// the calling thread; larger ones beside it.
+const INLINE_WATCH_BYTES: usize = 4096;
+
+/// The watch of the live commit, read from its stamp without opening the index, for the
+/// corpus it is to be checked against.
+struct LiveWatch {
+    generation: PathBuf,
+    stamp: Stamp,
+    root: PathBuf,
+    text: String,
+}
+
+impl LiveWatch {
+    /// `None` when anything cannot be read, or the corpus is not the one the index was built
+    /// from (the slow path says so).
+    fn read(dir: &IndexDir, corpus: &CorpusChoice) -> Option<LiveWatch> {
+        let generation = dir.current().ok()??;
+        let stamp = read_stamp(&generation).ok()?;
+        let root = match corpus {
+            CorpusChoice::Given(path) => canonical(path),
+            CorpusChoice::AsBuilt { .. } => stamp.corpus.clone(),
+        };
+        if stamp.corpus != root {
+            return None;
+        }
+        let text = read_watch_text(&generation, &stamp).ok()?;
+        Some(LiveWatch {
+            generation,
+            stamp,
+            root,
+            text,
+        })
+    }
+
+    /// Whether the corpus looks as the watch recorded ([`check`] without an opened index).
+    fn unchanged(&self) -> bool {
+        Watch::text_unchanged(&self.text, &self.root) == Some(true)
+    }
 }
 
 /// Repairs the index after `failure`, a search that failed on `live`: when some of its files

@@ -255,9 +255,15 @@ pub(super) fn read_watch(dir: &Path, stamp: &Stamp) -> Result<Watch> {
 /// Whether the corpus at `root` looks as the watch the stamp of the generation in `dir` names
 /// recorded ([`Watch::text_unchanged`]: read and checked without making the watch).
 pub(super) fn watch_unchanged(dir: &Path, stamp: &Stamp, root: &Path) -> Result<bool> {
+    let text = read_watch_text(dir, stamp)?;
+    Watch::text_unchanged(&text, root)
+        .ok_or_else(|| anyhow!("{} is damaged", dir.join(&stamp.watch).display()))
+}
+
+/// The text of the watch the stamp of the generation in `dir` names.
+pub(super) fn read_watch_text(dir: &Path, stamp: &Stamp) -> Result<String> {
     let path = dir.join(&stamp.watch);
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Watch::text_unchanged(&text, root).ok_or_else(|| anyhow!("{} is damaged", path.display()))
+    fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Removes the manifests and watches the live stamp does not name (left by earlier updates or
