@@ -6,12 +6,12 @@
 //! | `schema.rs` | fields, analyzer, searchable fields, longest word, passage → document |
 //! | `folder.rs` | the folder: `CURRENT`, the lock and its bounded waits, generations, leftovers |
 //! | `directory.rs` | tantivy's directory of a generation: readable files, a meta lock that never hangs |
-//! | `stamp.rs` | the stamp of each commit and the per-file manifest |
+//! | `stamp.rs` | the stamp of each commit, the per-file manifest and the watch, as lines of text |
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
 //! | `open.rs` | open the live generation: stamp, tantivy's index, taxonomy copy, vectors; why it is unfit |
 //! | `fresh.rs` | judge the live index current (beside a search, or before), build or repair it |
 //! | `vectors.rs` | passage and sentence vectors: the file, making them, nearest passages |
-//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing) |
+//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing); stemming some words only (snippets) |
 
 use std::path::Path;
 

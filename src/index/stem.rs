@@ -1,5 +1,6 @@
-//! Stemming with a memory of the words already stemmed: the English stemmer is the costliest
-//! step of analysing text, and a corpus repeats the same few thousand words over and over.
+//! Stemming with a memory of the words already stemmed (the English stemmer is the costliest
+//! step of analysing text, and a corpus repeats its words), and stemming only the words that
+//! may be a query's terms, for snippets.
 
 use std::collections::HashMap;
 
