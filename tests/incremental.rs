@@ -250,3 +250,27 @@ fn a_file_edited_in_place_is_seen_by_the_next_query_of_a_small_corpus() {
     assert!(run.stderr.contains("updating the index"), "{}", run.stderr);
     assert_eq!(run.json().total_hits, 1);
 }
+
+#[test]
+fn a_query_sees_a_file_added_in_a_deep_folder_then_its_folder_renamed() {
+    let env = indexed_env();
+    let deep = env.corpus().join("coast/north/far");
+    fs::create_dir_all(&deep).expect("mkdir");
+    env.run(&["index"]).expect_code(0);
+    fs::write(
+        deep.join("puffins.txt"),
+        "Puffins\n\nA puffin nested on the far northern cliffs.\n",
+    )
+    .expect("write");
+    let run = env.run(&["query", "puffin", "--json"]).expect_code(0);
+    assert!(run.stderr.contains("updating the index"), "{}", run.stderr);
+    assert_eq!(run.json().hits[0].source, "coast/north/far/puffins.txt");
+    fs::rename(env.corpus().join("coast/north"), env.corpus().join("coast/south")).expect("mv");
+    let run = env.run(&["query", "puffin", "--json"]).expect_code(0);
+    assert!(run.stderr.contains("updating the index"), "{}", run.stderr);
+    let results = run.json();
+    assert_eq!(results.total_hits, 1);
+    assert_eq!(results.hits[0].source, "coast/south/far/puffins.txt");
+    let again = env.run(&["query", "puffin"]).expect_code(0);
+    assert!(again.stderr.is_empty(), "{}", again.stderr);
+}

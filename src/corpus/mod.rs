@@ -12,10 +12,12 @@ use walkdir::WalkDir;
 use crate::label::TAXONOMY_FILE;
 
 mod read;
+mod stat;
 mod watch;
 
 pub use read::{format_of, read};
 pub use watch::Watch;
+pub(crate) use watch::{escape_line, unescape_line};
 
 /// A file found in the corpus, with what `stat` says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,13 +2,17 @@
 //! index was built (folder times, the taxonomy, and small corpora's files), kept as lines of text.
 
 use std::borrow::Cow;
+#[cfg(test)]
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{mtime_ns, Scan};
+#[cfg(test)]
+use super::mtime_ns;
+use super::stat::{Corpus, Kind};
+use super::Scan;
 use crate::label::TAXONOMY_FILE;
 
 /// What `query` looks at to tell, cheaply, whether the corpus changed since a build: the
@@ -67,7 +71,7 @@ impl Watch {
 
     /// Reads what [`Watch::to_text`] wrote; `None` for anything else.
     pub fn from_text(text: &str) -> Option<Watch> {
-        let mut lines = text.lines();
+        let mut lines = watch_lines(text);
         if lines.next()? != WATCH_HEADER {
             return None;
         }
@@ -106,7 +110,7 @@ impl Watch {
     /// the watch: a query reads one before every search, and the paths need no copy to be
     /// statted. `None` when the text is no watch.
     pub fn text_unchanged(text: &str, root: &Path) -> Option<bool> {
-        let mut lines = text.lines();
+        let mut lines = watch_lines(text);
         if lines.next()? != WATCH_HEADER {
             return None;
         }
@@ -123,63 +127,74 @@ impl Watch {
 /// size), its size and its modification time.
 type Check<'a> = (Cow<'a, str>, Option<u64>, u128);
 
-/// Whether the taxonomy and every checked path of the corpus at `root` are as recorded. Large
-/// watches are checked on one thread per core (a `stat` is a few microseconds on overlay file
-/// systems; 1,500 folders take milliseconds on one thread).
+/// Whether the taxonomy and every checked path of the corpus at `root` are as recorded. Each
+/// path is statted relative to the corpus folder, opened once ([`Corpus`]), and large watches
+/// are split between threads ([`stat_threads`]).
 fn unchanged(root: &Path, taxonomy: Option<(u64, u128)>, checks: &[Check]) -> bool {
-    let taxonomy_now = fs::metadata(root.join(TAXONOMY_FILE))
-        .ok()
-        .filter(fs::Metadata::is_file)
-        .map(|m| (m.len(), mtime_ns(&m)));
+    unchanged_on(root, taxonomy, checks, stat_threads(checks.len()))
+}
+
+/// [`unchanged`] on `threads` threads.
+fn unchanged_on(root: &Path, taxonomy: Option<(u64, u128)>, checks: &[Check], threads: usize) -> bool {
+    // A corpus folder that cannot be opened is gone or unreadable: changed either way.
+    let Some(corpus) = Corpus::open(root) else {
+        return false;
+    };
+    let taxonomy_now = corpus
+        .stat(TAXONOMY_FILE)
+        .filter(|s| s.kind == Kind::File)
+        .map(|s| (s.size, s.mtime_ns));
     if taxonomy_now != taxonomy {
         return false;
     }
-    // Paths are made in one buffer (joining a path for each stat cost more than the
-    // parsing); a root that is not Unicode takes `Path::join`.
-    let same = |(relative, size, mtime): &Check, buffer: &mut String| {
-        let metadata = match root.to_str() {
-            _ if relative.is_empty() => fs::metadata(root),
-            Some(base) => {
-                buffer.clear();
-                buffer.push_str(base);
-                buffer.push('/');
-                buffer.push_str(relative);
-                fs::metadata(&*buffer)
-            }
-            None => fs::metadata(root.join(&**relative)),
-        };
-        metadata.is_ok_and(|m| {
+    let same = |(relative, size, mtime): &Check| {
+        corpus.stat(relative).is_some_and(|s| {
             let kind_and_size = match size {
-                None => m.is_dir(),
-                Some(size) => m.is_file() && m.len() == *size,
+                None => s.kind == Kind::Dir,
+                Some(size) => s.kind == Kind::File && s.size == *size,
             };
-            kind_and_size && mtime_ns(&m) == *mtime
+            kind_and_size && s.mtime_ns == *mtime
         })
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if checks.len() < PARALLEL_STAT_MIN || threads < 2 {
-        let mut buffer = String::new();
-        return checks.iter().all(|check| same(check, &mut buffer));
+    if threads < 2 {
+        return checks.iter().all(same);
     }
     let changed = AtomicBool::new(false);
     let chunk = checks.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        for part in checks.chunks(chunk) {
+        let mut parts = checks.chunks(chunk);
+        // The calling thread takes the first part itself: one thread fewer to start.
+        let first = parts.next().unwrap_or_default();
+        for part in parts {
             let (changed, same) = (&changed, &same);
-            scope.spawn(move || {
-                let mut buffer = String::new();
-                for check in part {
-                    if changed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if !same(check, &mut buffer) {
-                        changed.store(true, Ordering::Relaxed);
-                    }
-                }
-            });
+            scope.spawn(move || check_part(part, changed, same));
         }
+        check_part(first, &changed, &same);
     });
     !changed.load(Ordering::Relaxed)
+}
+
+/// Checks `part` until one check fails (then sets `changed`) or another part has failed.
+fn check_part(part: &[Check], changed: &AtomicBool, same: &dyn Fn(&Check) -> bool) {
+    for check in part {
+        if changed.load(Ordering::Relaxed) {
+            return;
+        }
+        if !same(check) {
+            changed.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// How many threads stat `checks` paths: one below [`PARALLEL_STAT_MIN`]; else half the cores
+/// (at most 4), because a query checks beside its search, which keeps a core busy itself.
+fn stat_threads(checks: usize) -> usize {
+    if checks < PARALLEL_STAT_MIN {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 4)
 }
 
 /// Watches with fewer entries than this are checked on one thread.
@@ -199,16 +214,48 @@ fn parse_taxonomy(line: &str) -> Option<Option<(u64, u128)>> {
     }
 }
 
-/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text.
+/// The lines of a watch's text (a line break ends each; paths hold none, being escaped).
+fn watch_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.strip_suffix('\n').unwrap_or(text).split('\n')
+}
+
+/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text. Read
+/// byte by byte: a query reads 1,500 of them before it may answer, and splitting each with the
+/// standard library's searches and number parsers cost three times the `stat` calls' own work.
 fn parse_entry(line: &str) -> Option<Check<'_>> {
-    if let Some(rest) = line.strip_prefix("d ") {
-        let (mtime, path) = rest.split_once(' ')?;
-        Some((unescape_line(path)?, None, parse_time(mtime)?))
-    } else {
-        let (size, rest) = line.strip_prefix("f ")?.split_once(' ')?;
-        let (mtime, path) = rest.split_once(' ')?;
-        Some((unescape_line(path)?, Some(size.parse().ok()?), parse_time(mtime)?))
+    let bytes = line.as_bytes();
+    let (size, at) = match bytes.get(..2)? {
+        b"d " => (None, 2),
+        b"f " => {
+            let (size, end) = parse_number(bytes, 2)?;
+            (Some(u64::try_from(size).ok()?), end)
+        }
+        _ => return None,
+    };
+    let (mtime, end) = parse_number(bytes, at)?;
+    let path = line.get(end..)?;
+    Some((unescape_line(path)?, size, mtime))
+}
+
+/// The decimal number starting at `at` in `bytes` and ending at a space, and where what
+/// follows the space starts; `None` without digits or the space.
+fn parse_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
+    let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(at + digits) != Some(&b' ') {
+        return None;
     }
+    let text = &bytes[at..at + digits];
+    // Up to 36 digits are added up as two halves of at most 18, each of which fits 64 bits
+    // (a time has 19): faster than a parser's checks or 128-bit steps. A longer number takes
+    // the parser, which refuses one too large.
+    let value = if digits <= 36 {
+        let (high, low) = text.split_at(digits.saturating_sub(18));
+        let add_up = |part: &[u8]| part.iter().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        u128::from(add_up(high)) * 1_000_000_000_000_000_000 + u128::from(add_up(low))
+    } else {
+        std::str::from_utf8(text).ok()?.parse().ok()?
+    };
+    Some((value, at + digits + 1))
 }
 
 /// A time in nanoseconds; read as 64 bits when it fits (until the year 2554), which is several
@@ -221,7 +268,7 @@ fn parse_time(text: &str) -> Option<u128> {
 }
 
 /// A path on one line: `\` and line breaks escaped.
-fn escape_line(path: &str) -> String {
+pub(crate) fn escape_line(path: &str) -> String {
     if !path.contains(['\\', '\n', '\r']) {
         return path.to_string();
     }
@@ -231,7 +278,7 @@ fn escape_line(path: &str) -> String {
 }
 
 /// The path [`escape_line`] escaped; `None` for an escape it does not write.
-fn unescape_line(line: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn unescape_line(line: &str) -> Option<Cow<'_, str>> {
     if !line.contains('\\') {
         return Some(Cow::Borrowed(line));
     }
@@ -312,5 +359,157 @@ mod tests {
         ] {
             assert_eq!(Watch::from_text(text), None, "{text:?}");
         }
+    }
+    /// A corpus of nested folders (`a/b/c` and 300 more, so that the check is split between
+    /// threads), a taxonomy and a document in each of two folders.
+    fn nested_corpus() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b/c")).expect("folders");
+        for i in 0..300 {
+            fs::create_dir(root.join(format!("a/b/many-{i:03}"))).expect("folder");
+        }
+        fs::write(root.join("a/b/c/deep.txt"), "Deep\n\nA document deep down.\n").expect("write");
+        fs::write(root.join("top.md"), "# Top\n\nA document at the top.\n").expect("write");
+        fs::write(
+            root.join(TAXONOMY_FILE),
+            "[[roles]]\nslug = \"ceo\"\nname = \"CEO\"\n",
+        )
+        .expect("write");
+        dir
+    }
+
+    /// A change to a corpus, named, done to the folder given.
+    type Change = (&'static str, fn(&Path));
+
+    #[test]
+    fn check_sees_every_change_the_watch_promises_on_one_thread_or_several() {
+        let changes: [Change; 10] = [
+            ("a document added in a deep folder", |root| {
+                fs::write(root.join("a/b/c/new.txt"), "New\n").expect("write")
+            }),
+            ("a document added in the last folder", |root| {
+                fs::write(root.join("a/b/many-299/new.txt"), "New\n").expect("write")
+            }),
+            ("a document removed", |root| {
+                fs::remove_file(root.join("a/b/c/deep.txt")).expect("rm")
+            }),
+            ("a document renamed", |root| {
+                fs::rename(root.join("top.md"), root.join("top-renamed.md")).expect("mv")
+            }),
+            ("a folder renamed", |root| {
+                fs::rename(root.join("a/b/c"), root.join("a/b/renamed")).expect("mv")
+            }),
+            ("a folder added", |root| {
+                fs::create_dir(root.join("a/b/c/d")).expect("mkdir")
+            }),
+            ("a folder removed", |root| {
+                fs::remove_dir(root.join("a/b/many-150")).expect("rmdir")
+            }),
+            ("the taxonomy edited", |root| {
+                fs::write(
+                    root.join(TAXONOMY_FILE),
+                    "[[roles]]\nslug = \"cto\"\nname = \"Chief\"\n",
+                )
+                .expect("write")
+            }),
+            ("the taxonomy removed", |root| {
+                fs::remove_file(root.join(TAXONOMY_FILE)).expect("rm")
+            }),
+            ("a document rewritten in place (a small corpus)", |root| {
+                fs::write(root.join("a/b/c/deep.txt"), "Deep\n\nRewritten, and longer.\n").expect("write")
+            }),
+        ];
+        for (name, change) in changes {
+            let dir = nested_corpus();
+            let root = dir.path();
+            let watch = Watch::of(&crate::corpus::scan(root).expect("scan"));
+            assert_eq!(watch.dirs.len(), 304, "{name}");
+            let text = watch.to_text();
+            let owned: Vec<(String, Option<u64>, u128)> = text
+                .lines()
+                .skip(2)
+                .map(|line| {
+                    let (path, size, mtime) = parse_entry(line).expect("entry");
+                    (path.into_owned(), size, mtime)
+                })
+                .collect();
+            let checks: Vec<Check> = owned
+                .iter()
+                .map(|(path, size, mtime)| (Cow::Borrowed(path.as_str()), *size, *mtime))
+                .collect();
+            let unchanged_on_threads = |threads| unchanged_on(root, watch.taxonomy, &checks, threads);
+            for threads in [1, 3] {
+                assert!(unchanged_on_threads(threads), "before: {name}, {threads} threads");
+            }
+            assert_eq!(
+                Watch::text_unchanged(&watch.to_text(), root),
+                Some(true),
+                "{name}"
+            );
+            // Folder times tick with the kernel's clock: let it tick before the change.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            change(root);
+            for threads in [1, 3] {
+                assert!(
+                    !unchanged_on_threads(threads),
+                    "{name} not seen on {threads} threads"
+                );
+            }
+            assert_eq!(
+                Watch::text_unchanged(&watch.to_text(), root),
+                Some(false),
+                "{name}"
+            );
+            assert!(!watch.unchanged(root), "{name}");
+        }
+    }
+
+    #[test]
+    fn check_of_a_missing_corpus_folder_is_changed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let watch = Watch {
+            dirs: vec![(String::new(), 1)],
+            taxonomy: None,
+            files: Vec::new(),
+        };
+        assert!(!watch.unchanged(&dir.path().join("gone")));
+    }
+
+    #[test]
+    fn watch_entries_read_every_number_and_refuse_what_is_no_entry() {
+        let max = u128::MAX.to_string();
+        let beyond_64 = format!("d {} a", u128::from(u64::MAX) + 1);
+        /// A line and the path, size and time read from it.
+        type EntryCase<'a> = (&'a str, Option<(&'a str, Option<u64>, u128)>);
+        let cases: [EntryCase; 9] = [
+            ("d 0 ", Some(("", None, 0))),
+            (
+                "d 1795000000123456789 a b/c",
+                Some(("a b/c", None, 1_795_000_000_123_456_789)),
+            ),
+            (
+                "f 12 18446744073709551615 x.txt",
+                Some(("x.txt", Some(12), u128::from(u64::MAX))),
+            ),
+            (&beyond_64, Some(("a", None, u128::from(u64::MAX) + 1))),
+            ("d +1 a", None),
+            ("d 1", None),
+            ("f 1 a.txt", None),
+            ("f 18446744073709551616 1 a.txt", None),
+            ("x 1 a", None),
+        ];
+        for (line, expected) in cases {
+            let parsed = parse_entry(line).map(|(path, size, mtime)| (path.into_owned(), size, mtime));
+            let expected = expected.map(|(path, size, mtime)| (path.to_string(), size, mtime));
+            assert_eq!(parsed, expected, "{line:?}");
+        }
+        let line = format!("d {max} end");
+        assert_eq!(parse_entry(&line).map(|e| e.2), Some(u128::MAX));
+        assert_eq!(parse_entry(&format!("d {max}0 end")), None);
+        assert_eq!(
+            parse_entry(&format!("d 0{max} end")).map(|e| e.2),
+            Some(u128::MAX)
+        );
     }
 }

@@ -14,7 +14,7 @@ use tantivy::{Index, IndexSettings, IndexWriter, Term};
 
 use super::directory::GenerationDirectory;
 use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
-use super::fresh::{open_live, LiveIndex};
+use super::open::{open_live, LiveIndex};
 use super::schema::{indexing_analyzer, passage_document, schema, Fields, ANALYZER};
 use super::stamp::{
     canonical, read_manifest, read_watch, remove_unnamed, write_manifest, write_watch, FileRecord,

@@ -2,67 +2,18 @@
 //! update or repair it when not. It tells its caller what it does through [`Notice`]s; it never prints.
 
 use std::fmt;
-use std::fs;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _, Result};
-use serde::Deserialize;
-use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use super::build::{build_or_update, BuildSettings};
-use super::directory::GenerationDirectory;
-use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock, CURRENT};
-use super::schema::{analyzer, Fields, ANALYZER, FORMAT_VERSION};
-use super::stamp::{canonical, taxonomy_hash, watch_unchanged, Stamp};
-use super::vectors::{StoredVectors, VectorSettings};
-use crate::corpus::Scan;
-use crate::label::{Taxonomy, TAXONOMY_FILE};
+use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock};
+use super::open::{damaged_files, open_live, read_stamp, LiveIndex, Unfit};
+use super::stamp::{canonical, read_watch_text, watch_unchanged, Stamp};
+use super::vectors::VectorSettings;
+use crate::corpus::{Scan, Watch};
 use crate::model::Progress;
 use crate::prepare;
-
-/// The live generation of an index, opened for searching, with what it was built from.
-pub struct LiveIndex {
-    /// The generation folder it was opened from (the stamp names files in it).
-    pub generation: PathBuf,
-    pub index: Index,
-    pub reader: IndexReader,
-    pub fields: Fields,
-    pub stamp: Stamp,
-    /// The taxonomy the passages were labelled with (empty if the corpus had none).
-    pub taxonomy: Taxonomy,
-    /// Vectors of each passage and its sentences, when the index was built with them; read
-    /// only by a search by meaning.
-    pub vectors: Option<StoredVectors>,
-}
-
-/// Why an index cannot be used as it is: it is missing, cannot be read, is damaged or of
-/// another format, or it no longer matches the corpus.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Unfit {
-    Missing,
-    Unreadable(String),
-    /// Files whose checksums no longer match what was written.
-    Damaged(Vec<String>),
-    OtherFormat(u32),
-    OtherCorpus(PathBuf),
-    CorpusChanged,
-}
-
-impl fmt::Display for Unfit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unfit::Missing => write!(f, "no index yet"),
-            Unfit::Unreadable(why) => write!(f, "index is unreadable ({why})"),
-            Unfit::Damaged(files) => write!(f, "index is damaged (bad checksum in {})", files.join(", ")),
-            Unfit::OtherFormat(v) => {
-                write!(f, "index has format {v}, this rsearch writes {FORMAT_VERSION}")
-            }
-            Unfit::OtherCorpus(p) => write!(f, "index was built from another corpus ({})", p.display()),
-            Unfit::CorpusChanged => write!(f, "corpus changed since the index was built"),
-        }
-    }
-}
 
 /// Whether to bring the index up to date with its corpus before using it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,12 +94,15 @@ pub fn open_fresh(
     Ok(live)
 }
 
-/// The common case of a search, made without waiting for the freshness check: the live index
-/// is opened as it is and `search` runs on it while another thread checks it against the
-/// corpus ([`check`]); what the search gave counts only when the check finds nothing changed.
-/// `None` whenever anything else happens (no usable index, a stale one, a failed search,
-/// [`Freshness::AsIs`]): the caller then takes [`open_fresh`], which checks, builds, repairs
-/// and reports as it should, so the answer and every message are as they would have been.
+/// The common case of a search, made without waiting for the freshness check: the live
+/// commit's watch is read ([`LiveWatch`]), the live index is opened as it is and `search` runs
+/// on it while another thread checks the watch against the corpus (a small watch, a few
+/// `stat` calls, is checked on this thread first: that costs less than starting a thread);
+/// what the search gave counts only when the check finds nothing changed for the very commit
+/// that was searched. `None` whenever anything else happens (no usable index, a stale one, a
+/// commit made between the two, a failed search, [`Freshness::AsIs`]): the caller then takes
+/// [`open_fresh`], which checks, builds, repairs and reports as it should, so the answer and
+/// every message are as they would have been.
 pub fn search_while_checking<T>(
     settings: &OpenSettings,
     search: impl FnOnce(&LiveIndex) -> Result<T>,
@@ -157,19 +111,73 @@ pub fn search_while_checking<T>(
         return None;
     }
     let dir = IndexDir::new(&settings.root).ok()?;
-    let live = open_live(&dir).ok()?;
-    let corpus_root = match &settings.corpus {
-        CorpusChoice::Given(path) => path.clone(),
-        CorpusChoice::AsBuilt { .. } => live.stamp.corpus.clone(),
+    let watch = LiveWatch::read(&dir, &settings.corpus)?;
+    let open_and_search = || {
+        open_live(&dir).ok().map(|live| {
+            let searched = search(&live);
+            (live, searched)
+        })
     };
-    let (current, searched) = std::thread::scope(|scope| {
-        let checking = scope.spawn(|| check(&live, &corpus_root).is_none());
-        let searched = search(&live);
-        (checking.join().unwrap_or(false), searched)
-    });
-    let found = searched.ok().filter(|_| current)?;
+    let (unchanged, opened) = if watch.text.len() <= INLINE_WATCH_BYTES {
+        if !watch.unchanged() {
+            return None;
+        }
+        (true, open_and_search())
+    } else {
+        std::thread::scope(|scope| {
+            let checking = scope.spawn(|| watch.unchanged());
+            let opened = open_and_search();
+            (checking.join().unwrap_or(false), opened)
+        })
+    };
+    let (live, searched) = opened?;
+    if !unchanged || watch.generation != live.generation || watch.stamp != live.stamp {
+        return None;
+    }
+    let found = searched.ok()?;
     dir.remove_leftovers_if_idle();
     Some((live, found))
+}
+
+/// Watches up to this size (about 60 folders and files) are checked before the search, on
+/// the calling thread; larger ones beside it.
+const INLINE_WATCH_BYTES: usize = 4096;
+
+/// The watch of the live commit, read from its stamp without opening the index, for the
+/// corpus it is to be checked against.
+struct LiveWatch {
+    generation: PathBuf,
+    stamp: Stamp,
+    root: PathBuf,
+    text: String,
+}
+
+impl LiveWatch {
+    /// `None` when anything cannot be read, or the corpus is not the one the index was built
+    /// from (the slow path says so).
+    fn read(dir: &IndexDir, corpus: &CorpusChoice) -> Option<LiveWatch> {
+        let generation = dir.current().ok()??;
+        let stamp = read_stamp(&generation).ok()?;
+        let root = match corpus {
+            CorpusChoice::Given(path) => canonical(path),
+            CorpusChoice::AsBuilt { .. } => stamp.corpus.clone(),
+        };
+        if stamp.corpus != root {
+            return None;
+        }
+        let text = read_watch_text(&generation, &stamp).ok()?;
+        Some(LiveWatch {
+            generation,
+            stamp,
+            root,
+            text,
+        })
+    }
+
+    /// Whether the corpus looks as the watch recorded ([`check`] without an opened index).
+    fn unchanged(&self) -> bool {
+        Watch::text_unchanged(&self.text, &self.root) == Some(true)
+    }
 }
 
 /// Repairs the index after `failure`, a search that failed on `live`: when some of its files
@@ -336,28 +344,6 @@ fn unusable(dir: &IndexDir, why: &Unfit) -> anyhow::Error {
     }
 }
 
-/// Opens the live index. A generation removed by a concurrent writer between reading
-/// `CURRENT` and opening it is retried once with the new `CURRENT`.
-pub(super) fn open_live(dir: &IndexDir) -> Result<LiveIndex, Unfit> {
-    match open_once(dir) {
-        Err(Unfit::Unreadable(_)) => open_once(dir),
-        other => other,
-    }
-}
-
-fn open_once(dir: &IndexDir) -> Result<LiveIndex, Unfit> {
-    let generation = match dir.current() {
-        Ok(Some(generation)) => generation,
-        Ok(None) => return Err(Unfit::Missing),
-        Err(e) => return Err(Unfit::Unreadable(format!("{e:#}"))),
-    };
-    // tantivy may panic on some corrupted files; a damaged index must read as damaged.
-    match catch_unwind(AssertUnwindSafe(|| open_generation(&generation))) {
-        Ok(result) => result,
-        Err(_) => Err(Unfit::Unreadable("corrupted index files".into())),
-    }
-}
-
 /// Checks an opened index against the corpus as it is now, cheaply: the folder it was built
 /// from, then the folder and file times its `Watch` recorded (no walk of the corpus). A reader
 /// that keeps an index open (the server) asks this to learn when to update it.
@@ -370,99 +356,5 @@ pub fn check(live: &LiveIndex, corpus_root: &Path) -> Option<Unfit> {
         Err(e) => Some(Unfit::Unreadable(format!("{e:#}"))),
         Ok(false) => Some(Unfit::CorpusChanged),
         Ok(true) => None,
-    }
-}
-
-/// Files of an opened index whose checksums do not match: called when a search fails, to tell
-/// a damaged index (rebuild it) from a bug. Reading every file is too slow for each query.
-fn damaged_files(live: &LiveIndex) -> Vec<String> {
-    let check = catch_unwind(AssertUnwindSafe(|| live.index.validate_checksum()));
-    let mut names = match check {
-        Ok(Ok(files)) => {
-            let mut names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            names.sort();
-            names
-        }
-        Ok(Err(e)) => vec![format!("unreadable: {e}")],
-        Err(_) => vec!["unreadable".to_string()],
-    };
-    if let Some(vectors) = live.vectors.as_ref().filter(|v| v.verify().is_err()) {
-        names.push(vectors.name());
-    }
-    names
-}
-
-fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
-    let unreadable = |e: &dyn fmt::Display| Unfit::Unreadable(e.to_string());
-    if !dir.is_dir() {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy();
-        return Err(unreadable(&format!("{CURRENT} names {name:?}, which is missing")));
-    }
-    let directory = GenerationDirectory::open(dir).map_err(|e| unreadable(&e))?;
-    let index = Index::open(directory).map_err(|e| Unfit::Unreadable(describe(&e)))?;
-    let payload = index
-        .load_metas()
-        .map_err(|e| Unfit::Unreadable(describe(&e)))?
-        .payload
-        .ok_or_else(|| unreadable(&"no version stamp"))?;
-    // The format is read first: a stamp of another format may not have this one's fields.
-    #[derive(Deserialize)]
-    struct FormatOnly {
-        format: u32,
-    }
-    let format: FormatOnly = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    if format.format != FORMAT_VERSION {
-        return Err(Unfit::OtherFormat(format.format));
-    }
-    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| unreadable(&e))?;
-    index.tokenizers().register(ANALYZER, analyzer());
-    let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()
-        .map_err(|e: tantivy::TantivyError| Unfit::Unreadable(describe(&e)))?;
-    let taxonomy = match (fs::read_to_string(dir.join(TAXONOMY_FILE)), &stamp.taxonomy) {
-        (Ok(text), Some(hash)) if taxonomy_hash(&text) != *hash => {
-            return Err(Unfit::Damaged(vec![TAXONOMY_FILE.to_string()]))
-        }
-        (Ok(text), _) => Taxonomy::parse(&text).map_err(|e| unreadable(&e))?,
-        (Err(e), None) if e.kind() == std::io::ErrorKind::NotFound => Taxonomy::default(),
-        (Err(e), _) => return Err(unreadable(&format!("{TAXONOMY_FILE}: {e}"))),
-    };
-    // Read when a search by meaning first needs them; a damaged file then fails that search,
-    // and `repair` finds it.
-    let vectors = stamp
-        .vectors
-        .as_ref()
-        .map(|name| StoredVectors::at(dir.join(name)));
-    Ok(LiveIndex {
-        generation: dir.to_path_buf(),
-        index,
-        reader,
-        fields,
-        stamp,
-        taxonomy,
-        vectors,
-    })
-}
-
-/// A tantivy error in a few words: the file and the first sentence of what is wrong with it,
-/// without the debug formatting of its error chain.
-fn describe(error: &tantivy::TantivyError) -> String {
-    use tantivy::directory::error::OpenReadError;
-    let first_sentence = |text: String| match text.split_once(". ") {
-        Some((first, _)) => first.to_string(),
-        None => text.trim_end_matches('.').to_string(),
-    };
-    match error {
-        tantivy::TantivyError::OpenReadError(OpenReadError::IoError { io_error, filepath }) => {
-            format!("{}: {}", filepath.display(), first_sentence(io_error.to_string()))
-        }
-        tantivy::TantivyError::OpenReadError(OpenReadError::FileDoesNotExist(path)) => {
-            format!("{} is missing", path.display())
-        }
-        tantivy::TantivyError::DataCorruption(corruption) => first_sentence(format!("{corruption:?}")),
-        other => first_sentence(other.to_string()),
     }
 }

@@ -6,11 +6,12 @@
 //! | `schema.rs` | fields, analyzer, searchable fields, longest word, passage → document |
 //! | `folder.rs` | the folder: `CURRENT`, the lock and its bounded waits, generations, leftovers |
 //! | `directory.rs` | tantivy's directory of a generation: readable files, a meta lock that never hangs |
-//! | `stamp.rs` | the stamp of each commit and the per-file manifest |
+//! | `stamp.rs` | the stamp of each commit, the per-file manifest and the watch, as lines of text |
 //! | `build.rs` | full build; incremental update (diff the manifest, apply) |
-//! | `fresh.rs` | open the live index, judge it usable and current, build or repair it |
+//! | `open.rs` | open the live generation: stamp, tantivy's index, taxonomy copy, vectors; why it is unfit |
+//! | `fresh.rs` | judge the live index current (beside a search, or before), build or repair it |
 //! | `vectors.rs` | passage and sentence vectors: the file, making them, nearest passages |
-//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing) |
+//! | `stem.rs` | stemming that remembers the words it has stemmed (for writing); stemming some words only (snippets) |
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ mod build;
 mod directory;
 mod folder;
 mod fresh;
+mod open;
 mod schema;
 mod stamp;
 mod stem;
@@ -28,10 +30,12 @@ mod vectors;
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
 pub use folder::{writer_wait, IndexDir, WriteLock};
 pub use fresh::{
-    check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, LiveIndex, Notice,
-    OpenSettings, Unfit,
+    check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, Notice, OpenSettings,
 };
-pub use schema::{analyzer, field, schema, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES};
+pub use open::{LiveIndex, Unfit};
+pub use schema::{
+    analyzer, field, schema, snippet_analyzer, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES,
+};
 pub use stamp::Stamp;
 pub use vectors::{Near, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 
@@ -56,5 +60,5 @@ pub fn build_and_open(corpus_root: &Path, index_root: &Path, memory: usize) -> R
     };
     build_full(&dir, &scan, settings, &Progress::default(), &lock)?;
     drop(lock);
-    fresh::open_live(&dir).map_err(|why| anyhow!("{why} in {}", dir.root().display()))
+    open::open_live(&dir).map_err(|why| anyhow!("{why} in {}", dir.root().display()))
 }

@@ -11,12 +11,12 @@ use tantivy::tokenizer::{
 };
 use tantivy::TantivyDocument;
 
-use super::stem::CachedStemmer;
+use super::stem::{CachedStemmer, StemInitials};
 use crate::model::{Labels, Passage};
 
 /// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
 /// another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Name of the English analyzer registered on every index.
 pub const ANALYZER: &str = "rsearch_en";
 /// Longest word, in bytes, anything looks at: the analyzer drops words of this length or more
@@ -130,6 +130,18 @@ pub(super) fn indexing_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// The analyzer for snippets of a query whose terms begin with `initials`: the same tokens as
+/// [`analyzer`], stemmed only when they begin with one of them ([`StemInitials`]).
+pub fn snippet_analyzer(initials: Vec<char>) -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(stop_words())
+        .filter(StemInitials { initials })
+        .build()
+}
+
 fn stop_words() -> StopWordFilter {
     StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()))
 }
@@ -177,5 +189,54 @@ mod tests {
         };
         assert_eq!(terms(indexing_analyzer()), terms(analyzer()));
         assert!(terms(analyzer()).iter().any(|(term, ..)| term == "strategi"));
+    }
+
+    /// Tokens of `text`: their text, position and offsets.
+    fn tokens(mut analyzer: TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize)> {
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+        }
+        out
+    }
+
+    #[test]
+    fn english_stemming_keeps_a_words_first_letter() {
+        // Snowball's exceptions and the rules that rewrite a word's start or most of it.
+        let words = "dying lying tying skies skis ugly early only idly gently singly news howe atlas \
+            cosmos bias andes ies sses yelling youth yyy generously communism arsenal \
+            commune universe universal universities ied cried ties ys y yes says ay";
+        let stemmer = analyzer();
+        for word in words.split_whitespace() {
+            for (stem, ..) in tokens(stemmer.clone(), word) {
+                assert_eq!(stem.chars().next(), word.chars().next(), "{word} -> {stem}");
+            }
+        }
+        assert_eq!(tokens(stemmer, "dying")[0].0, "die");
+    }
+
+    #[test]
+    fn snippet_analyzer_stems_the_words_of_its_initials_as_the_analyzer_does() {
+        let text = "Market research: the CTO's strategies, marketing MEETINGS and cafés; a manager's \
+            decisions, market researchers";
+        let full = tokens(analyzer(), text);
+        let initials: Vec<char> = full.iter().filter_map(|t| t.0.chars().next()).collect();
+        assert_eq!(tokens(snippet_analyzer(initials), text), full);
+        let only_m = tokens(snippet_analyzer(vec!['m']), text);
+        assert_eq!(only_m.len(), full.len());
+        for (some, all) in only_m.iter().zip(&full) {
+            assert_eq!((some.1, some.2, some.3), (all.1, all.2, all.3), "{some:?}");
+            if all.0.starts_with('m') {
+                assert_eq!(some, all);
+            } else {
+                assert_eq!(
+                    some.0,
+                    text[some.2..some.3].to_lowercase().replace('é', "e"),
+                    "{some:?}"
+                );
+            }
+        }
     }
 }

@@ -1,31 +1,32 @@
 //! Search: turns a user's query and filters into ranked, labelled hits with snippets.
 //! Never prints; any text a person types is a valid query.
 
-use std::ops::Bound;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+use tantivy::{Searcher, Term};
 
 mod exclude;
 mod explain;
 pub mod fusion;
 mod plan;
 mod semantic;
+mod stored;
 mod synonyms;
 mod typo;
 
 pub(crate) use plan::Plan;
+pub(crate) use stored::passage_query;
+use stored::{context, load};
 pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::QueryVector;
-use crate::index::{field, Fields, LiveIndex};
-use crate::model::{
-    passage_id, Context, Explanation, Facets, Hit, LabelKind, Labels, Neighbor, Results, Snippet,
-};
+use crate::index::{field, snippet_analyzer, Fields, LiveIndex};
+use crate::model::{Facets, Hit, LabelKind, Labels, Results, Snippet};
 
 /// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
 const FUSION_CANDIDATES: usize = 100;
@@ -161,9 +162,7 @@ fn execute(
     } else {
         Some(count(live, searcher, &query)?)
     };
-    let mut snippets =
-        SnippetGenerator::create(searcher, &*plan.query, fields.text).context("preparing snippets")?;
-    snippets.set_max_num_chars(SNIPPET_CHARS);
+    let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
     let passages = top
         .into_iter()
         .take(request.limit)
@@ -352,140 +351,31 @@ fn ordered(live: &LiveIndex, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<
     ordered
 }
 
-/// A passage as the index stores it: what a hit shows besides its rank, score and snippet.
-struct StoredPassage {
-    id: String,
-    source: String,
-    title: String,
-    ordinal: u64,
-    section: Vec<String>,
-    labels: Labels,
-    text: String,
-}
-
-impl StoredPassage {
-    /// The hit this passage makes at `rank`, with what the search found for it.
-    fn into_hit(
-        self,
-        rank: usize,
-        score: f32,
-        snippet: Snippet,
-        explanation: Option<Explanation>,
-        context: Option<Context>,
-    ) -> Hit {
-        Hit {
-            id: self.id,
-            rank,
-            score,
-            source: self.source,
-            document: self.title,
-            ordinal: self.ordinal,
-            section: self.section,
-            labels: self.labels,
-            text: self.text,
-            snippet,
-            explanation,
-            context,
+/// Snippets of `field` for `query`, as tantivy's `SnippetGenerator::create` makes them (each
+/// term of the field weighed by its rarity), with an analyzer that stems only the words that
+/// may be one of those terms ([`snippet_analyzer`]): the same snippets for a third of the work.
+fn snippet_generator(searcher: &Searcher, query: &dyn Query, field: Field) -> Result<SnippetGenerator> {
+    let mut terms: BTreeSet<&Term> = BTreeSet::new();
+    query.query_terms(&mut |term, _| {
+        if term.field() == field {
+            terms.insert(term);
         }
-    }
-}
-
-/// Reads a stored passage back.
-fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<StoredPassage> {
-    let doc: TantivyDocument = searcher.doc(address).context("reading a stored passage")?;
-    let text_of = |f| {
-        doc.get_first(f)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let facets_of = |f| {
-        doc.get_all(f)
-            .filter_map(|v| v.as_facet())
-            .filter_map(|encoded| Facet::from_encoded(encoded.as_bytes().to_vec()).ok())
-            .filter_map(|facet| facet.to_path().last().map(|s| s.to_string()))
-            .collect()
-    };
-    let source = text_of(fields.source);
-    let ordinal = doc
-        .get_first(fields.ordinal)
-        .and_then(|v| v.as_u64())
-        .unwrap_or_default();
-    Ok(StoredPassage {
-        id: passage_id(&source, ordinal),
-        source,
-        title: text_of(fields.title),
-        ordinal,
-        section: doc
-            .get_all(fields.section)
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        labels: Labels {
-            roles: facets_of(fields.roles),
-            topics: facets_of(fields.topics),
-        },
-        text: text_of(fields.text),
-    })
-}
-
-/// The passages within `around` positions of `passage` in the same document.
-fn context(searcher: &Searcher, fields: &Fields, passage: &StoredPassage, around: usize) -> Result<Context> {
-    let (source, ordinal) = (passage.source.as_str(), passage.ordinal);
-    let around = around as u64;
-    let query = passages_of(
-        fields,
-        source,
-        ordinal.saturating_sub(around),
-        ordinal.saturating_add(around),
-    );
-    let top = searcher
-        .search(
-            &query,
-            &TopDocs::with_limit((2 * around + 1) as usize).order_by_score(),
-        )
-        .context("reading neighbouring passages")?;
-    let mut result = Context::default();
-    let mut neighbours = Vec::new();
-    for (_, address) in top {
-        neighbours.push(load(searcher, fields, address)?);
-    }
-    neighbours.sort_by_key(|h| h.ordinal);
-    for stored in neighbours {
-        let neighbour = Neighbor {
-            id: stored.id,
-            ordinal: stored.ordinal,
-            section: stored.section,
-            text: stored.text,
+    });
+    let mut weights: BTreeMap<String, f32> = BTreeMap::new();
+    for term in terms {
+        let value = term.value();
+        let Some(text) = value.as_str() else {
+            continue;
         };
-        if neighbour.ordinal < ordinal {
-            result.before.push(neighbour);
-        } else if neighbour.ordinal > ordinal {
-            result.after.push(neighbour);
+        let doc_freq = searcher.doc_freq(term).context("preparing snippets")?;
+        if doc_freq > 0 {
+            weights.insert(text.to_string(), 1.0 / (1.0 + doc_freq as f32));
         }
     }
-    Ok(result)
-}
-
-/// The passages of `source` whose ordinals lie in `first..=last`. The ordinal is a fast field:
-/// tantivy filters it by value, so it needs no entry in the inverted index.
-fn passages_of(fields: &Fields, source: &str, first: u64, last: u64) -> BooleanQuery {
-    let same_source: Box<dyn Query> = Box::new(TermQuery::new(
-        Term::from_field_text(fields.source, source),
-        IndexRecordOption::Basic,
-    ));
-    let nearby: Box<dyn Query> = Box::new(RangeQuery::new(
-        Bound::Included(Term::from_field_u64(fields.ordinal, first)),
-        Bound::Included(Term::from_field_u64(fields.ordinal, last)),
-    ));
-    BooleanQuery::new(vec![(Occur::Must, same_source), (Occur::Must, nearby)])
-}
-
-/// The passage with the id `source:ordinal` (the index keeps the two parts, not the id);
-/// `None` for a text that is no passage id.
-pub(crate) fn passage_query(fields: &Fields, id: &str) -> Option<BooleanQuery> {
-    let (source, ordinal) = id.rsplit_once(':')?;
-    let ordinal = ordinal.parse::<u64>().ok()?;
-    Some(passages_of(fields, source, ordinal, ordinal))
+    let mut initials: Vec<char> = weights.keys().filter_map(|t| t.chars().next()).collect();
+    initials.dedup();
+    let analyzer = snippet_analyzer(initials);
+    Ok(SnippetGenerator::new(weights, analyzer, field, SNIPPET_CHARS))
 }
 
 /// The passage's best window around matched terms; the passage's opening when the match was
@@ -522,21 +412,6 @@ pub(crate) fn opening(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passage_query_takes_the_last_colon_and_refuses_what_is_no_id() {
-        let fields = Fields::of(&crate::index::schema()).expect("fields");
-        for (id, ok) in [
-            ("a.txt:3", true),
-            ("dir/with:colon.md:12", true),
-            ("a.txt", false),
-            ("a.txt:", false),
-            ("a.txt:x", false),
-            ("a.txt:-1", false),
-        ] {
-            assert_eq!(passage_query(&fields, id).is_some(), ok, "{id}");
-        }
-    }
 
     #[test]
     fn opening_cuts_at_a_word() {
