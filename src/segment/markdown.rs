@@ -87,16 +87,17 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
 }
 
 /// A level-1 heading that only captions (a logo, badges) come before is the file's title as
-/// if it opened the file: it is moved before them.
+/// if it opened the file: it is moved before them. `stated` is empty when nothing is stated.
 pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
-    let is_caption = |i: usize| match stated[i] {
+    let said = |i: usize| stated.get(i).copied().flatten();
+    let is_caption = |i: usize| match said(i) {
         Some((kind, _)) => kind == Kind::Caption,
-        None => is_markdown_caption(&blocks[i].normalised()),
+        None => block_is_markdown_caption(&blocks[i]),
     };
     let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
         return;
     };
-    let level_one = match stated[k] {
+    let level_one = match said(k) {
         Some((kind, _)) => kind == Kind::Tagged(1),
         None => {
             setext_heading(&blocks[k]) == Some(1)
@@ -106,7 +107,9 @@ pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str
     };
     if k > 0 && level_one {
         blocks[..=k].rotate_right(1);
-        stated[..=k].rotate_right(1);
+        if !stated.is_empty() {
+            stated[..=k].rotate_right(1);
+        }
     }
 }
 
@@ -277,7 +280,7 @@ pub(super) fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
             if let Some(level) = setext_heading(block) {
                 return Kind::Heading(Some(level));
             }
-            if is_markdown_caption(&block.normalised()) {
+            if block_is_markdown_caption(block) {
                 Kind::Caption
             } else {
                 Kind::Paragraph
@@ -303,6 +306,14 @@ pub(super) fn atx_heading(line: &str) -> Option<(usize, &str)> {
     } else {
         Some((level, text))
     }
+}
+
+/// [`is_markdown_caption`] of a block's text, its text collapsed only for a block that opens
+/// and closes as a caption does (most do not: no copy is made for them).
+pub(super) fn block_is_markdown_caption(block: &Block) -> bool {
+    let opens = block.lines.first().and_then(|l| l.trim_start().chars().next());
+    let closes = block.lines.last().and_then(|l| l.trim_end().chars().next_back());
+    matches!(opens, Some('!' | '[')) && closes == Some(')') && is_markdown_caption(&block.normalised())
 }
 
 /// A Markdown block that is only an image (`![alt](url)`) or only a link (`[text](url)`).

@@ -97,22 +97,29 @@ fn cut(
         blocks.retain(|block| !is_link_definitions(block));
     }
     // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
-    // that the pieces' blocks borrow; `stated[i]` is what the markup says block `i` is.
-    let pieces: Vec<Option<Vec<Piece>>> = match source.format {
-        Format::Markdown => blocks.iter().map(markdown_pieces).collect(),
+    // that the pieces' blocks borrow, listed with their block's index (few blocks have any);
+    // `stated[i]` is what the markup says block `i` is; it stays empty (nothing stated of
+    // any block) when no block holds pieces, as in most files.
+    let pieces: Vec<(usize, Vec<Piece>)> = match source.format {
+        Format::Markdown => blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, block)| markdown_pieces(block).map(|list| (i, list)))
+            .collect(),
         _ => Vec::new(),
     };
-    let mut stated: Vec<Option<(Kind, &str)>> = vec![None; blocks.len()];
-    if pieces.iter().any(Option::is_some) {
+    let mut stated: Vec<Option<(Kind, &str)>> = Vec::new();
+    if !pieces.is_empty() {
         let mut expanded = Vec::with_capacity(blocks.len());
-        stated.clear();
-        for (block, piece) in blocks.iter().zip(&pieces) {
-            match piece {
+        stated.reserve(blocks.len());
+        let mut pieces = pieces.iter().peekable();
+        for (i, block) in blocks.into_iter().enumerate() {
+            match pieces.next_if(|(at, _)| *at == i) {
                 None => {
-                    expanded.push(block.clone());
+                    expanded.push(block);
                     stated.push(None);
                 }
-                Some(list) => {
+                Some((_, list)) => {
                     for (kind, text, why) in list {
                         expanded.push(Block {
                             lines: vec![text.as_str()],
@@ -135,20 +142,22 @@ fn cut(
         Format::Markdown if front_title.is_some() => (None, &blocks[..], &stated[..]),
         // An HTML `<h1>` opening the file is its title as a `#` heading would be.
         Format::Markdown if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) => {
-            (Some(blocks[0].normalised()), &blocks[1..], &stated[1..])
+            (Some(blocks[0].normalised()), &blocks[1..], stated.get(1..).unwrap_or_default())
         }
         Format::Markdown => {
             let (title, body) = markdown_title(&blocks);
-            (title, body, &stated[blocks.len() - body.len()..])
+            (title, body, stated.get(blocks.len() - body.len()..).unwrap_or_default())
         }
     };
     let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
+    // Reasons are only shown in an outline: without one, none is written.
     let (kinds, reasons) = match source.format {
-        Format::Text | Format::Html => classify_text(body, hints),
+        Format::Text | Format::Html => classify_text(body, hints, outline),
         Format::Markdown => {
             let mut kinds = classify_markdown(body);
             let mut reasons: Vec<Vec<String>> = kinds
                 .iter()
+                .filter(|_| outline)
                 .map(|k| match k {
                     Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
                     Kind::Heading(Some(level)) => vec![format!("a Markdown heading of level {level}")],
@@ -158,6 +167,9 @@ fn cut(
             for (i, said) in stated.iter().enumerate() {
                 if let Some((kind, why)) = said {
                     kinds[i] = *kind;
+                    if !outline {
+                        continue;
+                    }
                     reasons[i] = match kind {
                         Kind::Tagged(level) => vec![format!("an HTML <h{level}> heading in Markdown")],
                         _ if why.is_empty() => Vec::new(),
@@ -194,6 +206,7 @@ fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Pas
     let reasons: Vec<Vec<String>> = page
         .items
         .iter()
+        .filter(|_| outline)
         .map(|(item, _)| match item {
             html::Item::Caption(why) => vec![format!("HTML: {why}")],
             html::Item::Heading(level) => vec![format!("an HTML <h{level}> heading")],
@@ -207,6 +220,16 @@ fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Pas
 /// Number of words in `text`, counted as whitespace-separated tokens.
 pub fn word_count(text: &str) -> usize {
     text.split_whitespace().count()
+}
+
+/// The number of words of a text whose words are already separated by single spaces (as
+/// [`Block::normalised`] gives it): its spaces plus one, counted without splitting it.
+fn normalised_words(text: &str) -> usize {
+    if text.is_empty() {
+        0
+    } else {
+        text.bytes().filter(|&b| b == b' ').count() + 1
+    }
 }
 
 /// Cuts a paragraph into passages of at most `max_words` words, at sentence boundaries only.
@@ -303,12 +326,9 @@ struct Block<'a> {
 impl Block<'_> {
     /// The block's text with every run of whitespace collapsed to one space.
     fn normalised(&self) -> String {
-        let mut out = String::new();
-        for word in self.lines.iter().flat_map(|line| line.split_whitespace()) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
+        let mut out = String::with_capacity(self.lines.iter().map(|line| line.len() + 1).sum());
+        for line in &self.lines {
+            push_collapsed(&mut out, line);
         }
         out
     }
@@ -322,6 +342,42 @@ impl Block<'_> {
         line.chars().count() <= MAX_SHORT_LINE_CHARS
             && word_count(line) <= MAX_SHORT_LINE_WORDS
             && line.chars().any(char::is_alphabetic)
+    }
+}
+
+/// Appends the words of `line` to `out`, each after one space unless `out` is empty: the
+/// words `split_whitespace` gives, found byte by byte when the line is ASCII (most are), where
+/// the Unicode white space is the six ASCII spacing bytes.
+fn push_collapsed(out: &mut String, line: &str) {
+    fn space(b: u8) -> bool {
+        matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+    }
+    if !line.is_ascii() {
+        for word in line.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return;
+    }
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && space(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !space(bytes[i]) {
+            i += 1;
+        }
+        if i > start {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            // An ASCII line: every byte is a character boundary.
+            out.push_str(&line[start..i]);
+        }
     }
 }
 
@@ -402,7 +458,8 @@ fn heading_text(block: &Block, kind: Kind) -> String {
     }
 }
 
-/// Builds sections and passages from classified blocks, and counts the sections. In plain text
+/// Builds sections and passages from classified blocks, and counts the sections. `reasons`
+/// (one list a block) are read only for an outline and may be empty without one. In plain text
 /// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
 /// heading is a sibling of the previous section that held text. Without `outline`, sections
 /// are counted but not kept. Passages go to `sink` as they are cut.
@@ -477,8 +534,7 @@ fn assemble(
                     path = open.iter().map(|(_, text)| text.clone()).collect();
                     path_is_current = true;
                 }
-                let pieces = split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS);
-                for text in pieces.into_iter().flat_map(|p| cap_passage(p, MAX_PASSAGE_BYTES)) {
+                let mut emit = |text: String| {
                     passages += 1;
                     sink(
                         &title,
@@ -490,6 +546,17 @@ fn assemble(
                     );
                     if let Some(section) = sections.last_mut() {
                         section.passages += 1;
+                    }
+                };
+                let text = blocks[i].normalised();
+                // Most paragraphs are one passage: they move on without a copy.
+                if normalised_words(&text) <= MAX_PASSAGE_WORDS && text.len() <= MAX_PASSAGE_BYTES {
+                    emit(text);
+                } else {
+                    for piece in split_paragraph(&text, MAX_PASSAGE_WORDS) {
+                        for text in cap_passage(piece, MAX_PASSAGE_BYTES) {
+                            emit(text);
+                        }
                     }
                 }
             }
