@@ -28,6 +28,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
     let groups = sibling_groups(&lines);
     let siblings = Siblings::new(&lines, &groups);
     let role_words = role_words(hints);
+    let mut memo = None;
     let mut reasons = if explain {
         vec![Vec::new(); blocks.len()]
     } else {
@@ -40,7 +41,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
             continue;
         };
         let (kind, why) = if is_between_paragraphs(&lines, i) {
-            let signals = caption_signals(blocks, &lines, &groups, &siblings, (hints, &role_words), i);
+            let signals = caption_signals(blocks, &lines, &groups, &siblings, (hints, &role_words), &mut memo, i);
             let weight: f32 = signals.iter().map(|s| s.weight).sum();
             let listed = || signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
             if weight >= CAPTION_THRESHOLD {
@@ -268,13 +269,15 @@ impl Siblings {
 
 /// The evidence that the short line `i`, standing between two paragraphs, is a caption rather
 /// than a heading. Each signal is one rule of the text; none decides alone unless it is strong.
-/// `hints` come with the lower-case words of their role names ([`role_words`]).
-pub(super) fn caption_signals(
-    blocks: &[Block],
+/// `hints` come with the lower-case words of their role names ([`role_words`]); `memo` keeps
+/// the content words of the last paragraph after a line, which the next line but one has before it.
+pub(super) fn caption_signals<'t>(
+    blocks: &[Block<'t>],
     lines: &[Option<String>],
     groups: &[Option<usize>],
     siblings: &Siblings,
     (hints, role_words): (&Hints, &RoleWords),
+    memo: &mut Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
     i: usize,
 ) -> Vec<Signal> {
     let mut signals = Vec::new();
@@ -307,7 +310,13 @@ pub(super) fn caption_signals(
     if is_title_case(line) && !role_name {
         push("title case", -1.0);
     }
-    let same = same_words(&block_words(&blocks[i - 1], role_words), &block_words(&blocks[i + 1], role_words));
+    let before = match memo.take() {
+        Some((j, words)) if j + 1 == i => words,
+        _ => block_words(&blocks[i - 1], role_words),
+    };
+    let after = block_words(&blocks[i + 1], role_words);
+    let same = same_words(&before, &after);
+    *memo = Some((i + 1, after));
     if !same {
         push("the paragraph after turns to another subject", -1.0);
     }
