@@ -88,14 +88,15 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
 
 /// A level-1 heading that only captions (a logo, badges) come before is the file's title as
 /// if it opened the file: it is moved before them. `stated` is empty when nothing is stated.
-pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
+/// False when every block is a caption (no heading can be moved).
+pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) -> bool {
     let said = |i: usize| stated.get(i).copied().flatten();
     let is_caption = |i: usize| match said(i) {
         Some((kind, _)) => kind == Kind::Caption,
         None => block_is_markdown_caption(&blocks[i]),
     };
     let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
-        return;
+        return false;
     };
     let level_one = match said(k) {
         Some((kind, _)) => kind == Kind::Tagged(1),
@@ -111,6 +112,7 @@ pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str
             stated[..=k].rotate_right(1);
         }
     }
+    true
 }
 
 /// Does a line open an HTML block (CommonMark's HTML blocks): `<tag`, `</tag` or `<!--`?
@@ -185,6 +187,12 @@ pub(super) fn is_table_separator(line: &str) -> bool {
             let dashes = cell.trim_start_matches(':').trim_end_matches(':');
             !dashes.is_empty() && dashes.chars().all(|c| c == '-')
         })
+}
+
+/// Does the text open with a front matter line (`---`), closed or not?
+pub(super) fn opens_front_matter(text: &str) -> bool {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    body.starts_with("---\n") || body.starts_with("---\r\n")
 }
 
 /// YAML front matter (`---` lines around `key: value` lines) opening a Markdown file: its

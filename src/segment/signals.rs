@@ -41,7 +41,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
             continue;
         };
         let (kind, why) = if is_between_paragraphs(&lines, i) {
-            let signals = caption_signals(blocks, &lines, &groups, &siblings, (hints, &role_words), &mut memo, i);
+            let signals = caption_signals(blocks, &lines, &groups, &siblings, (hints, &role_words), &mut memo, explain, i);
             let weight: f32 = signals.iter().map(|s| s.weight).sum();
             let listed = || signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
             if weight >= CAPTION_THRESHOLD {
@@ -154,9 +154,9 @@ pub(super) fn sibling_groups(lines: &[Option<String>]) -> Vec<Option<usize>> {
 /// The shapes a line shares with its siblings: its first word, and the set of its lower-case
 /// words ("Role of a CEO" and "Role of a CTO" share both; "X vs Y" lines share `vs`).
 pub(super) fn pattern_keys(line: &str) -> Vec<String> {
-    let words: Vec<String> = line
+    let words: Vec<&str> = line
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
     let mut keys = Vec::new();
@@ -167,7 +167,7 @@ pub(super) fn pattern_keys(line: &str) -> Vec<String> {
         .iter()
         .skip(1)
         .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
-        .map(String::as_str)
+        .copied()
         .collect();
     lower.sort_unstable();
     lower.dedup();
@@ -278,6 +278,7 @@ pub(super) fn caption_signals<'t>(
     siblings: &Siblings,
     (hints, role_words): (&Hints, &RoleWords),
     memo: &mut Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
+    explain: bool,
     i: usize,
 ) -> Vec<Signal> {
     let mut signals = Vec::new();
@@ -310,25 +311,38 @@ pub(super) fn caption_signals<'t>(
     if is_title_case(line) && !role_name {
         push("title case", -1.0);
     }
-    let before = match memo.take() {
-        Some((j, words)) if j + 1 == i => words,
-        _ => block_words(&blocks[i - 1], role_words),
-    };
-    let after = block_words(&blocks[i + 1], role_words);
-    let same = same_words(&before, &after);
-    *memo = Some((i + 1, after));
-    if !same {
+    let following = paragraphs_after(lines, i);
+    let opening = blocks[i + 1].lines.iter().flat_map(|line| line.split_whitespace());
+    let continues = opens_as_continuation_words(opening);
+    // Whether the paragraphs around share a subject weighs -1 (they do not) or +0.75 (they do,
+    // and one paragraph follows). Comparing their words is the dearest signal: without reasons
+    // to give, it is only read when it can take the line across the threshold. (Every weight
+    // is a multiple of a quarter, so these sums are exact in any order.)
+    let known = signals.iter().map(|s| s.weight).sum::<f32>() - if following >= 3 { 1.0 } else { 0.0 }
+        + if continues { 0.75 } else { 0.0 };
+    let if_same = known + if following == 1 { 0.75 } else { 0.0 };
+    let matters = (known - 1.0 >= CAPTION_THRESHOLD) != (if_same >= CAPTION_THRESHOLD);
+    let same = (explain || matters).then(|| {
+        let before = match memo.take() {
+            Some((j, words)) if j + 1 == i => words,
+            _ => block_words(&blocks[i - 1], role_words),
+        };
+        let after = block_words(&blocks[i + 1], role_words);
+        let same = same_words(&before, &after);
+        *memo = Some((i + 1, after));
+        same
+    });
+    let mut push = |rule, weight| signals.push(Signal { rule, weight });
+    if same == Some(false) {
         push("the paragraph after turns to another subject", -1.0);
     }
-    let following = paragraphs_after(lines, i);
-    if following == 1 && same {
+    if following == 1 && same == Some(true) {
         push("would open a one-paragraph section on the same subject", 0.75);
     }
     if following >= 3 {
         push("would open a section of several paragraphs", -1.0);
     }
-    let opening = blocks[i + 1].lines.iter().flat_map(|line| line.split_whitespace());
-    if opens_as_continuation_words(opening) {
+    if continues {
         push("next paragraph continues the one before", 0.75);
     }
     signals
