@@ -14,7 +14,7 @@ use crate::label::TAXONOMY_FILE;
 mod read;
 mod watch;
 
-pub use read::{format_of, read};
+pub use read::{format_of, read, read_pieces};
 pub use watch::Watch;
 
 /// A file found in the corpus, with what `stat` says of it.

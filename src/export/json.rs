@@ -73,7 +73,11 @@ mod tests {
 
     #[test]
     fn lists_are_arrays_as_serde_json_writes_them() {
-        for items in [vec![], vec!["a".to_string()], vec!["a\"b".to_string(), "c".to_string()]] {
+        for items in [
+            vec![],
+            vec!["a".to_string()],
+            vec!["a\"b".to_string(), "c".to_string()],
+        ] {
             let mut out = Vec::new();
             push_strs(&mut out, &items);
             assert_eq!(out, serde_json::to_vec(&items).unwrap());

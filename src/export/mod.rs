@@ -531,7 +531,10 @@ mod tests {
                 line.push(format, &mut by_hand);
                 let mut by_serde = Vec::new();
                 write_line(format, line.id, &line, &mut by_serde).unwrap();
-                assert_eq!(String::from_utf8(by_hand).unwrap(), String::from_utf8(by_serde).unwrap());
+                assert_eq!(
+                    String::from_utf8(by_hand).unwrap(),
+                    String::from_utf8(by_serde).unwrap()
+                );
             }
         }
     }

@@ -8,6 +8,7 @@ mod markdown;
 #[cfg(test)]
 mod properties;
 mod signals;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ use markdown::*;
 use signals::*;
 
 use crate::model::{Document, Format, Passage, Section, SourceText};
+pub use stream::MarkdownPieces;
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
@@ -164,10 +166,18 @@ fn markdown_into(
         (None, &blocks[..], &stated[..])
     } else if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) {
         // An HTML `<h1>` opening the file is its title as a `#` heading would be.
-        (Some(blocks[0].normalised()), &blocks[1..], stated.get(1..).unwrap_or_default())
+        (
+            Some(blocks[0].normalised()),
+            &blocks[1..],
+            stated.get(1..).unwrap_or_default(),
+        )
     } else {
         let (title, body) = markdown_title(&blocks);
-        (title, body, stated.get(blocks.len() - body.len()..).unwrap_or_default())
+        (
+            title,
+            body,
+            stated.get(blocks.len() - body.len()..).unwrap_or_default(),
+        )
     };
     if opening {
         let title = front_title.or(title).unwrap_or_else(|| file_stem(source));
@@ -537,7 +547,13 @@ impl Assembly {
 
     /// Takes the next blocks with their kinds (and their reasons, read only for an outline
     /// and may be empty without one); passages go to `sink` as they are cut.
-    fn feed(&mut self, blocks: &[Block], kinds: &[Kind], reasons: &[Vec<String>], sink: &mut dyn FnMut(&str, Passage)) {
+    fn feed(
+        &mut self,
+        blocks: &[Block],
+        kinds: &[Kind],
+        reasons: &[Vec<String>],
+        sink: &mut dyn FnMut(&str, Passage),
+    ) {
         let Assembly {
             title,
             outline,
@@ -554,7 +570,9 @@ impl Assembly {
             match kinds[i] {
                 Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) => {
                     let run_end = (i..blocks.len())
-                        .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_)))
+                        .find(|&j| {
+                            !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_))
+                        })
                         .unwrap_or(blocks.len());
                     let run = run_end - i;
                     let leaf_level = open.last().map_or(1, |(level, _)| *level);

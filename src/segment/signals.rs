@@ -41,23 +41,40 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
             continue;
         };
         let (kind, why) = if is_between_paragraphs(&lines, i) {
-            let signals = caption_signals(blocks, &lines, &groups, &siblings, (hints, &role_words), &mut memo, explain, i);
+            let signals = caption_signals(
+                blocks,
+                &lines,
+                &groups,
+                &siblings,
+                (hints, &role_words),
+                &mut memo,
+                explain,
+                i,
+            );
             let weight: f32 = signals.iter().map(|s| s.weight).sum();
             let listed = || signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
             if weight >= CAPTION_THRESHOLD {
                 (Kind::Caption, explain.then(|| listed().collect()))
             } else {
                 let (kind, last) = if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
-                    (Kind::OuterHeading, "it ends its siblings' pattern: it closes their parent")
+                    (
+                        Kind::OuterHeading,
+                        "it ends its siblings' pattern: it closes their parent",
+                    )
                 } else if closes_the_document(&lines, &groups, &siblings, &signals, i) {
                     (Kind::OuterHeading, CLOSING)
                 } else {
-                    (Kind::Heading(None), "after a paragraph: a sibling of the heading before")
+                    (
+                        Kind::Heading(None),
+                        "after a paragraph: a sibling of the heading before",
+                    )
                 };
                 let why = explain.then(|| {
                     let mut why = vec![
                         short_line_reason(line),
-                        format!("between two paragraphs, caption evidence {weight:+} under {CAPTION_THRESHOLD}"),
+                        format!(
+                            "between two paragraphs, caption evidence {weight:+} under {CAPTION_THRESHOLD}"
+                        ),
                     ];
                     why.extend(listed());
                     why.push(last.into());
@@ -74,7 +91,10 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
                 (false, false) if i == 0 => "opens the text",
                 (false, false) => "after a paragraph: a sibling of the heading before",
             };
-            (Kind::Heading(None), explain.then(|| vec![short_line_reason(line), place.into()]))
+            (
+                Kind::Heading(None),
+                explain.then(|| vec![short_line_reason(line), place.into()]),
+            )
         };
         kinds.push(kind);
         if let Some(why) = why {
@@ -214,14 +234,21 @@ impl Siblings {
             .collect();
         let at = keys
             .iter()
-            .map(|keys| keys.iter().enumerate().map(|(n, (key, _))| (key.clone(), n)).collect())
+            .map(|keys| {
+                keys.iter()
+                    .enumerate()
+                    .map(|(n, (key, _))| (key.clone(), n))
+                    .collect()
+            })
             .collect();
         Siblings { members, keys, at }
     }
 
     /// Number of lines of `group` before line `i`.
     pub(super) fn before(&self, group: usize, i: usize) -> usize {
-        self.members.get(group).map_or(0, |m| m.partition_point(|&j| j < i))
+        self.members
+            .get(group)
+            .map_or(0, |m| m.partition_point(|&j| j < i))
     }
 
     /// [`sibling_pattern`] of line `i` (with its own pattern keys `own`) among its group's lines.
@@ -312,7 +339,10 @@ pub(super) fn caption_signals<'t>(
         push("title case", -1.0);
     }
     let following = paragraphs_after(lines, i);
-    let opening = blocks[i + 1].lines.iter().flat_map(|line| line.split_whitespace());
+    let opening = blocks[i + 1]
+        .lines
+        .iter()
+        .flat_map(|line| line.split_whitespace());
     let continues = opens_as_continuation_words(opening);
     // Whether the paragraphs around share a subject weighs -1 (they do not) or +0.75 (they do,
     // and one paragraph follows). Comparing their words is the dearest signal: without reasons

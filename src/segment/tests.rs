@@ -614,7 +614,11 @@ fn hash_in_a_plain_text_heading_is_kept() {
 }
 
 /// The sibling lines of each group as `sibling_pattern` takes them, from `lines` and `groups`.
-fn group_siblings<'a>(lines: &'a [Option<String>], groups: &[Option<usize>], group: usize) -> Vec<(usize, &'a str)> {
+fn group_siblings<'a>(
+    lines: &'a [Option<String>],
+    groups: &[Option<usize>],
+    group: usize,
+) -> Vec<(usize, &'a str)> {
     (0..lines.len())
         .filter(|&j| groups[j] == Some(group))
         .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
@@ -624,11 +628,51 @@ fn group_siblings<'a>(lines: &'a [Option<String>], groups: &[Option<usize>], gro
 #[test]
 fn sibling_keys_gathered_once_give_the_written_rule() {
     let cases: &[&[Option<&str>]] = &[
-        &[Some("Role of a CEO"), None, Some("Role of a CTO"), None, Some("Summary"), None],
-        &[Some("Role of a CEO"), None, Some("Picture"), None, Some("Role of a CTO"), None],
-        &[Some("Part one"), Some("Part two"), None, Some("Part three"), None, Some("End"), None],
-        &[Some("CEO vs CTO"), None, Some("PM vs CEO"), None, Some("Lone"), None, Some("CTO vs PM")],
-        &[Some("A"), None, Some("A"), None, Some("B"), None, Some("B"), None, Some("C")],
+        &[
+            Some("Role of a CEO"),
+            None,
+            Some("Role of a CTO"),
+            None,
+            Some("Summary"),
+            None,
+        ],
+        &[
+            Some("Role of a CEO"),
+            None,
+            Some("Picture"),
+            None,
+            Some("Role of a CTO"),
+            None,
+        ],
+        &[
+            Some("Part one"),
+            Some("Part two"),
+            None,
+            Some("Part three"),
+            None,
+            Some("End"),
+            None,
+        ],
+        &[
+            Some("CEO vs CTO"),
+            None,
+            Some("PM vs CEO"),
+            None,
+            Some("Lone"),
+            None,
+            Some("CTO vs PM"),
+        ],
+        &[
+            Some("A"),
+            None,
+            Some("A"),
+            None,
+            Some("B"),
+            None,
+            Some("B"),
+            None,
+            Some("C"),
+        ],
         &[Some("Only"), None],
     ];
     for case in cases {
@@ -640,7 +684,11 @@ fn sibling_keys_gathered_once_give_the_written_rule() {
                 continue;
             };
             let written = sibling_pattern(i, line, &group_siblings(&lines, &groups, group));
-            assert_eq!(siblings.pattern(group, i, &pattern_keys(line)), written, "{case:?} line {i}");
+            assert_eq!(
+                siblings.pattern(group, i, &pattern_keys(line)),
+                written,
+                "{case:?} line {i}"
+            );
             let before = (0..i).filter(|&j| groups[j] == Some(group)).count();
             assert_eq!(siblings.before(group, i), before, "{case:?} line {i}");
         }
@@ -676,12 +724,29 @@ proptest::proptest! {
 fn content_words_of_a_block_are_those_of_its_collapsed_text() {
     let none = RoleWords::default();
     let block = Block {
-        lines: vec!["  Widgets, GADGETS and Ünïcode   words", "widgets again: Σίσυφος lived"],
+        lines: vec![
+            "  Widgets, GADGETS and Ünïcode   words",
+            "widgets again: Σίσυφος lived",
+        ],
     };
     let joined = block.normalised();
     assert_eq!(block_words(&block, &none), content_words(&joined, &none));
-    let owned: Vec<String> = block_words(&block, &none).into_iter().map(|w| w.into_owned()).collect();
-    assert_eq!(owned, ["again", "gadgets", "lived", "widgets", "words", "ünïcode", "σίσυφος"]);
+    let owned: Vec<String> = block_words(&block, &none)
+        .into_iter()
+        .map(|w| w.into_owned())
+        .collect();
+    assert_eq!(
+        owned,
+        [
+            "again",
+            "gadgets",
+            "lived",
+            "widgets",
+            "words",
+            "ünïcode",
+            "σίσυφος"
+        ]
+    );
 }
 
 #[test]
