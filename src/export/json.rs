@@ -9,11 +9,21 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping (most text has none).
+        if let Some(word) = bytes[i..].first_chunk::<8>() {
+            if !any_to_escape(u64::from_le_bytes(*word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        i += 1;
         if b >= 0x20 && b != b'"' && b != b'\\' {
             continue;
         }
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..i - 1]);
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -31,10 +41,24 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
                 HEX[usize::from(b & 0xf)],
             ]),
         }
-        start = i + 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Does any of the eight bytes of `word` need escaping: a control byte (below 0x20), `"` or
+/// `\`? The bit tricks that find a zero byte (and a byte below a bound) in a word: exact
+/// about whether there is one, which is all this asks.
+fn any_to_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let is = |byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    (below_space | is(b'"') | is(b'\\')) != 0
 }
 
 /// Appends a list of strings as a JSON array.
@@ -64,10 +88,24 @@ mod tests {
             &every_control,
             "del \u{7f} and é, 漢字, emoji 🦀, \u{2028} separator",
             "\u{1b}[31mred\u{1b}[0m",
+            "a long run of clean text, then a \"quote\" and more clean text \\ to the end",
+            "clean for eight!\x01then 16 bytes..\x1f",
         ] {
             let mut out = Vec::new();
             push_str(&mut out, text);
             assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_word_needs_escaping_when_any_of_its_bytes_does() {
+        for byte in 0u8..=255 {
+            for at in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[at] = byte;
+                let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
+                assert_eq!(any_to_escape(u64::from_le_bytes(word)), expected, "{byte:#x} at {at}");
+            }
         }
     }
 
