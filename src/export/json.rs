@@ -104,7 +104,11 @@ mod tests {
                 let mut word = *b"abcdefgh";
                 word[at] = byte;
                 let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
-                assert_eq!(any_to_escape(u64::from_le_bytes(word)), expected, "{byte:#x} at {at}");
+                assert_eq!(
+                    any_to_escape(u64::from_le_bytes(word)),
+                    expected,
+                    "{byte:#x} at {at}"
+                );
             }
         }
     }

@@ -28,7 +28,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
     let groups = sibling_groups(&lines);
     let siblings = Siblings::new(&lines, &groups);
     let role_words = role_words(hints);
-    let mut memo = None;
+    let mut weighing = Weighing { words: None, explain };
     let mut reasons = if explain {
         vec![Vec::new(); blocks.len()]
     } else {
@@ -47,8 +47,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
                 &groups,
                 &siblings,
                 (hints, &role_words),
-                &mut memo,
-                explain,
+                &mut weighing,
                 i,
             );
             let weight: f32 = signals.iter().map(|s| s.weight).sum();
@@ -296,16 +295,14 @@ impl Siblings {
 
 /// The evidence that the short line `i`, standing between two paragraphs, is a caption rather
 /// than a heading. Each signal is one rule of the text; none decides alone unless it is strong.
-/// `hints` come with the lower-case words of their role names ([`role_words`]); `memo` keeps
-/// the content words of the last paragraph after a line, which the next line but one has before it.
+/// `hints` come with the lower-case words of their role names ([`role_words`]).
 pub(super) fn caption_signals<'t>(
     blocks: &[Block<'t>],
     lines: &[Option<String>],
     groups: &[Option<usize>],
     siblings: &Siblings,
     (hints, role_words): (&Hints, &RoleWords),
-    memo: &mut Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
-    explain: bool,
+    weighing: &mut Weighing<'t>,
     i: usize,
 ) -> Vec<Signal> {
     let mut signals = Vec::new();
@@ -352,14 +349,14 @@ pub(super) fn caption_signals<'t>(
         + if continues { 0.75 } else { 0.0 };
     let if_same = known + if following == 1 { 0.75 } else { 0.0 };
     let matters = (known - 1.0 >= CAPTION_THRESHOLD) != (if_same >= CAPTION_THRESHOLD);
-    let same = (explain || matters).then(|| {
-        let before = match memo.take() {
+    let same = (weighing.explain || matters).then(|| {
+        let before = match weighing.words.take() {
             Some((j, words)) if j + 1 == i => words,
             _ => block_words(&blocks[i - 1], role_words),
         };
         let after = block_words(&blocks[i + 1], role_words);
         let same = same_words(&before, &after);
-        *memo = Some((i + 1, after));
+        weighing.words = Some((i + 1, after));
         same
     });
     let mut push = |rule, weight| signals.push(Signal { rule, weight });
@@ -376,6 +373,15 @@ pub(super) fn caption_signals<'t>(
         push("next paragraph continues the one before", 0.75);
     }
     signals
+}
+
+/// What weighing the lines of one document carries from line to line.
+pub(super) struct Weighing<'t> {
+    /// The content words of the last paragraph after a line (its index and words): the next
+    /// line but one has that paragraph before it.
+    words: Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
+    /// Whether every signal is wanted (reasons are written), or only those that can decide.
+    explain: bool,
 }
 
 /// How a line stands to the pattern its would-be siblings share.

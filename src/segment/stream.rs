@@ -115,13 +115,12 @@ impl MarkdownPieces {
 mod tests {
     use super::*;
 
+    /// Passages with their document's title, and the number of headings.
+    type Cut = (Vec<(String, Passage)>, usize);
+
     /// The passages and headings of `text` cut whole and cut in pieces of `piece` bytes, fed
     /// `feed` bytes at a time (at character boundaries).
-    fn both(
-        text: &str,
-        piece: usize,
-        feed: usize,
-    ) -> ((Vec<(String, Passage)>, usize), (Vec<(String, Passage)>, usize)) {
+    fn both(text: &str, piece: usize, feed: usize) -> (Cut, Cut) {
         let source = SourceText {
             source: "dir/big.md".into(),
             format: Format::Markdown,
