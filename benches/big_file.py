@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Writes the same text twice: as one large Markdown file (`one/handbook.md`) and as a folder of
 small files (`many/part-NNNN.md`), for comparing `rsearch index` and `rsearch sections` on one
-file against a folder of the same size. Usage: big_file.py OUT_DIR [MEGABYTES] (default 200)."""
+file against a folder of the same size. Usage: big_file.py OUT_DIR [MEGABYTES] (default 200).
+With RSEARCH=path/to/rsearch set, it then indexes each (into OUT_DIR/index-one and
+OUT_DIR/index-many, removed after) under GNU time and prints wall, CPU and peak RSS of each."""
 
 import os
 import random
+import shutil
+import subprocess
 import sys
 
 WORDS = ("the company product market research team strategy customer data security board "
@@ -46,6 +50,23 @@ def main():
             written += len(chapter)
             part += 1
     print(f"{written / 1e6:.1f} MB, {n} headings, {part} small files")
+    rsearch = os.environ.get("RSEARCH")
+    if rsearch:
+        for name in ("one", "many"):
+            measure(rsearch, out, name)
+
+
+def measure(rsearch, out, name):
+    """Indexes OUT/name under GNU time and prints its wall and CPU seconds and peak RSS."""
+    index = os.path.join(out, f"index-{name}")
+    shutil.rmtree(index, ignore_errors=True)
+    command = ["/usr/bin/time", "-f", "%e %U %S %M", rsearch, "index",
+               "--corpus", os.path.join(out, name), "--index", index]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    shutil.rmtree(index, ignore_errors=True)
+    wall, user, system, rss = done.stderr.strip().splitlines()[-1].split()
+    print(f"index {name:<5} {float(wall):7.2f} s wall {float(user) + float(system):7.2f} s CPU "
+          f"peak RSS {int(rss) / 1024:7.1f} MB (exit {done.returncode})")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 
 use crate::corpus::{self, FileEntry, Scan};
 use crate::label::{Taxonomy, TAXONOMY_FILE};
-use crate::model::{Document, Labels, Passage};
+use crate::model::{Document, Format, Labels, Passage};
 use crate::segment;
 
 /// Reads and parses the corpus's taxonomy (an empty one when it has none), with its text.
@@ -79,6 +79,9 @@ pub fn each_passage(
     warnings: &mut Vec<String>,
     each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
 ) -> Streamed {
+    if entry.size >= PIECES_MIN_BYTES && corpus::format_of(&entry.source) == Some(Format::Markdown) {
+        return each_passage_in_pieces(entry, taxonomy, warnings, each);
+    }
     let source = match corpus::read(entry, warnings) {
         Ok(Some(source)) => source,
         Ok(None) => return Streamed::Skipped,
@@ -99,6 +102,47 @@ pub fn each_passage(
             each(&source.source, title, &passage, &labels);
         }
     });
+    Streamed::Ready { passages, sections }
+}
+
+/// A Markdown file this large is read and cut a piece at a time (see [`each_passage`]).
+pub const PIECES_MIN_BYTES: u64 = 16 << 20;
+/// The size of those pieces.
+const PIECE_BYTES: usize = 1 << 20;
+
+/// [`each_passage`] of a large Markdown file, read and cut a piece at a time: its passages
+/// need only what is near them (unlike plain text, whose headings are told from captions by
+/// patterns across the document), so memory holds a piece of its text, not all of it.
+fn each_passage_in_pieces(
+    entry: &FileEntry,
+    taxonomy: &Taxonomy,
+    warnings: &mut Vec<String>,
+    each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
+) -> Streamed {
+    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
+    let no_labels = Labels::default();
+    let mut passages = 0;
+    let mut sink = |title: &str, passage: Passage| {
+        passages += 1;
+        if unlabelled {
+            each(&entry.source, title, &passage, &no_labels);
+        } else {
+            let labels = taxonomy.label(&passage.section, &passage.text);
+            each(&entry.source, title, &passage, &labels);
+        }
+    };
+    let mut pieces = segment::MarkdownPieces::new(&entry.source, PIECE_BYTES);
+    match corpus::read_pieces(entry, PIECE_BYTES, warnings, &mut |text| {
+        pieces.feed(text, &mut sink)
+    }) {
+        Ok(true) => {}
+        Ok(false) => return Streamed::Skipped,
+        Err(e) => {
+            warnings.push(format!("skipping {}: {e:#}", entry.source));
+            return Streamed::Unreadable;
+        }
+    }
+    let (_, sections) = pieces.finish(&mut sink);
     Streamed::Ready { passages, sections }
 }
 

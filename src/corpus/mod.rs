@@ -15,7 +15,7 @@ mod read;
 mod stat;
 mod watch;
 
-pub use read::{format_of, read};
+pub use read::{format_of, read, read_pieces};
 pub use watch::Watch;
 pub(crate) use watch::{escape_line, unescape_line};
 

@@ -87,16 +87,18 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
 }
 
 /// A level-1 heading that only captions (a logo, badges) come before is the file's title as
-/// if it opened the file: it is moved before them.
-pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) {
-    let is_caption = |i: usize| match stated[i] {
+/// if it opened the file: it is moved before them. `stated` is empty when nothing is stated.
+/// False when every block is a caption (no heading can be moved).
+pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str)>]) -> bool {
+    let said = |i: usize| stated.get(i).copied().flatten();
+    let is_caption = |i: usize| match said(i) {
         Some((kind, _)) => kind == Kind::Caption,
-        None => is_markdown_caption(&blocks[i].normalised()),
+        None => block_is_markdown_caption(&blocks[i]),
     };
     let Some(k) = (0..blocks.len()).find(|&i| !is_caption(i)) else {
-        return;
+        return false;
     };
-    let level_one = match stated[k] {
+    let level_one = match said(k) {
         Some((kind, _)) => kind == Kind::Tagged(1),
         None => {
             setext_heading(&blocks[k]) == Some(1)
@@ -106,8 +108,11 @@ pub(super) fn title_first(blocks: &mut [Block], stated: &mut [Option<(Kind, &str
     };
     if k > 0 && level_one {
         blocks[..=k].rotate_right(1);
-        stated[..=k].rotate_right(1);
+        if !stated.is_empty() {
+            stated[..=k].rotate_right(1);
+        }
     }
+    true
 }
 
 /// Does a line open an HTML block (CommonMark's HTML blocks): `<tag`, `</tag` or `<!--`?
@@ -182,6 +187,12 @@ pub(super) fn is_table_separator(line: &str) -> bool {
             let dashes = cell.trim_start_matches(':').trim_end_matches(':');
             !dashes.is_empty() && dashes.chars().all(|c| c == '-')
         })
+}
+
+/// Does the text open with a front matter line (`---`), closed or not?
+pub(super) fn opens_front_matter(text: &str) -> bool {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    body.starts_with("---\n") || body.starts_with("---\r\n")
 }
 
 /// YAML front matter (`---` lines around `key: value` lines) opening a Markdown file: its
@@ -277,7 +288,7 @@ pub(super) fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
             if let Some(level) = setext_heading(block) {
                 return Kind::Heading(Some(level));
             }
-            if is_markdown_caption(&block.normalised()) {
+            if block_is_markdown_caption(block) {
                 Kind::Caption
             } else {
                 Kind::Paragraph
@@ -303,6 +314,14 @@ pub(super) fn atx_heading(line: &str) -> Option<(usize, &str)> {
     } else {
         Some((level, text))
     }
+}
+
+/// [`is_markdown_caption`] of a block's text, its text collapsed only for a block that opens
+/// and closes as a caption does (most do not: no copy is made for them).
+pub(super) fn block_is_markdown_caption(block: &Block) -> bool {
+    let opens = block.lines.first().and_then(|l| l.trim_start().chars().next());
+    let closes = block.lines.last().and_then(|l| l.trim_end().chars().next_back());
+    matches!(opens, Some('!' | '[')) && closes == Some(')') && is_markdown_caption(&block.normalised())
 }
 
 /// A Markdown block that is only an image (`![alt](url)`) or only a link (`[text](url)`).

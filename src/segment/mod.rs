@@ -8,6 +8,7 @@ mod markdown;
 #[cfg(test)]
 mod properties;
 mod signals;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ use markdown::*;
 use signals::*;
 
 use crate::model::{Document, Format, Passage, Section, SourceText};
+pub use stream::MarkdownPieces;
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
@@ -85,34 +87,67 @@ fn cut(
     outline: bool,
     sink: &mut dyn FnMut(&str, Passage),
 ) -> (Document, usize) {
-    if source.format == Format::Html {
-        return split_html(source, outline, sink);
+    match source.format {
+        Format::Html => split_html(source, outline, sink),
+        Format::Markdown => {
+            let mut assembly = None;
+            markdown_into(&source.text, &source.source, &mut assembly, outline, true, sink);
+            let assembly = assembly.unwrap_or_else(|| Assembly::new(file_stem(&source.source), outline));
+            assembly.finish(&source.source)
+        }
+        Format::Text => {
+            let blocks = blocks(&source.text, Format::Text);
+            let (title, body) = text_title(&blocks);
+            let title = title.unwrap_or_else(|| file_stem(&source.source));
+            // Reasons are only shown in an outline: without one, none is written.
+            let (kinds, reasons) = classify_text(body, hints, outline);
+            assemble(&source.source, title, body, &kinds, &reasons, outline, sink)
+        }
     }
-    let (front_title, text) = match source.format {
-        Format::Markdown => front_matter(&source.text),
-        Format::Text | Format::Html => (None, source.text.as_str()),
-    };
-    let mut blocks = blocks(text, source.format);
-    if source.format == Format::Markdown {
-        blocks.retain(|block| !is_link_definitions(block));
+}
+
+/// Cuts Markdown text into `assembly`: the whole document, or one piece of it that starts and
+/// ends between blocks (outside a fenced block), fed in order. The piece that opens the
+/// document (`assembly` still `None`) holds its front matter and title, and starts the
+/// assembly; it is refused (false, nothing cut) while it cannot settle them yet (front matter
+/// not closed, or nothing but captions before where the title may stand), unless it is the
+/// `last` piece.
+fn markdown_into(
+    text: &str,
+    source: &str,
+    assembly: &mut Option<Assembly>,
+    outline: bool,
+    last: bool,
+    sink: &mut dyn FnMut(&str, Passage),
+) -> bool {
+    let opening = assembly.is_none();
+    let (front_title, body_text) = if opening { front_matter(text) } else { (None, text) };
+    if opening && !last && body_text.len() == text.len() && opens_front_matter(text) {
+        return false;
     }
+    let mut blocks = blocks(body_text, Format::Markdown);
+    blocks.retain(|block| !is_link_definitions(block));
     // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
-    // that the pieces' blocks borrow; `stated[i]` is what the markup says block `i` is.
-    let pieces: Vec<Option<Vec<Piece>>> = match source.format {
-        Format::Markdown => blocks.iter().map(markdown_pieces).collect(),
-        _ => Vec::new(),
-    };
-    let mut stated: Vec<Option<(Kind, &str)>> = vec![None; blocks.len()];
-    if pieces.iter().any(Option::is_some) {
+    // that the pieces' blocks borrow, listed with their block's index (few blocks have any);
+    // `stated[i]` is what the markup says block `i` is; it stays empty (nothing stated of
+    // any block) when no block holds pieces, as in most files.
+    let pieces: Vec<(usize, Vec<Piece>)> = blocks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, block)| markdown_pieces(block).map(|list| (i, list)))
+        .collect();
+    let mut stated: Vec<Option<(Kind, &str)>> = Vec::new();
+    if !pieces.is_empty() {
         let mut expanded = Vec::with_capacity(blocks.len());
-        stated.clear();
-        for (block, piece) in blocks.iter().zip(&pieces) {
-            match piece {
+        stated.reserve(blocks.len());
+        let mut pieces = pieces.iter().peekable();
+        for (i, block) in blocks.into_iter().enumerate() {
+            match pieces.next_if(|(at, _)| *at == i) {
                 None => {
-                    expanded.push(block.clone());
+                    expanded.push(block);
                     stated.push(None);
                 }
-                Some(list) => {
+                Some((_, list)) => {
                     for (kind, text, why) in list {
                         expanded.push(Block {
                             lines: vec![text.as_str()],
@@ -124,51 +159,58 @@ fn cut(
         }
         blocks = expanded;
     }
-    if source.format == Format::Markdown && front_title.is_none() {
-        title_first(&mut blocks, &mut stated);
+    if opening && front_title.is_none() && !title_first(&mut blocks, &mut stated) && !last {
+        return false;
     }
-    let (title, body, stated) = match source.format {
-        Format::Text | Format::Html => {
-            let (title, body) = text_title(&blocks);
-            (title, body, &stated[..0])
-        }
-        Format::Markdown if front_title.is_some() => (None, &blocks[..], &stated[..]),
+    let (title, body, stated) = if !opening || front_title.is_some() {
+        (None, &blocks[..], &stated[..])
+    } else if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) {
         // An HTML `<h1>` opening the file is its title as a `#` heading would be.
-        Format::Markdown if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) => {
-            (Some(blocks[0].normalised()), &blocks[1..], &stated[1..])
-        }
-        Format::Markdown => {
-            let (title, body) = markdown_title(&blocks);
-            (title, body, &stated[blocks.len() - body.len()..])
-        }
+        (
+            Some(blocks[0].normalised()),
+            &blocks[1..],
+            stated.get(1..).unwrap_or_default(),
+        )
+    } else {
+        let (title, body) = markdown_title(&blocks);
+        (
+            title,
+            body,
+            stated.get(blocks.len() - body.len()..).unwrap_or_default(),
+        )
     };
-    let title = front_title.or(title).unwrap_or_else(|| file_stem(&source.source));
-    let (kinds, reasons) = match source.format {
-        Format::Text | Format::Html => classify_text(body, hints),
-        Format::Markdown => {
-            let mut kinds = classify_markdown(body);
-            let mut reasons: Vec<Vec<String>> = kinds
-                .iter()
-                .map(|k| match k {
-                    Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
-                    Kind::Heading(Some(level)) => vec![format!("a Markdown heading of level {level}")],
-                    _ => Vec::new(),
-                })
-                .collect();
-            for (i, said) in stated.iter().enumerate() {
-                if let Some((kind, why)) = said {
-                    kinds[i] = *kind;
-                    reasons[i] = match kind {
-                        Kind::Tagged(level) => vec![format!("an HTML <h{level}> heading in Markdown")],
-                        _ if why.is_empty() => Vec::new(),
-                        _ => vec![why.to_string()],
-                    };
-                }
+    if opening {
+        let title = front_title.or(title).unwrap_or_else(|| file_stem(source));
+        *assembly = Some(Assembly::new(title, outline));
+    }
+    let mut kinds = classify_markdown(body);
+    // Reasons are only shown in an outline: without one, none is written.
+    let mut reasons: Vec<Vec<String>> = kinds
+        .iter()
+        .filter(|_| outline)
+        .map(|k| match k {
+            Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
+            Kind::Heading(Some(level)) => vec![format!("a Markdown heading of level {level}")],
+            _ => Vec::new(),
+        })
+        .collect();
+    for (i, said) in stated.iter().enumerate() {
+        if let Some((kind, why)) = said {
+            kinds[i] = *kind;
+            if !outline {
+                continue;
             }
-            (kinds, reasons)
+            reasons[i] = match kind {
+                Kind::Tagged(level) => vec![format!("an HTML <h{level}> heading in Markdown")],
+                _ if why.is_empty() => Vec::new(),
+                _ => vec![why.to_string()],
+            };
         }
-    };
-    assemble(&source.source, title, body, &kinds, &reasons, outline, sink)
+    }
+    if let Some(assembly) = assembly {
+        assembly.feed(body, &kinds, &reasons, sink);
+    }
+    true
 }
 
 /// An HTML page: its markup says what is a heading, a caption and a passage, so no evidence
@@ -194,6 +236,7 @@ fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Pas
     let reasons: Vec<Vec<String>> = page
         .items
         .iter()
+        .filter(|_| outline)
         .map(|(item, _)| match item {
             html::Item::Caption(why) => vec![format!("HTML: {why}")],
             html::Item::Heading(level) => vec![format!("an HTML <h{level}> heading")],
@@ -207,6 +250,16 @@ fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Pas
 /// Number of words in `text`, counted as whitespace-separated tokens.
 pub fn word_count(text: &str) -> usize {
     text.split_whitespace().count()
+}
+
+/// The number of words of a text whose words are already separated by single spaces (as
+/// [`Block::normalised`] gives it): its spaces plus one, counted without splitting it.
+fn normalised_words(text: &str) -> usize {
+    if text.is_empty() {
+        0
+    } else {
+        text.bytes().filter(|&b| b == b' ').count() + 1
+    }
 }
 
 /// Cuts a paragraph into passages of at most `max_words` words, at sentence boundaries only.
@@ -303,12 +356,9 @@ struct Block<'a> {
 impl Block<'_> {
     /// The block's text with every run of whitespace collapsed to one space.
     fn normalised(&self) -> String {
-        let mut out = String::new();
-        for word in self.lines.iter().flat_map(|line| line.split_whitespace()) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
+        let mut out = String::with_capacity(self.lines.iter().map(|line| line.len() + 1).sum());
+        for line in &self.lines {
+            push_collapsed(&mut out, line);
         }
         out
     }
@@ -319,9 +369,48 @@ impl Block<'_> {
             return false;
         }
         let line = self.lines[0].trim();
-        line.chars().count() <= MAX_SHORT_LINE_CHARS
-            && word_count(line) <= MAX_SHORT_LINE_WORDS
+        // A character takes one to four bytes: most lines are settled by their length.
+        let few_chars = line.len() <= MAX_SHORT_LINE_CHARS
+            || (line.len() <= 4 * MAX_SHORT_LINE_CHARS && line.chars().count() <= MAX_SHORT_LINE_CHARS);
+        few_chars
+            && line.split_whitespace().nth(MAX_SHORT_LINE_WORDS).is_none()
             && line.chars().any(char::is_alphabetic)
+    }
+}
+
+/// Appends the words of `line` to `out`, each after one space unless `out` is empty: the
+/// words `split_whitespace` gives, found byte by byte when the line is ASCII (most are), where
+/// the Unicode white space is the six ASCII spacing bytes.
+fn push_collapsed(out: &mut String, line: &str) {
+    fn space(b: u8) -> bool {
+        matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+    }
+    if !line.is_ascii() {
+        for word in line.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return;
+    }
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && space(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !space(bytes[i]) {
+            i += 1;
+        }
+        if i > start {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            // An ASCII line: every byte is a character boundary.
+            out.push_str(&line[start..i]);
+        }
     }
 }
 
@@ -402,10 +491,8 @@ fn heading_text(block: &Block, kind: Kind) -> String {
     }
 }
 
-/// Builds sections and passages from classified blocks, and counts the sections. In plain text
-/// a run of headings nests (a heading followed directly by a heading is its parent) and a lone
-/// heading is a sibling of the previous section that held text. Without `outline`, sections
-/// are counted but not kept. Passages go to `sink` as they are cut.
+/// Builds sections and passages from classified blocks, and counts the sections (see
+/// [`Assembly`]), all the blocks at once.
 fn assemble(
     source: &str,
     title: String,
@@ -415,96 +502,163 @@ fn assemble(
     outline: bool,
     sink: &mut dyn FnMut(&str, Passage),
 ) -> (Document, usize) {
-    let mut sections = vec![Section {
-        path: Vec::new(),
-        heading_reasons: Vec::new(),
-        captions: Vec::new(),
-        caption_reasons: Vec::new(),
-        passages: 0,
-    }];
-    let mut headings = 0;
-    let mut passages = 0;
-    // Open headings, outermost first, with their levels.
-    let mut open: Vec<(usize, String)> = Vec::new();
-    // The heading path of `open`, built when a passage or a kept section needs it.
-    let mut path: Vec<String> = Vec::new();
-    let mut path_is_current = true;
-    let mut i = 0;
-    while i < blocks.len() {
-        match kinds[i] {
-            Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) => {
-                let run_end = (i..blocks.len())
-                    .find(|&j| !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_)))
-                    .unwrap_or(blocks.len());
-                let run = run_end - i;
-                let leaf_level = open.last().map_or(1, |(level, _)| *level);
-                for (offset, j) in (i..run_end).enumerate() {
-                    let level = match kinds[j] {
-                        Kind::Heading(Some(level)) | Kind::Tagged(level) => level,
-                        Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
-                        _ if run > 1 => offset + 1,
-                        _ => leaf_level,
-                    };
-                    while open.last().is_some_and(|(l, _)| *l >= level) {
-                        open.pop();
-                    }
-                    open.push((level, heading_text(&blocks[j], kinds[j])));
-                    headings += 1;
-                    path_is_current = false;
-                    if outline {
-                        path = open.iter().map(|(_, text)| text.clone()).collect();
-                        path_is_current = true;
-                        sections.push(Section {
-                            path: path.clone(),
-                            heading_reasons: reasons[j].clone(),
-                            captions: Vec::new(),
-                            caption_reasons: Vec::new(),
-                            passages: 0,
-                        });
-                    }
-                }
-                i = run_end;
-                continue;
-            }
-            Kind::Caption => {
-                if let Some(section) = sections.last_mut().filter(|_| outline) {
-                    section.captions.push(blocks[i].normalised());
-                    section.caption_reasons.push(reasons[i].clone());
-                }
-            }
-            Kind::Paragraph => {
-                if !path_is_current {
-                    path = open.iter().map(|(_, text)| text.clone()).collect();
-                    path_is_current = true;
-                }
-                let pieces = split_paragraph(&blocks[i].normalised(), MAX_PASSAGE_WORDS);
-                for text in pieces.into_iter().flat_map(|p| cap_passage(p, MAX_PASSAGE_BYTES)) {
-                    passages += 1;
-                    sink(
-                        &title,
-                        Passage {
-                            ordinal: passages,
-                            section: path.clone(),
-                            text,
-                        },
-                    );
-                    if let Some(section) = sections.last_mut() {
-                        section.passages += 1;
-                    }
-                }
-            }
+    let mut assembly = Assembly::new(title, outline);
+    assembly.feed(blocks, kinds, reasons, sink);
+    assembly.finish(source)
+}
+
+/// Sections and passages built from classified blocks, fed in document order in one or more
+/// runs of blocks. In plain text a run of headings nests (a heading followed directly by a
+/// heading is its parent) and a lone heading is a sibling of the previous section that held
+/// text; a heading whose level is known (Markdown, HTML) needs no other block, so a document
+/// may be fed a piece at a time. Without `outline`, sections are counted but not kept.
+struct Assembly {
+    title: String,
+    outline: bool,
+    sections: Vec<Section>,
+    headings: usize,
+    passages: u64,
+    /// Open headings, outermost first, with their levels.
+    open: Vec<(usize, String)>,
+    /// The heading path of `open`, built when a passage or a kept section needs it.
+    path: Vec<String>,
+    path_is_current: bool,
+}
+
+impl Assembly {
+    fn new(title: String, outline: bool) -> Assembly {
+        Assembly {
+            title,
+            outline,
+            sections: vec![Section {
+                path: Vec::new(),
+                heading_reasons: Vec::new(),
+                captions: Vec::new(),
+                caption_reasons: Vec::new(),
+                passages: 0,
+            }],
+            headings: 0,
+            passages: 0,
+            open: Vec::new(),
+            path: Vec::new(),
+            path_is_current: true,
         }
-        i += 1;
     }
-    let root = &sections[0];
-    if !outline || (root.passages == 0 && root.captions.is_empty()) {
-        sections.remove(0);
+
+    /// Takes the next blocks with their kinds (and their reasons, read only for an outline
+    /// and may be empty without one); passages go to `sink` as they are cut.
+    fn feed(
+        &mut self,
+        blocks: &[Block],
+        kinds: &[Kind],
+        reasons: &[Vec<String>],
+        sink: &mut dyn FnMut(&str, Passage),
+    ) {
+        let Assembly {
+            title,
+            outline,
+            sections,
+            headings,
+            passages,
+            open,
+            path,
+            path_is_current,
+        } = self;
+        let outline = *outline;
+        let mut i = 0;
+        while i < blocks.len() {
+            match kinds[i] {
+                Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) => {
+                    let run_end = (i..blocks.len())
+                        .find(|&j| {
+                            !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_))
+                        })
+                        .unwrap_or(blocks.len());
+                    let run = run_end - i;
+                    let leaf_level = open.last().map_or(1, |(level, _)| *level);
+                    for (offset, j) in (i..run_end).enumerate() {
+                        let level = match kinds[j] {
+                            Kind::Heading(Some(level)) | Kind::Tagged(level) => level,
+                            Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
+                            _ if run > 1 => offset + 1,
+                            _ => leaf_level,
+                        };
+                        while open.last().is_some_and(|(l, _)| *l >= level) {
+                            open.pop();
+                        }
+                        open.push((level, heading_text(&blocks[j], kinds[j])));
+                        *headings += 1;
+                        *path_is_current = false;
+                        if outline {
+                            *path = open.iter().map(|(_, text)| text.clone()).collect();
+                            *path_is_current = true;
+                            sections.push(Section {
+                                path: path.clone(),
+                                heading_reasons: reasons[j].clone(),
+                                captions: Vec::new(),
+                                caption_reasons: Vec::new(),
+                                passages: 0,
+                            });
+                        }
+                    }
+                    i = run_end;
+                    continue;
+                }
+                Kind::Caption => {
+                    if let Some(section) = sections.last_mut().filter(|_| outline) {
+                        section.captions.push(blocks[i].normalised());
+                        section.caption_reasons.push(reasons[i].clone());
+                    }
+                }
+                Kind::Paragraph => {
+                    if !*path_is_current {
+                        *path = open.iter().map(|(_, text)| text.clone()).collect();
+                        *path_is_current = true;
+                    }
+                    let mut emit = |text: String| {
+                        *passages += 1;
+                        sink(
+                            title,
+                            Passage {
+                                ordinal: *passages,
+                                section: path.clone(),
+                                text,
+                            },
+                        );
+                        if let Some(section) = sections.last_mut() {
+                            section.passages += 1;
+                        }
+                    };
+                    let text = blocks[i].normalised();
+                    // Most paragraphs are one passage: they move on without a copy.
+                    if normalised_words(&text) <= MAX_PASSAGE_WORDS && text.len() <= MAX_PASSAGE_BYTES {
+                        emit(text);
+                    } else {
+                        for piece in split_paragraph(&text, MAX_PASSAGE_WORDS) {
+                            for text in cap_passage(piece, MAX_PASSAGE_BYTES) {
+                                emit(text);
+                            }
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
     }
-    let document = Document {
-        source: source.to_string(),
-        title,
-        sections,
-        passages: Vec::new(),
-    };
-    (document, headings)
+
+    /// The document fed, with its number of headings.
+    fn finish(self, source: &str) -> (Document, usize) {
+        let mut sections = self.sections;
+        let root = &sections[0];
+        if !self.outline || (root.passages == 0 && root.captions.is_empty()) {
+            sections.remove(0);
+        }
+        let document = Document {
+            source: source.to_string(),
+            title: self.title,
+            sections,
+            passages: Vec::new(),
+        };
+        (document, self.headings)
+    }
 }

@@ -21,55 +21,85 @@ pub(super) const ENDS_PATTERN: &str = "breaks its siblings' pattern after the la
 /// Plain-text structure. A short line between blank lines without closing punctuation is
 /// heading-shaped. One that stands between two paragraphs is a heading or a caption: the
 /// evidence of [`caption_signals`] is weighed and a line reaching [`CAPTION_THRESHOLD`] is a
-/// caption. Headings get no levels here; `assemble` nests runs of them.
-pub(super) fn classify_text(blocks: &[Block], hints: &Hints) -> (Vec<Kind>, Vec<Vec<String>>) {
+/// caption. Headings get no levels here; `assemble` nests runs of them. The reasons (one
+/// list a block) are written only when `explain` asks for them; else none are.
+pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (Vec<Kind>, Vec<Vec<String>>) {
     let lines = short_lines(blocks);
     let groups = sibling_groups(&lines);
-    let mut reasons = vec![Vec::new(); blocks.len()];
-    let kinds = (0..blocks.len())
-        .map(|i| match &lines[i] {
-            None => Kind::Paragraph,
-            Some(line) if is_between_paragraphs(&lines, i) => {
-                let signals = caption_signals(blocks, &lines, &groups, hints, i);
-                let weight: f32 = signals.iter().map(|s| s.weight).sum();
-                let listed = signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
-                if weight >= CAPTION_THRESHOLD {
-                    reasons[i] = listed.collect();
-                    return Kind::Caption;
-                }
-                reasons[i] = vec![
-                    short_line_reason(line),
-                    format!("between two paragraphs, caption evidence {weight:+} under {CAPTION_THRESHOLD}"),
-                ];
-                reasons[i].extend(listed);
-                if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
-                    reasons[i].push("it ends its siblings' pattern: it closes their parent".into());
-                    Kind::OuterHeading
-                } else if closes_the_document(&lines, &groups, &signals, i) {
-                    reasons[i].push(CLOSING.into());
-                    Kind::OuterHeading
+    let siblings = Siblings::new(&lines, &groups);
+    let role_words = role_words(hints);
+    let mut weighing = Weighing { words: None, explain };
+    let mut reasons = if explain {
+        vec![Vec::new(); blocks.len()]
+    } else {
+        Vec::new()
+    };
+    let mut kinds = Vec::with_capacity(blocks.len());
+    for i in 0..blocks.len() {
+        let Some(line) = &lines[i] else {
+            kinds.push(Kind::Paragraph);
+            continue;
+        };
+        let (kind, why) = if is_between_paragraphs(&lines, i) {
+            let signals = caption_signals(
+                blocks,
+                &lines,
+                &groups,
+                &siblings,
+                (hints, &role_words),
+                &mut weighing,
+                i,
+            );
+            let weight: f32 = signals.iter().map(|s| s.weight).sum();
+            let listed = || signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
+            if weight >= CAPTION_THRESHOLD {
+                (Kind::Caption, explain.then(|| listed().collect()))
+            } else {
+                let (kind, last) = if signals.iter().any(|s| s.rule == ENDS_PATTERN) {
+                    (
+                        Kind::OuterHeading,
+                        "it ends its siblings' pattern: it closes their parent",
+                    )
+                } else if closes_the_document(&lines, &groups, &siblings, &signals, i) {
+                    (Kind::OuterHeading, CLOSING)
                 } else {
-                    reasons[i].push("after a paragraph: a sibling of the heading before".into());
-                    Kind::Heading(None)
-                }
+                    (
+                        Kind::Heading(None),
+                        "after a paragraph: a sibling of the heading before",
+                    )
+                };
+                let why = explain.then(|| {
+                    let mut why = vec![
+                        short_line_reason(line),
+                        format!(
+                            "between two paragraphs, caption evidence {weight:+} under {CAPTION_THRESHOLD}"
+                        ),
+                    ];
+                    why.extend(listed());
+                    why.push(last.into());
+                    why
+                });
+                (kind, why)
             }
-            Some(line) => {
-                reasons[i] = vec![short_line_reason(line)];
-                let before = i > 0 && lines[i - 1].is_some();
-                let after = i + 1 < lines.len() && lines[i + 1].is_some();
-                reasons[i].push(
-                    match (before, after) {
-                        (_, true) => "followed directly by a heading: its parent",
-                        (true, false) => "after a heading: its child",
-                        (false, false) if i == 0 => "opens the text",
-                        (false, false) => "after a paragraph: a sibling of the heading before",
-                    }
-                    .into(),
-                );
-                Kind::Heading(None)
-            }
-        })
-        .collect();
+        } else {
+            let before = i > 0 && lines[i - 1].is_some();
+            let after = i + 1 < lines.len() && lines[i + 1].is_some();
+            let place = match (before, after) {
+                (_, true) => "followed directly by a heading: its parent",
+                (true, false) => "after a heading: its child",
+                (false, false) if i == 0 => "opens the text",
+                (false, false) => "after a paragraph: a sibling of the heading before",
+            };
+            (
+                Kind::Heading(None),
+                explain.then(|| vec![short_line_reason(line), place.into()]),
+            )
+        };
+        kinds.push(kind);
+        if let Some(why) = why {
+            reasons[i] = why;
+        }
+    }
     (kinds, reasons)
 }
 
@@ -90,11 +120,12 @@ pub(super) const CLOSING: &str =
 pub(super) fn closes_the_document(
     lines: &[Option<String>],
     groups: &[Option<usize>],
+    siblings: &Siblings,
     signals: &[Signal],
     i: usize,
 ) -> bool {
     let last_section_of_one_paragraph = i + 2 == lines.len();
-    let siblings_before = groups[i].map_or(0, |group| (0..i).filter(|&j| groups[j] == Some(group)).count());
+    let siblings_before = groups[i].map_or(0, |group| siblings.before(group, i));
     let follows_pattern = signals
         .iter()
         .any(|s| s.weight < 0.0 && s.rule == FOLLOWS_PATTERN);
@@ -142,9 +173,9 @@ pub(super) fn sibling_groups(lines: &[Option<String>]) -> Vec<Option<usize>> {
 /// The shapes a line shares with its siblings: its first word, and the set of its lower-case
 /// words ("Role of a CEO" and "Role of a CTO" share both; "X vs Y" lines share `vs`).
 pub(super) fn pattern_keys(line: &str) -> Vec<String> {
-    let words: Vec<String> = line
+    let words: Vec<&str> = line
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
     let mut keys = Vec::new();
@@ -155,7 +186,7 @@ pub(super) fn pattern_keys(line: &str) -> Vec<String> {
         .iter()
         .skip(1)
         .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
-        .map(String::as_str)
+        .copied()
         .collect();
     lower.sort_unstable();
     lower.dedup();
@@ -165,13 +196,113 @@ pub(super) fn pattern_keys(line: &str) -> Vec<String> {
     keys
 }
 
+/// The sibling groups of a document gathered once: each group's lines, and each pattern key
+/// its lines share with the lines holding it. Weighing one line's pattern then costs its own
+/// keys and the group's most shared ones, not a pass over every sibling: a text with tens of
+/// thousands of short lines stays linear.
+pub(super) struct Siblings {
+    /// `members[g]`: the indexes of group `g`'s lines, in document order.
+    members: Vec<Vec<usize>>,
+    /// `keys[g]`: each key of group `g` with the lines holding it (in order), the most held first.
+    keys: Vec<Vec<(String, Vec<usize>)>>,
+    /// `at[g]`: where each key of group `g` stands in `keys[g]`.
+    at: Vec<std::collections::HashMap<String, usize>>,
+}
+
+impl Siblings {
+    pub(super) fn new(lines: &[Option<String>], groups: &[Option<usize>]) -> Siblings {
+        let count = groups.iter().flatten().max().map_or(0, |g| g + 1);
+        let mut members = vec![Vec::new(); count];
+        let mut held: Vec<std::collections::HashMap<String, Vec<usize>>> = vec![Default::default(); count];
+        for (j, group) in groups.iter().enumerate() {
+            let (Some(group), Some(line)) = (group, lines[j].as_deref()) else {
+                continue;
+            };
+            members[*group].push(j);
+            for key in pattern_keys(line) {
+                held[*group].entry(key).or_default().push(j);
+            }
+        }
+        let keys: Vec<Vec<(String, Vec<usize>)>> = held
+            .into_iter()
+            .map(|held| {
+                let mut keys: Vec<_> = held.into_iter().collect();
+                keys.sort_unstable_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+                keys
+            })
+            .collect();
+        let at = keys
+            .iter()
+            .map(|keys| {
+                keys.iter()
+                    .enumerate()
+                    .map(|(n, (key, _))| (key.clone(), n))
+                    .collect()
+            })
+            .collect();
+        Siblings { members, keys, at }
+    }
+
+    /// Number of lines of `group` before line `i`.
+    pub(super) fn before(&self, group: usize, i: usize) -> usize {
+        self.members
+            .get(group)
+            .map_or(0, |m| m.partition_point(|&j| j < i))
+    }
+
+    /// [`sibling_pattern`] of line `i` (with its own pattern keys `own`) among its group's lines.
+    pub(super) fn pattern(&self, group: usize, i: usize, own: &[String]) -> Pattern {
+        let Some(keys) = self.keys.get(group) else {
+            return Pattern::None;
+        };
+        // A key's count and last line among the siblings other than `i`.
+        let others = |holders: &[usize]| holders.len() - usize::from(holders.binary_search(&i).is_ok());
+        let last_other = |holders: &[usize]| holders.iter().rev().copied().find(|&j| j != i);
+        // Keys come most held first, and leaving `i` out lowers a count by one at most.
+        let mut best = 0;
+        for (_, holders) in keys {
+            if holders.len() <= best {
+                break;
+            }
+            best = best.max(others(holders));
+        }
+        if best == 0 {
+            return Pattern::None;
+        }
+        let follows = own.iter().any(|key| {
+            self.at[group].get(key).is_some_and(|&n| {
+                let count = others(&keys[n].1);
+                count > 0 && count + 1 >= best.max(2)
+            })
+        });
+        if follows {
+            return Pattern::Follows;
+        }
+        if best < 2 {
+            return Pattern::None;
+        }
+        let goes_on = keys
+            .iter()
+            .take_while(|(_, holders)| holders.len() >= best)
+            .any(|(_, holders)| others(holders) == best && last_other(holders).is_some_and(|j| j > i));
+        if goes_on {
+            Pattern::BreaksWithin
+        } else {
+            Pattern::BreaksAfter
+        }
+    }
+}
+
 /// The evidence that the short line `i`, standing between two paragraphs, is a caption rather
 /// than a heading. Each signal is one rule of the text; none decides alone unless it is strong.
-pub(super) fn caption_signals(
-    blocks: &[Block],
+/// `hints` come with the lower-case words of their role names ([`role_words`]).
+pub(super) fn caption_signals<'t>(
+    blocks: &[Block<'t>],
     lines: &[Option<String>],
     groups: &[Option<usize>],
-    hints: &Hints,
+    siblings: &Siblings,
+    (hints, role_words): (&Hints, &RoleWords),
+    weighing: &mut Weighing<'t>,
     i: usize,
 ) -> Vec<Signal> {
     let mut signals = Vec::new();
@@ -180,11 +311,7 @@ pub(super) fn caption_signals(
     };
     let mut push = |rule, weight| signals.push(Signal { rule, weight });
     if let Some(group) = groups[i] {
-        let siblings: Vec<(usize, &str)> = (0..lines.len())
-            .filter(|&j| groups[j] == Some(group))
-            .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
-            .collect();
-        match sibling_pattern(i, line, &siblings) {
+        match siblings.pattern(group, i, &pattern_keys(line)) {
             Pattern::Follows => push(FOLLOWS_PATTERN, -2.0),
             Pattern::BreaksWithin => push("breaks the pattern of the siblings around it", 2.0),
             Pattern::BreaksAfter => push(ENDS_PATTERN, 1.0),
@@ -208,22 +335,53 @@ pub(super) fn caption_signals(
     if is_title_case(line) && !role_name {
         push("title case", -1.0);
     }
-    let (before, after) = (blocks[i - 1].normalised(), blocks[i + 1].normalised());
-    let same = same_subject(&before, &after, hints);
-    if !same {
+    let following = paragraphs_after(lines, i);
+    let opening = blocks[i + 1]
+        .lines
+        .iter()
+        .flat_map(|line| line.split_whitespace());
+    let continues = opens_as_continuation_words(opening);
+    // Whether the paragraphs around share a subject weighs -1 (they do not) or +0.75 (they do,
+    // and one paragraph follows). Comparing their words is the dearest signal: without reasons
+    // to give, it is only read when it can take the line across the threshold. (Every weight
+    // is a multiple of a quarter, so these sums are exact in any order.)
+    let known = signals.iter().map(|s| s.weight).sum::<f32>() - if following >= 3 { 1.0 } else { 0.0 }
+        + if continues { 0.75 } else { 0.0 };
+    let if_same = known + if following == 1 { 0.75 } else { 0.0 };
+    let matters = (known - 1.0 >= CAPTION_THRESHOLD) != (if_same >= CAPTION_THRESHOLD);
+    let same = (weighing.explain || matters).then(|| {
+        let before = match weighing.words.take() {
+            Some((j, words)) if j + 1 == i => words,
+            _ => block_words(&blocks[i - 1], role_words),
+        };
+        let after = block_words(&blocks[i + 1], role_words);
+        let same = same_words(&before, &after);
+        weighing.words = Some((i + 1, after));
+        same
+    });
+    let mut push = |rule, weight| signals.push(Signal { rule, weight });
+    if same == Some(false) {
         push("the paragraph after turns to another subject", -1.0);
     }
-    let following = paragraphs_after(lines, i);
-    if following == 1 && same {
+    if following == 1 && same == Some(true) {
         push("would open a one-paragraph section on the same subject", 0.75);
     }
     if following >= 3 {
         push("would open a section of several paragraphs", -1.0);
     }
-    if opens_as_continuation(&blocks[i + 1].normalised()) {
+    if continues {
         push("next paragraph continues the one before", 0.75);
     }
     signals
+}
+
+/// What weighing the lines of one document carries from line to line.
+pub(super) struct Weighing<'t> {
+    /// The content words of the last paragraph after a line (its index and words): the next
+    /// line but one has that paragraph before it.
+    words: Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
+    /// Whether every signal is wanted (reasons are written), or only those that can decide.
+    explain: bool,
 }
 
 /// How a line stands to the pattern its would-be siblings share.
@@ -239,6 +397,8 @@ pub(super) enum Pattern {
 }
 
 /// How the line `i` stands to the pattern most of its `siblings` (indexes and texts) share.
+/// The rule as written; [`Siblings::pattern`] gives the same answer from keys gathered once.
+#[cfg(test)]
 pub(super) fn sibling_pattern(i: usize, line: &str, siblings: &[(usize, &str)]) -> Pattern {
     let own = pattern_keys(line);
     let mut counts: Vec<(String, usize, usize)> = Vec::new();
@@ -331,35 +491,107 @@ pub(super) fn paragraphs_after(lines: &[Option<String>], i: usize) -> usize {
     lines[i + 1..].iter().take_while(|l| l.is_none()).count()
 }
 
-/// Content words (five letters or more, lower-cased) of a paragraph, without the words of
-/// role names, which every paragraph of a comparison shares.
-pub(super) fn content_words(text: &str, hints: &Hints) -> std::collections::BTreeSet<String> {
-    let role_words: std::collections::BTreeSet<String> = hints
+/// The lower-case words of the role names, which [`content_words`] leaves out.
+pub(super) type RoleWords = std::collections::HashSet<String>;
+
+/// The words of every role name, lower-cased: gathered once a document.
+pub(super) fn role_words(hints: &Hints) -> RoleWords {
+    hints
         .roles
         .iter()
         .flatten()
         .flat_map(|name| name.split_whitespace())
         .map(str::to_lowercase)
-        .collect();
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 5)
-        .map(str::to_lowercase)
-        .filter(|w| !role_words.contains(w))
         .collect()
+}
+
+/// Content words (five letters or more, lower-cased) of a paragraph, without the words of
+/// role names, which every paragraph of a comparison shares; sorted, each once.
+#[cfg(test)]
+pub(super) fn content_words<'t>(text: &'t str, role_words: &RoleWords) -> Vec<std::borrow::Cow<'t, str>> {
+    let mut words = Vec::new();
+    add_content_words(text, role_words, &mut words);
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// Adds the content words of `text` to `words` (unsorted), a word without capitals borrowed.
+fn add_content_words<'t>(text: &'t str, role_words: &RoleWords, words: &mut Vec<std::borrow::Cow<'t, str>>) {
+    use std::borrow::Cow;
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let long = if word.is_ascii() {
+            word.len() >= 5
+        } else {
+            word.chars().count() >= 5
+        };
+        if !long {
+            continue;
+        }
+        let word = if !word.is_ascii() {
+            Cow::Owned(word.to_lowercase())
+        } else if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(word.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        };
+        if !role_words.contains(word.as_ref()) {
+            words.push(word);
+        }
+    }
+}
+
+/// [`content_words`] of a block's text, read line by line (the words are the same as in its
+/// collapsed text: whitespace only ever separates them).
+pub(super) fn block_words<'t>(block: &Block<'t>, role_words: &RoleWords) -> Vec<std::borrow::Cow<'t, str>> {
+    let mut words = Vec::new();
+    for line in &block.lines {
+        add_content_words(line, role_words, &mut words);
+    }
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// Two paragraphs speak of the same subject when a fifth of the content words of the shorter
 /// one occur in the other.
+#[cfg(test)]
 pub(super) fn same_subject(a: &str, b: &str, hints: &Hints) -> bool {
-    let (a, b) = (content_words(a, hints), content_words(b, hints));
+    let role_words = role_words(hints);
+    same_words(&content_words(a, &role_words), &content_words(b, &role_words))
+}
+
+/// [`same_subject`] of two sorted sets of content words.
+pub(super) fn same_words(a: &[std::borrow::Cow<str>], b: &[std::borrow::Cow<str>]) -> bool {
     let smaller = a.len().min(b.len());
-    smaller > 0 && a.intersection(&b).count() * 5 >= smaller
+    if smaller == 0 {
+        return false;
+    }
+    let (mut x, mut y, mut shared) = (0, 0, 0);
+    while x < a.len() && y < b.len() {
+        match a[x].cmp(&b[y]) {
+            std::cmp::Ordering::Less => x += 1,
+            std::cmp::Ordering::Greater => y += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                x += 1;
+                y += 1;
+            }
+        }
+    }
+    shared * 5 >= smaller
 }
 
 /// A paragraph that opens as a continuation: a short lower-case opening phrase closed by a
 /// comma ("Furthermore,", "On the other hand,"), or a pronoun pointing back. One weak signal.
+#[cfg(test)]
 pub(super) fn opens_as_continuation(paragraph: &str) -> bool {
-    let words: Vec<&str> = paragraph.split_whitespace().take(4).collect();
+    opens_as_continuation_words(paragraph.split_whitespace())
+}
+
+/// [`opens_as_continuation`] of a paragraph given as its words.
+pub(super) fn opens_as_continuation_words<'t>(words: impl Iterator<Item = &'t str>) -> bool {
+    let words: Vec<&str> = words.take(4).collect();
     if let Some(end) = words.iter().position(|w| w.ends_with(',')) {
         let lower_after_first = words[1..=end]
             .iter()

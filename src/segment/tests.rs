@@ -612,3 +612,166 @@ fn hash_in_a_plain_text_heading_is_kept() {
     let doc = text_doc(&format!("T\n\n# Notes\n\n{BODY}\n"));
     assert_eq!(paths(&doc), ["# Notes"]);
 }
+
+/// The sibling lines of each group as `sibling_pattern` takes them, from `lines` and `groups`.
+fn group_siblings<'a>(
+    lines: &'a [Option<String>],
+    groups: &[Option<usize>],
+    group: usize,
+) -> Vec<(usize, &'a str)> {
+    (0..lines.len())
+        .filter(|&j| groups[j] == Some(group))
+        .filter_map(|j| lines[j].as_deref().map(|l| (j, l)))
+        .collect()
+}
+
+#[test]
+fn sibling_keys_gathered_once_give_the_written_rule() {
+    let cases: &[&[Option<&str>]] = &[
+        &[
+            Some("Role of a CEO"),
+            None,
+            Some("Role of a CTO"),
+            None,
+            Some("Summary"),
+            None,
+        ],
+        &[
+            Some("Role of a CEO"),
+            None,
+            Some("Picture"),
+            None,
+            Some("Role of a CTO"),
+            None,
+        ],
+        &[
+            Some("Part one"),
+            Some("Part two"),
+            None,
+            Some("Part three"),
+            None,
+            Some("End"),
+            None,
+        ],
+        &[
+            Some("CEO vs CTO"),
+            None,
+            Some("PM vs CEO"),
+            None,
+            Some("Lone"),
+            None,
+            Some("CTO vs PM"),
+        ],
+        &[
+            Some("A"),
+            None,
+            Some("A"),
+            None,
+            Some("B"),
+            None,
+            Some("B"),
+            None,
+            Some("C"),
+        ],
+        &[Some("Only"), None],
+    ];
+    for case in cases {
+        let lines: Vec<Option<String>> = case.iter().map(|l| l.map(str::to_string)).collect();
+        let groups = sibling_groups(&lines);
+        let siblings = Siblings::new(&lines, &groups);
+        for i in 0..lines.len() {
+            let (Some(group), Some(line)) = (groups[i], lines[i].as_deref()) else {
+                continue;
+            };
+            let written = sibling_pattern(i, line, &group_siblings(&lines, &groups, group));
+            assert_eq!(
+                siblings.pattern(group, i, &pattern_keys(line)),
+                written,
+                "{case:?} line {i}"
+            );
+            let before = (0..i).filter(|&j| groups[j] == Some(group)).count();
+            assert_eq!(siblings.before(group, i), before, "{case:?} line {i}");
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any run of short lines and paragraphs: the pattern from keys gathered once is the rule's.
+    #[test]
+    fn sibling_keys_agree_with_the_rule_on_any_lines(
+        picks in proptest::collection::vec(proptest::option::weighted(0.6, 0usize..12), 1..40),
+    ) {
+        const LINES: [&str; 12] = [
+            "Role of a CEO", "Role of a CTO", "Role of the board", "Skills of a CEO", "Skills",
+            "CEO vs CTO", "PM vs CEO", "Summary", "Notes on roles", "notes", "Part one", "Part two",
+        ];
+        let lines: Vec<Option<String>> = picks.iter().map(|p| p.map(|n| LINES[n].to_string())).collect();
+        let groups = sibling_groups(&lines);
+        let siblings = Siblings::new(&lines, &groups);
+        for i in 0..lines.len() {
+            let (Some(group), Some(line)) = (groups[i], lines[i].as_deref()) else {
+                continue;
+            };
+            let written = sibling_pattern(i, line, &group_siblings(&lines, &groups, group));
+            proptest::prop_assert_eq!(siblings.pattern(group, i, &pattern_keys(line)), written);
+        }
+    }
+}
+
+#[test]
+fn content_words_of_a_block_are_those_of_its_collapsed_text() {
+    let none = RoleWords::default();
+    let block = Block {
+        lines: vec![
+            "  Widgets, GADGETS and Ünïcode   words",
+            "widgets again: Σίσυφος lived",
+        ],
+    };
+    let joined = block.normalised();
+    assert_eq!(block_words(&block, &none), content_words(&joined, &none));
+    let owned: Vec<String> = block_words(&block, &none)
+        .into_iter()
+        .map(|w| w.into_owned())
+        .collect();
+    assert_eq!(
+        owned,
+        [
+            "again",
+            "gadgets",
+            "lived",
+            "widgets",
+            "words",
+            "ünïcode",
+            "σίσυφος"
+        ]
+    );
+}
+
+#[test]
+fn a_paragraph_that_fits_is_one_passage_and_its_words_are_its_spaces_plus_one() {
+    assert_eq!(normalised_words(""), 0);
+    assert_eq!(normalised_words("one"), 1);
+    assert_eq!(normalised_words("one two three"), 3);
+    let doc = text_doc(&format!("T\n\n{BODY}"));
+    assert_eq!(doc.passages[0].text, BODY);
+}
+
+#[test]
+fn collapsing_ascii_lines_byte_by_byte_gives_the_words_of_split_whitespace() {
+    for line in [
+        "",
+        "   ",
+        "one",
+        " one\ttwo \x0b three\x0cfour\r ",
+        "a  b",
+        "non-ascii\u{a0}space and\u{2003}em",
+        "mixed ascii then é then  spaces ",
+    ] {
+        let mut out = String::from("x");
+        push_collapsed(&mut out, line);
+        let expected: Vec<&str> = std::iter::once("x").chain(line.split_whitespace()).collect();
+        assert_eq!(out, expected.join(" "), "{line:?}");
+    }
+}

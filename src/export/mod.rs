@@ -19,6 +19,8 @@ use crate::label::Taxonomy;
 use crate::model::{passage_id, Progress};
 use crate::prepare::{self, Cut, Prepared, PreparedFile};
 
+mod json;
+
 /// Files read ahead of the one being written: bounds memory to this many files' passages
 /// however large the corpus is.
 const WINDOW: usize = 64;
@@ -170,6 +172,36 @@ struct Line<'a> {
     digest: Hex,
 }
 
+impl Line<'_> {
+    /// Appends the line in `format` with its newline: the bytes [`write_line`] writes through
+    /// serde_json, written field by field.
+    fn push(&self, format: Format, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        if format == Format::OpensearchBulk {
+            out.extend_from_slice(br#"{"index":{"_id":"#);
+            json::push_str(out, self.id);
+            out.extend_from_slice(b"}}\n");
+        }
+        out.extend_from_slice(br#"{"id":"#);
+        json::push_str(out, self.id);
+        out.extend_from_slice(br#","source":"#);
+        json::push_str(out, self.source);
+        out.extend_from_slice(br#","document":"#);
+        json::push_str(out, self.document);
+        out.extend_from_slice(br#","section":"#);
+        json::push_strs(out, self.section);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, r#","ordinal":{}"#, self.ordinal);
+        out.extend_from_slice(br#","roles":"#);
+        json::push_strs(out, self.roles);
+        out.extend_from_slice(br#","topics":"#);
+        json::push_strs(out, self.topics);
+        out.extend_from_slice(br#","text":"#);
+        json::push_str(out, self.text);
+        let _ = writeln!(out, r#","digest":"{:016x}"}}"#, self.digest.0);
+    }
+}
+
 /// A digest as 16 lower-case hex digits, written straight into the output.
 struct Hex(u64);
 
@@ -181,9 +213,9 @@ impl Serialize for Hex {
 
 /// Serialises every passage of a prepared file in `format`, on the worker that prepared it,
 /// so the writing thread only copies bytes.
-fn file_lines(file: Option<&PreparedFile>, format: Format) -> Result<(Vec<u8>, usize)> {
+fn file_lines(file: Option<&PreparedFile>, format: Format) -> (Vec<u8>, usize) {
     let Some(file) = file else {
-        return Ok((Vec::new(), 0));
+        return (Vec::new(), 0);
     };
     let document = &file.document;
     let mut lines = Vec::with_capacity(document.passages.iter().map(|p| 2 * p.text.len() + 256).sum());
@@ -213,9 +245,9 @@ fn file_lines(file: Option<&PreparedFile>, format: Format) -> Result<(Vec<u8>, u
                 &passage.text,
             )),
         };
-        write_line(format, &id, &line, &mut lines)?;
+        line.push(format, &mut lines);
     }
-    Ok((lines, document.passages.len()))
+    (lines, document.passages.len())
 }
 
 /// Exports every passage of the corpus to `out` in `format`, file by file in corpus order,
@@ -229,7 +261,7 @@ pub fn write(
 ) -> Result<Summary> {
     let serialise = |file: Option<&PreparedFile>| file_lines(file, format);
     for_each_file_as(scan, taxonomy, progress, serialise, |file| {
-        let (lines, passages) = file?;
+        let (lines, passages) = file;
         out.write_all(&lines).context("writing the export")?;
         Ok(passages)
     })
@@ -472,6 +504,39 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0], r#"{"index":{"_id":"a.txt:3"}}"#);
         assert!(lines[1].starts_with(r#"{"id":"a.txt:3","source":"a.txt""#));
+    }
+
+    #[test]
+    fn a_line_written_by_hand_is_the_line_serde_writes() {
+        let section = strings(&["Top \"quoted\"", "Tab\there"]);
+        let roles = strings(&["cto", "ceo"]);
+        for (text, section, roles) in [
+            ("Hello.", &section[..], &roles[..]),
+            ("two\nlines \u{1} and é 🦀", &[][..], &[][..]),
+            ("", &section[..1], &roles[1..]),
+        ] {
+            let line = Line {
+                id: "dir/a b.txt:12",
+                source: "dir/a b.txt",
+                document: "The \\ title",
+                section,
+                ordinal: 12,
+                roles,
+                topics: roles,
+                text,
+                digest: Hex(0x00ab_cdef_0123_4567),
+            };
+            for format in [Format::Ndjson, Format::OpensearchBulk, Format::TypesenseJsonl] {
+                let mut by_hand = Vec::new();
+                line.push(format, &mut by_hand);
+                let mut by_serde = Vec::new();
+                write_line(format, line.id, &line, &mut by_serde).unwrap();
+                assert_eq!(
+                    String::from_utf8(by_hand).unwrap(),
+                    String::from_utf8(by_serde).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
