@@ -560,8 +560,16 @@ mod tests {
         let lock = dir
             .wait_for_lock(None, Duration::from_secs(1), &|_, pid| told.set(Some(pid)))
             .expect("no error");
-        assert!(lock.is_ok(), "gave up on a live writer: {lock:?}", lock = lock.err());
-        assert!(waited.elapsed() >= Duration::from_secs(2), "{:?}", waited.elapsed());
+        assert!(
+            lock.is_ok(),
+            "gave up on a live writer: {lock:?}",
+            lock = lock.err()
+        );
+        assert!(
+            waited.elapsed() >= Duration::from_secs(2),
+            "{:?}",
+            waited.elapsed()
+        );
         assert_eq!(told.get(), Some(Some(std::process::id())));
         release.join().expect("released");
     }
@@ -580,7 +588,11 @@ mod tests {
             .wait_for_lock(None, Duration::from_secs(1), &|_, _| {})
             .expect("no error");
         assert_eq!(given_up.err(), Some(Some(4242)));
-        assert!(waited.elapsed() >= Duration::from_secs(1), "{:?}", waited.elapsed());
+        assert!(
+            waited.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            waited.elapsed()
+        );
         drop(silent);
         // Released (as the system releases a dead process's lock), the same file is free.
         assert!(dir.lock(&|_, _| {}).is_ok());
@@ -591,10 +603,22 @@ mod tests {
         let temp = tempfile::tempdir().expect("temp dir");
         let cases: [(&str, &[(&str, &str)], bool); 5] = [
             ("built", &[("CURRENT", "gen-1"), ("gen-1/meta.json", "{}")], true),
-            ("locked", &[(".lock", "rsearch index lock\npid 1\nbeat 0\n")], true),
-            ("notes", &[("CURRENT", "what I am reading now"), ("a.md", "# A")], false),
+            (
+                "locked",
+                &[(".lock", "rsearch index lock\npid 1\nbeat 0\n")],
+                true,
+            ),
+            (
+                "notes",
+                &[("CURRENT", "what I am reading now"), ("a.md", "# A")],
+                false,
+            ),
             ("dangling", &[("CURRENT", "gen-2"), ("a.md", "# A")], false),
-            ("tool", &[(".lock", "locked by another tool"), ("a.md", "# A")], false),
+            (
+                "tool",
+                &[(".lock", "locked by another tool"), ("a.md", "# A")],
+                false,
+            ),
         ];
         for (name, files, expected) in cases {
             let dir = temp.path().join(name);
