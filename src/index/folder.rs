@@ -598,10 +598,13 @@ mod tests {
         assert!(dir.lock(&|_, _| {}).is_ok());
     }
 
+    /// A folder's name, its files with their texts, and whether it is an index folder.
+    type Case = (&'static str, &'static [(&'static str, &'static str)], bool);
+
     #[test]
     fn an_index_folder_is_known_by_its_current_or_its_lock_not_by_their_names() {
         let temp = tempfile::tempdir().expect("temp dir");
-        let cases: [(&str, &[(&str, &str)], bool); 5] = [
+        let cases: [Case; 5] = [
             ("built", &[("CURRENT", "gen-1"), ("gen-1/meta.json", "{}")], true),
             (
                 "locked",

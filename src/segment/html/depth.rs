@@ -5,9 +5,7 @@
 
 use ego_tree::NodeId;
 use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer,
-};
+use html5ever::tokenizer::{BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer};
 use html5ever::tree_builder::TreeBuilder;
 use html5ever::TokenizerResult;
 use scraper::{Html, HtmlTreeSink, Node};
