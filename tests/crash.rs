@@ -235,7 +235,9 @@ fn two_index_runs_at_once_both_succeed_and_the_index_is_valid() {
     for _ in 0..3 {
         let first = env.spawn(&["index"]);
         let second = env.spawn(&["index"]);
-        for run in [Run::finish(first), Run::finish(second)] {
+        // Each run may wait for the other, and names it.
+        let others = [second.id(), first.id()];
+        for (run, other) in [Run::finish(first), Run::finish(second)].into_iter().zip(others) {
             let run = run.expect_code(0);
             // The second run may find the first one's index already up to date.
             assert!(
@@ -245,7 +247,9 @@ fn two_index_runs_at_once_both_succeed_and_the_index_is_valid() {
                 run.stdout
             );
             assert!(
-                run.stderr.is_empty() || run.stderr == "rsearch: waiting for another rsearch writing index\n",
+                run.stderr.is_empty()
+                    || run.stderr
+                        == format!("rsearch: waiting for another rsearch (pid {other}) writing index\n"),
                 "{}",
                 run.stderr
             );

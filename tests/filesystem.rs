@@ -5,6 +5,8 @@
 //! mount namespace of its own.
 
 mod common;
+#[path = "support/typesense.rs"]
+mod typesense;
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -265,18 +267,23 @@ fn a_stopped_writer_holding_the_lock_blocks_neither_queries_nor_writers_for_ever
 
     let query = env.spawn(&["query", QUERY, "--limit", "100000", "--json"]);
     let run = finish_within(query, Duration::from_secs(60));
+    // With a bound of 1 s on the holder's silence; well before the default bound (30 s).
     let second = finish_within(
         env.spawn_with_env(&["index"], &[("RSEARCH_LOCK_WAIT", "1")]),
-        Duration::from_secs(60),
+        Duration::from_secs(20),
     );
+    let pid = writer.id();
     signal(writer.id(), "CONT");
     let run = run
         .expect("the query waited for the stopped writer")
         .expect_code(0);
     assert_eq!(
         run.stderr,
-        "rsearch: waiting for another rsearch writing index\n\
-         rsearch: warning: another rsearch is still writing index after 3 s; searching the index as it is\n"
+        format!(
+            "rsearch: waiting for another rsearch (pid {pid}) writing index\n\
+             rsearch: warning: another rsearch is still writing index after 3 s; searching the index \
+             as it is\n"
+        )
     );
     assert_eq!(answer(&run.json()), answer(&committed.json()));
     let second = second
@@ -284,8 +291,11 @@ fn a_stopped_writer_holding_the_lock_blocks_neither_queries_nor_writers_for_ever
         .expect_code(2);
     assert_eq!(
         second.stderr,
-        "rsearch: waiting for another rsearch writing index\n\
-         rsearch: gave up after waiting 1 s for another rsearch writing index (is it stopped or hung?)\n"
+        format!(
+            "rsearch: waiting for another rsearch (pid {pid}) writing index\n\
+             rsearch: gave up waiting for another rsearch (pid {pid}) writing index: no sign of life \
+             from it for 1 s (is it stopped or hung?)\n"
+        )
     );
     assert!(second.stdout.is_empty(), "{}", second.stdout);
 
@@ -293,6 +303,137 @@ fn a_stopped_writer_holding_the_lock_blocks_neither_queries_nor_writers_for_ever
     let _ = writer.wait();
     let run = env.run(&["query", "quokka"]).expect_code(0);
     assert!(run.stdout.contains("quokka.txt"), "{}", run.stdout);
+}
+
+/// Sends a signal to a process that may have ended already; whether it was sent.
+fn try_signal(pid: u32, name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("kill -{name} {pid} 2>/dev/null")])
+        .status()
+        .expect("run kill")
+        .success()
+}
+
+#[test]
+fn a_live_writer_is_waited_for_however_long_it_takes() {
+    // The bound on a holder's silence, and how long the second writer must wait past it.
+    const SILENCE: u64 = 3;
+    let waited_for = Duration::from_secs(3 * SILENCE);
+    let env = TestEnv::new();
+    let article = fs::read_to_string(env.corpus().join(ARTICLE)).expect("read");
+    let mut copies = 0;
+    loop {
+        copies += 100;
+        for i in 0..copies {
+            fs::write(env.corpus().join(format!("copy-{i:04}.txt")), &article).expect("write");
+        }
+        let mut writer = env.spawn(&["index", "--full"]);
+        let pid = writer.id();
+        let holds = || {
+            fs::read_to_string(env.index().join(".lock"))
+                .is_ok_and(|text| text.contains(&format!("pid {pid}\n")))
+        };
+        let took = (0..6000).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            holds() || writer.try_wait().expect("wait").is_some()
+        });
+        assert!(took && holds(), "the writer never took the lock");
+        let second = env.spawn_with_env(&["index"], &[("RSEARCH_LOCK_WAIT", &SILENCE.to_string())]);
+        // A writer on a busy machine: stopped nine tenths of the time, each time for less than
+        // the bound, for three times the bound in all. Between stops it beats again.
+        let started = std::time::Instant::now();
+        let mut alive = true;
+        while alive && started.elapsed() < waited_for {
+            alive = try_signal(pid, "STOP");
+            std::thread::sleep(Duration::from_millis(900));
+            alive &= try_signal(pid, "CONT");
+            std::thread::sleep(Duration::from_millis(100));
+            alive &= writer.try_wait().expect("wait").is_none();
+        }
+        let second = finish_within(second, Duration::from_secs(300)).expect("the second writer ended");
+        let first = finish_within(writer, Duration::from_secs(300)).expect("the writer ended");
+        if !alive {
+            // The build ended before the test could keep it going for long enough: a bigger one.
+            assert!(copies < 800, "no build lasted long enough");
+            continue;
+        }
+        first.expect_code(0);
+        let second = second.expect_code(0);
+        assert_eq!(
+            second.stderr,
+            format!("rsearch: waiting for another rsearch (pid {pid}) writing index\n")
+        );
+        assert!(
+            second
+                .stdout
+                .starts_with(&format!("index is up to date: {} files", copies + 1)),
+            "{}",
+            second.stdout
+        );
+        break;
+    }
+}
+
+/// A corpus with an index folder inside it that holds a Markdown placeholder, as the default
+/// `index/` of this repository does, and an index built there.
+fn corpus_with_index_inside() -> TestEnv {
+    let env = TestEnv::new();
+    fs::create_dir(env.corpus().join("idx")).expect("mkdir");
+    fs::write(
+        env.corpus().join("idx/README.md"),
+        "# The index\n\nThe index of this corpus lives here; quokkas are not documents.\n",
+    )
+    .expect("write");
+    env.run(&["index", "--index", "corpus/idx"]).expect_code(0);
+    env
+}
+
+#[test]
+fn sections_leaves_out_an_index_folder_inside_the_corpus() {
+    let env = corpus_with_index_inside();
+    let run = env.run(&["sections", "--json"]).expect_code(0);
+    let outlines: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let sources: Vec<&str> = outlines
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|outline| outline["source"].as_str().expect("source"))
+        .collect();
+    assert_eq!(sources, [ARTICLE]);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn export_leaves_out_an_index_folder_inside_the_corpus() {
+    let env = corpus_with_index_inside();
+    let run = env.run(&["export"]).expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 41, "{}", run.stdout);
+    assert!(!run.stdout.contains("quokka"), "{}", run.stdout);
+    // A corpus that holds nothing else is empty, as for `index`.
+    fs::remove_file(env.corpus().join(ARTICLE)).expect("remove");
+    let line = one_error_line(env.run(&["export"]));
+    assert_eq!(
+        line,
+        "rsearch: corpus folder corpus holds no .txt, .md or .html file"
+    );
+}
+
+#[test]
+fn push_leaves_out_an_index_folder_inside_the_corpus() {
+    let Some(server) = typesense::single() else { return };
+    let env = corpus_with_index_inside();
+    let run = env
+        .run_with_env(
+            &["push", "--to", &server.remote(), "--collection", "articles"],
+            &[("TYPESENSE_API_KEY", typesense::API_KEY)],
+        )
+        .expect_code(0);
+    assert!(
+        run.stdout
+            .starts_with("pushed 1 file to collection articles (created): 41 added, 0 updated, 0 removed"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -143,3 +143,23 @@ fn odd_query_shapes_explain_every_hit() {
         }
     }
 }
+
+#[test]
+fn html_inputs_that_crashed_now_segment() {
+    for (path, bytes) in inputs("html") {
+        let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
+        let document = segment::document(&SourceText {
+            source: "page.html".to_string(),
+            format: Format::Html,
+            text,
+        });
+        for passage in &document.passages {
+            assert!(!passage.text.trim().is_empty(), "{}", path.display());
+            assert!(
+                passage.text.len() <= segment::MAX_PASSAGE_BYTES,
+                "{}",
+                path.display()
+            );
+        }
+    }
+}

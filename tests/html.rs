@@ -286,3 +286,29 @@ fn a_page_of_another_article_reads_as_a_reader_sees_it() {
         ["line-cook"]
     );
 }
+
+#[test]
+fn a_page_nested_twenty_thousand_deep_is_read_and_its_text_indexed() {
+    // Parsing took time growing with the square of the depth (10,000 nested `div`s: 21 s in a
+    // debug build); elements deeper than the bound are now flattened, their text kept. The
+    // time limit only stops a test that would otherwise run for minutes.
+    let env = TestEnv::new();
+    let depth = 20_000;
+    let page = format!(
+        "<title>Deep page</title>{}<h2>Quokkas</h2><p>The quokka lives on Rottnest Island.</p>{}",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    fs::write(env.corpus().join("deep.html"), page).expect("write page");
+    let run = common::finish_within(env.spawn(&["index"]), std::time::Duration::from_secs(120))
+        .expect("indexing ended")
+        .expect_code(0);
+    assert!(run.stdout.starts_with("indexed 2 files"), "{}", run.stdout);
+    let hits = env.query_json(&["rottnest island"]);
+    assert_eq!(hits.hits[0].source, "deep.html");
+    assert!(
+        hits.hits[0].text.contains("The quokka lives on Rottnest Island."),
+        "{}",
+        hits.hits[0].text
+    );
+}

@@ -9,14 +9,13 @@ use anyhow::{Context as _, Result};
 
 use super::settings::ExportSettings;
 use super::{announce, Outcome};
-use crate::corpus;
 use crate::export;
-use crate::index::Notice;
+use crate::index::{self, Notice};
 use crate::prepare;
 use crate::progress::with_progress;
 
 pub fn run(settings: &ExportSettings) -> Result<Outcome> {
-    let scan = corpus::scan(&settings.corpus)?;
+    let scan = index::scan_corpus_without_indexes(&settings.corpus)?;
     let (taxonomy, _) = prepare::read_taxonomy(&scan)?;
     let summary = match &settings.out {
         None => {

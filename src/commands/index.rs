@@ -11,7 +11,7 @@ use crate::progress::with_progress;
 pub fn run(settings: &IndexSettings) -> Result<Outcome> {
     let dir = IndexDir::new(&settings.index)?;
     let scan = dir.scan_corpus(&settings.corpus)?;
-    let lock = dir.lock(&|root| announce(Notice::Waiting { root }))?;
+    let lock = dir.lock(&|root, holder| announce(Notice::Waiting { root, holder }))?;
     let summary = with_progress(|progress| {
         index::build_or_update(&dir, &scan, settings.build.clone(), progress, &lock)
     })?;

@@ -5,14 +5,13 @@ use anyhow::{Context as _, Result};
 
 use super::settings::PushSettings;
 use super::{announce, Outcome};
-use crate::corpus;
-use crate::index::Notice;
+use crate::index::{self, Notice};
 use crate::prepare;
 use crate::progress::with_progress;
 use crate::remote;
 
 pub fn run(settings: &PushSettings) -> Result<Outcome> {
-    let scan = corpus::scan(&settings.corpus)?;
+    let scan = index::scan_corpus_without_indexes(&settings.corpus)?;
     let (taxonomy, _) = prepare::read_taxonomy(&scan)?;
     let remote = &settings.remote;
     let summary = with_progress(|progress| {

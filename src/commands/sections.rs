@@ -7,13 +7,12 @@ use anyhow::Result;
 
 use super::settings::SectionsSettings;
 use super::{announce, Outcome};
-use crate::corpus;
-use crate::index::Notice;
+use crate::index::{self, Notice};
 use crate::output::Outline;
 use crate::prepare::{self, Cut, Prepared};
 
 pub fn run(settings: &SectionsSettings) -> Result<Outcome> {
-    let scan = corpus::scan(&settings.corpus)?;
+    let scan = index::scan_corpus_without_indexes(&settings.corpus)?;
     let (taxonomy, _) = prepare::read_taxonomy(&scan)?;
     let mut warnings = scan.warnings.clone();
     let mut outlines = Vec::new();

@@ -50,8 +50,9 @@ pub struct OpenSettings {
 /// can say so before a long wait or a long build.
 #[derive(Debug)]
 pub enum Notice<'a> {
-    /// Another process is writing the index; this one waits for the lock.
-    Waiting { root: &'a Path },
+    /// Another process (pid `holder`, when its lock file names it) is writing the index; this
+    /// one waits for the lock.
+    Waiting { root: &'a Path, holder: Option<u32> },
     /// The index is about to be built anew (`update: false`) or updated in place.
     Refreshing {
         why: &'a Unfit,
@@ -65,7 +66,14 @@ pub enum Notice<'a> {
 impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Notice::Waiting { root } => write!(f, "waiting for another rsearch writing {}", root.display()),
+            Notice::Waiting { root, holder } => match holder {
+                Some(pid) => write!(
+                    f,
+                    "waiting for another rsearch (pid {pid}) writing {}",
+                    root.display()
+                ),
+                None => write!(f, "waiting for another rsearch writing {}", root.display()),
+            },
             Notice::Refreshing { why, update, root } => {
                 let action = if *update { "updating" } else { "building" };
                 write!(f, "{why}; {action} the index in {}", root.display())
@@ -207,7 +215,7 @@ pub fn repair(
     let scan = dir
         .scan_corpus(&corpus_root)
         .with_context(|| format!("{why}, and it cannot be rebuilt"))?;
-    let lock = dir.lock(&|root| notify(Notice::Waiting { root }))?;
+    let lock = dir.lock(&|root, holder| notify(Notice::Waiting { root, holder }))?;
     match open_live(&dir) {
         Ok(o) if damaged_files(&o).is_empty() && check(&o, &corpus_root).is_none() => Ok(o),
         _ => build_announced(&dir, &scan, &why, settings, lock, progress, notify),
@@ -252,7 +260,7 @@ fn refresh(
             };
         }
     };
-    let waiting = |root: &Path| notify(Notice::Waiting { root });
+    let waiting = |root: &Path, holder| notify(Notice::Waiting { root, holder });
     let lock = match opened {
         // The index answers as it was built: a writer that does not finish soon, or a folder
         // this user cannot write, leaves it answering rather than waiting or failing.

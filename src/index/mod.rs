@@ -28,7 +28,7 @@ mod stem;
 mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
-pub use folder::{writer_wait, IndexDir, WriteLock};
+pub use folder::{scan_corpus_without_indexes, writer_wait, IndexDir, WriteLock};
 pub use fresh::{
     check, open_fresh, repair, search_while_checking, CorpusChoice, Freshness, Notice, OpenSettings,
 };
@@ -49,7 +49,7 @@ use build::build_full;
 pub fn build_and_open(corpus_root: &Path, index_root: &Path, memory: usize) -> Result<LiveIndex> {
     let dir = IndexDir::new(index_root)?;
     let scan = corpus::scan(corpus_root)?;
-    let lock = dir.lock(&|_| {})?;
+    let lock = dir.lock(&|_, _| {})?;
     let settings = BuildSettings {
         memory,
         full: true,

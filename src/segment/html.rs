@@ -4,6 +4,8 @@
 use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
+mod depth;
+
 /// What a piece of a page is, as its markup says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Item {
@@ -246,9 +248,10 @@ fn is_dropped(name: &str, element: &scraper::node::Element) -> bool {
 /// captions, and paragraphs, list items, quotations and table rows (cells joined by ` | `) the
 /// passages. A single `h1` opening the body that the `<title>` contains repeats the title and
 /// is dropped; without a `<title>`, the first `h1` is the title. The walk is iterative, so
-/// markup nested thousands deep cannot overflow the stack.
+/// markup nested thousands deep cannot overflow the stack, and elements deeper than
+/// [`depth::MAX_DEPTH`] are flattened, so that it cannot take time either.
 pub(super) fn read(text: &str) -> Page {
-    let html = Html::parse_document(text);
+    let html = depth::parse_document(text);
     let mut page = walk(&html);
     page.title = title_element(&html);
     // A `<title>` often adds the site's name to the article's own: when it holds the first
@@ -327,7 +330,7 @@ fn walk(html: &Html) -> Page {
 /// Reads a piece of HTML inside another document (a Markdown HTML block): its items only,
 /// every `h1` a heading.
 pub(super) fn read_fragment(text: &str) -> Vec<(Item, String)> {
-    walk(&Html::parse_document(text)).items
+    walk(&depth::parse_document(text)).items
 }
 
 /// The text of the page's `<title>` (in its head), whitespace collapsed, if not empty.
