@@ -178,15 +178,7 @@ mod tests {
     #[test]
     fn indexing_analyzer_gives_the_query_analyzer_terms() {
         let text = "Running runners ran; the CTO's strategies, strategy and STRATEGIC cafés. Running again";
-        let terms = |mut analyzer: TextAnalyzer| {
-            let mut stream = analyzer.token_stream(text);
-            let mut out = Vec::new();
-            while stream.advance() {
-                let t = stream.token();
-                out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
-            }
-            out
-        };
+        let terms = |analyzer: TextAnalyzer| tokens(analyzer, text);
         assert_eq!(terms(indexing_analyzer()), terms(analyzer()));
         assert!(terms(analyzer()).iter().any(|(term, ..)| term == "strategi"));
     }
