@@ -15,6 +15,8 @@ pub struct Server {
     pub address: String,
     /// Every line the server wrote on stderr so far.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The thread reading stderr into `log`; joined by `stop` so the last lines are in.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// An HTTP answer.
@@ -76,7 +78,7 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (found, address) = std::sync::mpsc::channel();
-        {
+        let reader = {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -87,12 +89,17 @@ impl Server {
                     }
                     log.lock().expect("log").push(line);
                 }
-            });
-        }
+            })
+        };
         let address = address
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("server did not start: {:?}", log.lock().expect("log")));
-        Server { child, address, log }
+        Server {
+            child,
+            address,
+            log,
+            reader: Some(reader),
+        }
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -142,6 +149,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
+                // The process has exited; its stderr ends once the reader has taken every line.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
