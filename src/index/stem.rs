@@ -24,9 +24,7 @@ impl TokenFilter for CachedStemmer {
         CachedStemmerFilter {
             inner: tokenizer,
             stems: HashMap::new(),
-            stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(Stemmer::new(Language::English))
-                .build(),
+            stemmer: word_stemmer(),
         }
     }
 }
@@ -70,14 +68,7 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
             token.text.push_str(stem);
             return true;
         }
-        let stem = {
-            let mut stream = self.stemmer.token_stream(&token.text);
-            if stream.advance() {
-                stream.token().text.clone()
-            } else {
-                token.text.clone()
-            }
-        };
+        let stem = stem_word(self.stemmer, &token.text).unwrap_or_else(|| token.text.clone());
         if self.stems.len() >= MAX_REMEMBERED {
             self.stems.clear();
         }
@@ -112,9 +103,7 @@ impl TokenFilter for StemInitials {
         StemInitialsFilter {
             inner: tokenizer,
             initials: self.initials,
-            stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(Stemmer::new(Language::English))
-                .build(),
+            stemmer: word_stemmer(),
         }
     }
 }
@@ -159,10 +148,7 @@ impl<T: TokenStream> TokenStream for StemInitialsStream<'_, T> {
             .next()
             .is_some_and(|c| self.initials.contains(&c));
         if wanted {
-            let mut stream = self.stemmer.token_stream(&token.text);
-            if stream.advance() {
-                let stem = std::mem::take(&mut stream.token_mut().text);
-                drop(stream);
+            if let Some(stem) = stem_word(self.stemmer, &token.text) {
                 token.text = stem;
             }
         }
@@ -176,4 +162,19 @@ impl<T: TokenStream> TokenStream for StemInitialsStream<'_, T> {
     fn token_mut(&mut self) -> &mut Token {
         self.tail.token_mut()
     }
+}
+
+/// The English stemmer applied to one word at a time (the whole input is one token).
+fn word_stemmer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The stem of `word` by a [`word_stemmer`]; `None` when the stemmer gives no token.
+fn stem_word(stemmer: &mut TextAnalyzer, word: &str) -> Option<String> {
+    let mut stream = stemmer.token_stream(word);
+    stream
+        .advance()
+        .then(|| std::mem::take(&mut stream.token_mut().text))
 }
