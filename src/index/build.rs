@@ -3,44 +3,35 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
-use tantivy::index::SegmentId;
 use tantivy::indexer::NoMergePolicy;
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{Index, IndexSettings, IndexWriter, Term};
+use tantivy::{Index, IndexSettings, Term};
 
 use super::directory::GenerationDirectory;
+use super::feed::{add_files, new_writer, worker_error, MEMORY_PER_THREAD_MIN};
 use super::folder::{now_ns, sync_dir, IndexDir, WriteLock};
 use super::open::{open_live, LiveIndex};
-use super::schema::{indexing_analyzer, passage_document, schema, Fields, ANALYZER};
+use super::schema::{indexing_analyzer, schema, Fields, ANALYZER};
+use super::segments::{merge_into_few, purge_deleted};
 use super::stamp::{
     canonical, read_manifest, read_watch, remove_unnamed, write_manifest, write_watch, FileRecord,
     ManifestDiff, Stamp,
 };
-use super::vectors::{self, Unit, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
-use crate::corpus::{FileEntry, Scan, Watch};
+use super::vectors::{self, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
+use crate::corpus::{Scan, Watch};
 use crate::embed;
 use crate::label::{Taxonomy, TAXONOMY_FILE};
 use crate::model::Progress;
-use crate::prepare::{self, Streamed};
+use crate::prepare;
 
-/// Segments up to this many passages that lost passages in an update are merged at once, so
-/// the BM25 statistics count no deleted passage (larger ones wait for their turn to merge).
-const PURGE_MAX_DOCS: u32 = 20_000;
-/// Largest segment, in passages, that the final merge of a full build makes (about 70 MB of
-/// index): a merge maps its segments into memory, so this bounds the resident memory it takes.
-const FINAL_SEGMENT_MAX_DOCS: u64 = 450_000;
 /// Passages are stored compressed in blocks of this many bytes (tantivy's default is 16 KB):
 /// the passages of a document repeat its source, title and headings, which a larger block
 /// compresses away (the store is 6% smaller), while a hit still decompresses one block only.
 const DOCSTORE_BLOCK_BYTES: usize = 32_768;
-/// Documents up to this many bytes are indexed by one writer thread (a fraction of a second).
-const ONE_THREAD_MAX_BYTES: u64 = 2_000_000;
-/// Tantivy's writer needs at least this much memory per indexing thread.
-const MEMORY_PER_THREAD_MIN: usize = 15_000_000;
 /// An update touching more files than this, and more than half the corpus, is a full build.
 const UPDATE_MAX_FILES: usize = 64;
 
@@ -426,208 +417,6 @@ fn write_generation(
     Ok(summary)
 }
 
-/// The error that stopped tantivy's indexing threads, in place of `error` (which only says a
-/// thread stopped): preparing the commit joins the threads and returns the first one's error.
-fn worker_error(writer: &mut IndexWriter, error: anyhow::Error) -> anyhow::Error {
-    match writer.prepare_commit() {
-        Err(cause) => anyhow::Error::new(cause).context("adding a passage to the index"),
-        Ok(_) => error,
-    }
-}
-
-/// Merges the segments a full build flushed into as few as [`FINAL_SEGMENT_MAX_DOCS`] allows,
-/// one merge at a time, so that a query opens few files and looks each term up in few
-/// dictionaries. The build itself merges nothing: each passage is written once while indexing
-/// and once here (a merge policy merged small segments again and again), and only one merge
-/// holds its segments in memory at a time. The generation is not live yet, so a crash here
-/// leaves a temporary folder to remove, never a half-merged index.
-fn merge_into_few(index: &Index, writer: &mut IndexWriter) -> Result<()> {
-    // Only ids and counts are kept: a segment's files are removed once nothing holds its meta.
-    let segments: Vec<_> = index
-        .searchable_segment_metas()
-        .context("listing index segments")?
-        .iter()
-        .map(|m| (m.id(), u64::from(m.num_docs())))
-        .collect();
-    let total: u64 = segments.iter().map(|(_, docs)| docs).sum();
-    let groups = total.div_ceil(FINAL_SEGMENT_MAX_DOCS).max(1) as usize;
-    for group in balanced_groups(segments, groups) {
-        if group.len() >= 2 {
-            writer.merge(&group).wait().context("merging index segments")?;
-        }
-    }
-    writer
-        .garbage_collect_files()
-        .wait()
-        .context("removing merged segments")?;
-    Ok(())
-}
-
-/// Splits items weighed by a count into `groups` groups of about equal weight (heaviest
-/// first, each into the lightest group so far).
-fn balanced_groups<T>(mut items: Vec<(T, u64)>, groups: usize) -> Vec<Vec<T>> {
-    items.sort_by_key(|(_, weight)| std::cmp::Reverse(*weight));
-    let mut out: Vec<(u64, Vec<T>)> = (0..groups.max(1)).map(|_| (0, Vec::new())).collect();
-    for (item, weight) in items {
-        if let Some(lightest) = out.iter_mut().min_by_key(|(sum, _)| *sum) {
-            lightest.0 += weight;
-            lightest.1.push(item);
-        }
-    }
-    out.into_iter().map(|(_, group)| group).collect()
-}
-
-/// A writer using every core, within the memory budget (tantivy needs 15 MB a thread), for
-/// `bytes` of documents. Up to [`ONE_THREAD_MAX_BYTES`] one thread indexes them: it writes
-/// one segment, which a query opens at once and no merge has to write again.
-fn new_writer(index: &Index, memory: usize, bytes: u64) -> Result<IndexWriter> {
-    let cores = if bytes <= ONE_THREAD_MAX_BYTES {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
-    let threads = cores.clamp(1, 8).min((memory / MEMORY_PER_THREAD_MIN).max(1));
-    index
-        .writer_with_num_threads(threads, memory.max(MEMORY_PER_THREAD_MIN))
-        .context("starting the index writer")
-}
-
-/// Prepares `files` ([`prepare::each_passage`]) on one worker thread per core and hands each
-/// passage to the writer as it is cut (tantivy's own threads index them; its queue holds at
-/// most 10,000 passages, so memory stays bounded whatever the corpus size, and a large file
-/// costs its text, not a copy of all its passages too). Gives a record per file in
-/// order (`None` when a file could not be read: it is tried again next time) and the warnings
-/// in file order; with `keep_units`, the texts to embed of every passage too.
-fn add_files(
-    writer: &IndexWriter,
-    fields: &Fields,
-    taxonomy: &Taxonomy,
-    files: &[FileEntry],
-    progress: &Progress,
-    keep_units: bool,
-) -> Result<Added> {
-    type Done = (usize, Option<FileRecord>, Vec<String>, Vec<Unit>);
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(files.len().max(1));
-    let work = || -> Result<Vec<Done>> {
-        let mut done = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(entry) = files.get(i) else {
-                break;
-            };
-            let mut warnings = Vec::new();
-            let mut units = Vec::new();
-            let record = |passages, sections, skipped| FileRecord {
-                source: entry.source.clone(),
-                size: entry.size,
-                mtime_ns: entry.mtime_ns,
-                passages,
-                sections,
-                skipped,
-            };
-            // One passage at a time: tantivy's queue holds a bounded number of them.
-            let mut add_failed = None;
-            let streamed = prepare::each_passage(
-                entry,
-                taxonomy,
-                &mut warnings,
-                &mut |source, title, passage, labels| {
-                    if add_failed.is_some() {
-                        return;
-                    }
-                    let doc = passage_document(fields, source, title, passage, labels);
-                    if let Err(e) = writer.add_document(doc) {
-                        add_failed = Some(e);
-                        return;
-                    }
-                    if keep_units {
-                        let id = crate::model::passage_id(source, passage.ordinal);
-                        units.extend(vectors::units_of(&id, &passage.text));
-                    }
-                },
-            );
-            if let Some(e) = add_failed {
-                failed.store(true, Ordering::Relaxed);
-                return Err(e).context("adding a passage to the index");
-            }
-            let outcome = match streamed {
-                Streamed::Ready { passages, sections } => Some(record(passages, sections as u64, false)),
-                Streamed::Skipped => Some(record(0, 0, true)),
-                Streamed::Unreadable => None,
-            };
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
-            progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);
-            done.push((i, outcome, warnings, units));
-        }
-        Ok(done)
-    };
-    let results: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a document could not be indexed (internal error)")))
-            })
-            .collect()
-    });
-    let mut done = Vec::with_capacity(files.len());
-    for result in results {
-        done.extend(result?);
-    }
-    done.sort_by_key(|(i, _, _, _)| *i);
-    let mut warnings = Vec::new();
-    let mut units = Vec::new();
-    let records = done
-        .into_iter()
-        .map(|(_, record, mut w, mut u)| {
-            warnings.append(&mut w);
-            units.append(&mut u);
-            record
-        })
-        .collect();
-    Ok(Added {
-        records,
-        warnings,
-        units,
-    })
-}
-
-/// What [`add_files`] did: a record per file in order (`None` when a file could not be read),
-/// the warnings in file order, and the texts to embed when asked for.
-struct Added {
-    records: Vec<Option<FileRecord>>,
-    warnings: Vec<String>,
-    units: Vec<Unit>,
-}
-
-/// After an update, merges the small segments that lost passages together with the segments
-/// the update added, so deleted passages stop counting in the BM25 statistics (term and
-/// passage counts are then exact; tantivy estimates the merged average passage length from
-/// rounded lengths). Large segments are left alone: merging them would take seconds, and there
-/// the few deleted passages shift statistics over a million passages by a few in a million,
-/// until their segment is merged or `--full` rebuilds.
-fn purge_deleted(index: &Index, writer: &mut IndexWriter, before: &[SegmentId]) -> Result<()> {
-    let metas = index
-        .searchable_segment_metas()
-        .context("listing index segments")?;
-    let merge: Vec<_> = metas
-        .iter()
-        .filter(|m| m.max_doc() <= PURGE_MAX_DOCS && (m.has_deletes() || !before.contains(&m.id())))
-        .map(|m| m.id())
-        .collect();
-    let with_deletes = metas.iter().any(|m| merge.contains(&m.id()) && m.has_deletes());
-    if merge.len() >= 2 || with_deletes {
-        writer.merge(&merge).wait().context("merging updated segments")?;
-    }
-    Ok(())
-}
-
 fn summary_of(records: &[FileRecord], bytes: u64, warnings: Vec<String>, kind: BuildKind) -> BuildSummary {
     let indexed = records.iter().filter(|r| !r.skipped);
     BuildSummary {
@@ -665,29 +454,5 @@ mod tests {
             format!("{:#}", disk_full(&dir, other)),
             "opening x: Permission denied (os error 13)"
         );
-    }
-
-    /// Items, how many groups, the groups expected.
-    type GroupCase = (Vec<(char, u64)>, usize, Vec<Vec<char>>);
-
-    #[test]
-    fn balanced_groups_spread_the_weight_evenly_and_keep_every_item() {
-        let cases: [GroupCase; 4] = [
-            (
-                vec![('a', 5), ('b', 4), ('c', 3), ('d', 3)],
-                2,
-                vec![vec!['a', 'd'], vec!['b', 'c']],
-            ),
-            (vec![('a', 1), ('b', 1)], 1, vec![vec!['a', 'b']]),
-            (vec![('a', 1)], 3, vec![vec!['a'], vec![], vec![]]),
-            (Vec::new(), 0, vec![vec![]]),
-        ];
-        for (items, groups, expected) in cases {
-            assert_eq!(
-                balanced_groups(items.clone(), groups),
-                expected,
-                "{items:?} in {groups}"
-            );
-        }
     }
 }

@@ -19,10 +19,12 @@ use anyhow::{anyhow, Result};
 
 mod build;
 mod directory;
+mod feed;
 mod folder;
 mod fresh;
 mod open;
 mod schema;
+mod segments;
 mod stamp;
 mod stem;
 mod vectors;
