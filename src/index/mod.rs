@@ -39,7 +39,9 @@ pub use schema::{
     analyzer, field, schema, snippet_analyzer, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES,
 };
 pub use stamp::Stamp;
-pub use vectors::{Near, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
+pub use vectors::{
+    Near, PassagesNear, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES,
+};
 
 use crate::corpus;
 use crate::model::Progress;

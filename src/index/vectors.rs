@@ -243,22 +243,22 @@ fn read_header(path: &Path) -> Result<Header> {
         .take(4096)
         .read_to_end(&mut first)
         .with_context(what)?;
-    let header = (|| -> Result<(Header, usize)> {
-        if first.len() < MAGIC.len()
-            || !(first[..MAGIC.len()] == MAGIC[..] || first[..MAGIC.len()] == MAGIC_V1[..])
-        {
-            bail!("not a vectors file of this rsearch");
-        }
+    let header = (|| -> Result<(Header, usize, Layout)> {
+        let layout = Layout::of(&first)?;
         let mut at = MAGIC.len();
         let fingerprint = take_str(&first, &mut at)?;
         let dimensions = u32::from_le_bytes(take(&first, &mut at, 4)?.try_into()?) as usize;
         let rows = u64::from_le_bytes(take(&first, &mut at, 8)?.try_into()?) as usize;
-        Ok((Header { fingerprint, rows }, dimensions))
+        Ok((Header { fingerprint, rows }, dimensions, layout))
     })()
     .with_context(what)?;
-    let (header, dimensions) = header;
+    let (header, dimensions, layout) = header;
     // Each row has its numbers and an id of at least its 4-byte length; then the checksum.
-    let least = (header.rows as u128) * (dimensions as u128 * 4 + 4) + 8;
+    let row_bytes = match layout {
+        Layout::Quantised => dimensions as u128 + 4 + 4,
+        Layout::Exact { .. } => dimensions as u128 * 4 + 4,
+    };
+    let least = (header.rows as u128) * row_bytes + 8;
     if u128::from(size) < least {
         bail!("{}: file is cut short", path.display());
     }
@@ -270,11 +270,47 @@ pub(super) fn source_of(id: &str) -> &str {
     id.rsplit_once(':').map_or(id, |(source, _)| source)
 }
 
-/// First bytes of a vectors file; the last digits are its layout's version. Version 2 has the
-/// layout of version 1 with a checksum a search reads at memory speed ([`checksum`]) instead
-/// of byte-at-a-time FNV-1a; both are read.
-const MAGIC: &[u8; 8] = b"RSVEC002";
+/// The passage of a row id and the row's unit number (0 the passage, 1… its sentences).
+fn split_row(id: &str) -> (&str, usize) {
+    match id.rsplit_once('#') {
+        Some((passage, k)) => (passage, k.parse().unwrap_or(0)),
+        None => (id, 0),
+    }
+}
+
+/// First bytes of a vectors file; the last digits are its layout's version. Version 3 holds
+/// each row quantised ([`quantise`]: a scale and one signed byte a number, a quarter of the
+/// f32 numbers' size), rows of a passage side by side. Versions 1 and 2 hold f32 numbers (2
+/// with the checksum of [`checksum`], 1 with byte-at-a-time FNV-1a); they are still read,
+/// quantised as they are read, and the next update writes version 3.
+const MAGIC: &[u8; 8] = b"RSVEC003";
+const MAGIC_V2: &[u8; 8] = b"RSVEC002";
 const MAGIC_V1: &[u8; 8] = b"RSVEC001";
+
+/// How a file's rows are stored, from its magic.
+#[derive(Clone, Copy)]
+enum Layout {
+    Quantised,
+    Exact { checksum: fn(&[u8]) -> u64 },
+}
+
+impl Layout {
+    fn of(bytes: &[u8]) -> Result<Layout> {
+        match bytes.get(..MAGIC.len()) {
+            Some(magic) if magic == MAGIC => Ok(Layout::Quantised),
+            Some(magic) if magic == MAGIC_V2 => Ok(Layout::Exact { checksum }),
+            Some(magic) if magic == MAGIC_V1 => Ok(Layout::Exact { checksum: fnv1a }),
+            _ => bail!("not a vectors file of this rsearch"),
+        }
+    }
+
+    fn checksum(self) -> fn(&[u8]) -> u64 {
+        match self {
+            Layout::Quantised => checksum,
+            Layout::Exact { checksum } => checksum,
+        }
+    }
+}
 
 /// A passage close to a query: its id, its best cosine, and its closest sentence (1-based).
 #[derive(Debug, Clone, PartialEq)]
@@ -285,15 +321,46 @@ pub struct Near<'a> {
 }
 
 /// Passage vectors by row id (`source:ordinal#k`: k = 0 the passage, 1… its sentences), all
-/// of one model and length.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// of one model and length, each row kept quantised: `dimensions` signed bytes and one scale,
+/// the number i being `codes[i] × scale` (see [`quantise`]).
+#[derive(Debug, Clone, Default)]
 pub struct Vectors {
     /// Names the model that made the vectors ([`crate::embed::Embedder::fingerprint`]).
     pub fingerprint: String,
     pub dimensions: usize,
-    ids: Vec<String>,
-    data: Vec<f32>,
-    rows: HashMap<String, usize>,
+    /// Every row id, one after the other; row r's is `names[starts[r]..starts[r + 1]]`, so a
+    /// file of millions of rows is read without an allocation a row.
+    names: String,
+    starts: Vec<usize>,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    /// Row of each id, made by the first insert: a search never needs it.
+    rows: Option<HashMap<String, usize>>,
+    /// Rows grouped by passage, made by the first search.
+    passages: OnceLock<Passages>,
+}
+
+impl PartialEq for Vectors {
+    fn eq(&self, other: &Vectors) -> bool {
+        self.fingerprint == other.fingerprint
+            && self.dimensions == other.dimensions
+            && self.len() == other.len()
+            && (0..self.len()).all(|row| {
+                let id = self.id(row);
+                other.row_of(id).is_some_and(|theirs| {
+                    self.scales[row] == other.scales[theirs] && self.codes_of(row) == other.codes_of(theirs)
+                })
+            })
+    }
+}
+
+/// The rows of each passage: `rows[first[p]..first[p + 1]]` are passage p's, and `of_row[r]`
+/// is row r's passage.
+#[derive(Debug, Clone, Default)]
+struct Passages {
+    of_row: Vec<u32>,
+    first: Vec<u32>,
+    rows: Vec<u32>,
 }
 
 impl Vectors {
@@ -302,45 +369,85 @@ impl Vectors {
         Vectors {
             fingerprint: fingerprint.to_string(),
             dimensions,
+            starts: vec![0],
             ..Vectors::default()
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.scales.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.scales.is_empty()
     }
 
-    /// Adds or replaces the vector of a passage; a vector of the wrong length is a bug.
+    /// The id of row `row`.
+    fn id(&self, row: usize) -> &str {
+        &self.names[self.starts[row]..self.starts[row + 1]]
+    }
+
+    fn codes_of(&self, row: usize) -> &[i8] {
+        &self.codes[row * self.dimensions..(row + 1) * self.dimensions]
+    }
+
+    fn row_of(&self, id: &str) -> Option<usize> {
+        match &self.rows {
+            Some(rows) => rows.get(id).copied(),
+            None => (0..self.len()).find(|&row| self.id(row) == id),
+        }
+    }
+
+    /// Adds or replaces the vector of a passage, quantised; a vector of the wrong length is a
+    /// bug.
     pub fn insert(&mut self, id: &str, vector: &[f32]) {
         assert_eq!(vector.len(), self.dimensions, "vector length");
-        match self.rows.get(id) {
+        let (codes, scale) = quantise(vector);
+        self.put(id, &codes, scale);
+    }
+
+    /// Adds or replaces a row already quantised (kept as it is, so rows an update keeps are
+    /// the bytes they were).
+    fn put(&mut self, id: &str, codes: &[i8], scale: f32) {
+        self.passages = OnceLock::new();
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        if self.rows.is_none() {
+            let rows = (0..self.len()).map(|row| (self.id(row).to_string(), row)).collect();
+            self.rows = Some(rows);
+        }
+        let next = self.len();
+        let rows = self.rows.get_or_insert_with(HashMap::new);
+        match rows.get(id) {
             Some(&row) => {
-                self.data[row * self.dimensions..(row + 1) * self.dimensions].copy_from_slice(vector)
+                self.codes[row * self.dimensions..(row + 1) * self.dimensions].copy_from_slice(codes);
+                self.scales[row] = scale;
             }
             None => {
-                self.rows.insert(id.to_string(), self.ids.len());
-                self.ids.push(id.to_string());
-                self.data.extend_from_slice(vector);
+                rows.insert(id.to_string(), next);
+                self.names.push_str(id);
+                self.starts.push(self.names.len());
+                self.codes.extend_from_slice(codes);
+                self.scales.push(scale);
             }
         }
     }
 
-    /// The vector of a passage.
-    pub fn get(&self, id: &str) -> Option<&[f32]> {
-        let row = *self.rows.get(id)?;
-        Some(&self.data[row * self.dimensions..(row + 1) * self.dimensions])
+    /// The vector of a passage as stored (its quantised numbers times their scale).
+    pub fn get(&self, id: &str) -> Option<Vec<f32>> {
+        let row = self.row_of(id)?;
+        let scale = self.scales[row];
+        Some(self.codes_of(row).iter().map(|&c| f32::from(c) * scale).collect())
     }
 
     /// The same vectors without those `keep` rejects (passages of removed or changed files).
     pub fn retain(&self, keep: impl Fn(&str) -> bool) -> Vectors {
         let mut out = Vectors::new(&self.fingerprint, self.dimensions);
-        for (row, id) in self.ids.iter().enumerate() {
+        for row in 0..self.len() {
+            let id = self.id(row);
             if keep(id) {
-                out.insert(id, &self.data[row * self.dimensions..(row + 1) * self.dimensions]);
+                out.put(id, self.codes_of(row), self.scales[row]);
             }
         }
         out
@@ -354,56 +461,137 @@ impl Vectors {
     /// Every passage with its cosine to `query` (the best of its rows) and the sentence (1…)
     /// closest to it, if the passage has sentence rows; closest passage first.
     pub fn nearest_passages(&self, query: &[f32]) -> Vec<Near<'_>> {
-        let mut by_passage: HashMap<&str, Near<'_>> = HashMap::new();
-        for (row, similarity) in self.nearest(query) {
-            let (passage, k) = match row.rsplit_once('#') {
-                Some((passage, k)) => (passage, k.parse().unwrap_or(0)),
-                None => (row, 0),
-            };
-            let near = by_passage.entry(passage).or_insert(Near {
-                passage,
-                similarity,
-                sentence: None,
-            });
-            // Rows come closest first: the first seen is the passage's best.
-            if k > 0 && near.sentence.is_none() {
-                near.sentence = Some(k);
-            }
-        }
-        let mut found: Vec<Near<'_>> = by_passage.into_values().collect();
-        found.sort_by(|a, b| {
-            b.similarity
-                .total_cmp(&a.similarity)
-                .then_with(|| a.passage.cmp(b.passage))
+        self.passages_near(query, f32::NEG_INFINITY).collect()
+    }
+
+    /// The passages whose cosine to `query` (a unit vector) is at least `floor`, closest first,
+    /// as [`Vectors::nearest_passages`] gives them, found in two steps: every row is compared
+    /// with the query quantised as the rows are (a dot product of bytes), and only the rows
+    /// that comparison puts within its error bound of `floor` are scored again with the
+    /// query's own numbers. The result is what scoring every row with the query's numbers
+    /// would give; the passages are handed out one at a time, each with its closest sentence.
+    pub fn passages_near(&self, query: &[f32], floor: f32) -> PassagesNear<'_> {
+        let d = self.dimensions.max(1);
+        let (query_codes, query_scale) = quantise(query);
+        // |q_i − q̂_i| ≤ query_scale / 2, so the coarse score differs from the fine one by at
+        // most query_scale / 2 × Σ|v̂_i| ≤ query_scale / 2 × √d × ‖v̂‖, and a stored unit
+        // vector's norm is at most 1 + √d / 254 (each number off by half a step of at most
+        // 1/127): 1.08 for 384 numbers.
+        let norm = 1.0 + (d as f32).sqrt() / 254.0;
+        let margin = query_scale / 2.0 * (d as f32).sqrt() * norm + 1e-6;
+        let coarse_floor = floor - margin;
+        let candidates = scan(&self.codes, &self.scales, d, &query_codes, query_scale, coarse_floor);
+        let mut ranked: Vec<(f32, u32)> = candidates
+            .into_iter()
+            .map(|row| (self.score(query, row as usize), row))
+            .filter(|&(score, _)| score >= floor)
+            .collect();
+        ranked.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| self.id(a.1 as usize).cmp(self.id(b.1 as usize)))
         });
-        found
+        PassagesNear {
+            vectors: self,
+            query: query.to_vec(),
+            ranked: ranked.into_iter(),
+            seen: vec![false; self.passage_groups().first.len().saturating_sub(1)],
+        }
+    }
+
+    /// The cosine of `query` with row `row` as stored.
+    fn score(&self, query: &[f32], row: usize) -> f32 {
+        score_row(query, self.codes_of(row), self.scales[row])
+    }
+
+    /// Rows grouped by passage: in one pass when they come sorted by passage and unit (as
+    /// files of this layout are written), else through a map.
+    fn passage_groups(&self) -> &Passages {
+        self.passages.get_or_init(|| {
+            let n = self.len();
+            let mut of_row = Vec::with_capacity(n);
+            let mut sorted = true;
+            let mut last: Option<(&str, usize)> = None;
+            let mut count = 0u32;
+            for row in 0..n {
+                let key = split_row(self.id(row));
+                match last {
+                    Some(prev) if prev.0 == key.0 && prev.1 < key.1 => {}
+                    Some(prev) if prev.0 < key.0 => count += 1,
+                    Some(_) => {
+                        sorted = false;
+                        break;
+                    }
+                    None => count += 1,
+                }
+                of_row.push(count - 1);
+                last = Some(key);
+            }
+            if sorted {
+                let mut first: Vec<u32> = Vec::with_capacity(count as usize + 1);
+                for (row, &p) in of_row.iter().enumerate() {
+                    if first.len() == p as usize {
+                        first.push(row as u32);
+                    }
+                }
+                first.push(n as u32);
+                return Passages {
+                    of_row,
+                    first,
+                    rows: (0..n as u32).collect(),
+                };
+            }
+            let mut number: HashMap<&str, u32> = HashMap::new();
+            let of_row: Vec<u32> = (0..n)
+                .map(|row| {
+                    let next = number.len() as u32;
+                    *number.entry(split_row(self.id(row)).0).or_insert(next)
+                })
+                .collect();
+            let mut first = vec![0u32; number.len() + 1];
+            for &p in &of_row {
+                first[p as usize + 1] += 1;
+            }
+            for p in 0..number.len() {
+                first[p + 1] += first[p];
+            }
+            let mut fill = first.clone();
+            let mut rows = vec![0u32; n];
+            for (row, &p) in of_row.iter().enumerate() {
+                rows[fill[p as usize] as usize] = row as u32;
+                fill[p as usize] += 1;
+            }
+            Passages { of_row, first, rows }
+        })
     }
 
     /// Every row id with its cosine to `query` (a unit vector), closest first.
     pub fn nearest(&self, query: &[f32]) -> Vec<(&str, f32)> {
-        let mut scored: Vec<(&str, f32)> = self
-            .ids
-            .iter()
-            .zip(self.data.chunks_exact(self.dimensions.max(1)))
-            .map(|(id, v)| (id.as_str(), crate::embed::similarity(query, v)))
+        let mut scored: Vec<(&str, f32)> = (0..self.len())
+            .map(|row| (self.id(row), self.score(query, row)))
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         scored
     }
 
     /// Writes the vectors to `path` through a temporary file renamed over it, so a reader
-    /// sees the old file or the new one, never half of one.
+    /// sees the old file or the new one, never half of one. Rows are written by passage and
+    /// unit, so a reader groups them in one pass.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::with_capacity(32 + self.data.len() * 4 + self.ids.len() * 24);
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by(|&a, &b| split_row(self.id(a)).cmp(&split_row(self.id(b))));
+        let mut bytes = Vec::with_capacity(32 + self.codes.len() + self.len() * 8 + self.names.len());
         bytes.extend_from_slice(MAGIC);
         put_str(&mut bytes, &self.fingerprint);
         bytes.extend_from_slice(&(self.dimensions as u32).to_le_bytes());
-        bytes.extend_from_slice(&(self.ids.len() as u64).to_le_bytes());
-        for id in &self.ids {
-            put_str(&mut bytes, id);
+        bytes.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        for &row in &order {
+            put_str(&mut bytes, self.id(row));
         }
-        for x in &self.data {
-            bytes.extend_from_slice(&x.to_le_bytes());
+        for &row in &order {
+            bytes.extend_from_slice(&self.scales[row].to_le_bytes());
+        }
+        for &row in &order {
+            bytes.extend(self.codes_of(row).iter().map(|&c| c as u8));
         }
         let checksum = checksum(&bytes);
         bytes.extend_from_slice(&checksum.to_le_bytes());
@@ -416,60 +604,186 @@ impl Vectors {
         Ok(())
     }
 
-    /// Reads a vectors file, checking its layout version and checksum.
+    /// Reads a vectors file, checking its layout version and checksum; f32 rows of the older
+    /// layouts are quantised as they are read.
     pub fn read(path: &Path) -> Result<Vectors> {
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Vectors::parse(&bytes).with_context(|| format!("reading {}", path.display()))
     }
 
     fn parse(bytes: &[u8]) -> Result<Vectors> {
+        let layout = Layout::of(bytes)?;
         if bytes.len() < MAGIC.len() + 8 {
-            bail!("not a vectors file of this rsearch");
+            bail!("file is cut short");
         }
-        let sum_of: fn(&[u8]) -> u64 = match &bytes[..MAGIC.len()] {
-            magic if magic == MAGIC => checksum,
-            magic if magic == MAGIC_V1 => fnv1a,
-            _ => bail!("not a vectors file of this rsearch"),
-        };
         let (body, sum) = bytes.split_at(bytes.len() - 8);
-        if sum_of(body).to_le_bytes() != sum {
+        if layout.checksum()(body).to_le_bytes() != sum {
             bail!("bad checksum");
         }
         let mut at = MAGIC.len();
         let fingerprint = take_str(body, &mut at)?;
         let dimensions = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
         let count = u64::from_le_bytes(take(body, &mut at, 8)?.try_into()?) as usize;
-        let mut ids = Vec::with_capacity(count.min(body.len()));
+        let mut vectors = Vectors::new(&fingerprint, dimensions);
+        vectors.starts.reserve(count.min(body.len()));
         for _ in 0..count {
-            ids.push(take_str(body, &mut at)?);
+            let n = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
+            vectors.names.push_str(std::str::from_utf8(take(body, &mut at, n)?)?);
+            vectors.starts.push(vectors.names.len());
         }
-        let size = count.checked_mul(dimensions).and_then(|n| n.checked_mul(4));
-        let numbers = take(body, &mut at, size.context("file is cut short")?)?;
+        match layout {
+            Layout::Quantised => {
+                let scales = take(body, &mut at, count.checked_mul(4).context("file is cut short")?)?;
+                let size = count.checked_mul(dimensions).context("file is cut short")?;
+                let codes = take(body, &mut at, size)?;
+                vectors.scales = scales
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                vectors.codes = codes.iter().map(|&b| b as i8).collect();
+            }
+            Layout::Exact { .. } => {
+                let size = count.checked_mul(dimensions).and_then(|n| n.checked_mul(4));
+                let numbers = take(body, &mut at, size.context("file is cut short")?)?;
+                let mut row = Vec::with_capacity(dimensions);
+                vectors.codes.reserve(count * dimensions);
+                for chunk in numbers.chunks_exact(4 * dimensions.max(1)) {
+                    row.clear();
+                    row.extend(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                    let (codes, scale) = quantise(&row);
+                    vectors.codes.extend_from_slice(&codes);
+                    vectors.scales.push(scale);
+                }
+            }
+        }
         if at != body.len() {
             bail!("trailing bytes");
         }
-        // One pass into one buffer: a row at a time would allocate a vector per row.
-        let data: Vec<f32> = numbers
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let mut vectors = Vectors::new(&fingerprint, dimensions);
-        if ids
-            .iter()
-            .enumerate()
-            .all(|(row, id)| vectors.rows.insert(id.clone(), row).is_none())
-        {
-            vectors.ids = ids;
-            vectors.data = data;
+        let mut seen = std::collections::HashSet::new();
+        if (0..vectors.len()).all(|row| seen.insert(vectors.id(row))) {
             return Ok(vectors);
         }
         // A repeated id (not written by this rsearch): the last vector wins, as on insert.
-        let mut vectors = Vectors::new(&fingerprint, dimensions);
-        for (id, vector) in ids.iter().zip(data.chunks_exact(dimensions.max(1))) {
-            vectors.insert(id, vector);
+        let mut unique = Vectors::new(&fingerprint, dimensions);
+        for row in 0..vectors.len() {
+            unique.put(vectors.id(row), vectors.codes_of(row), vectors.scales[row]);
         }
-        Ok(vectors)
+        Ok(unique)
     }
+}
+
+/// The passages close to a query, closest first, from [`Vectors::passages_near`].
+pub struct PassagesNear<'a> {
+    vectors: &'a Vectors,
+    query: Vec<f32>,
+    ranked: std::vec::IntoIter<(f32, u32)>,
+    seen: Vec<bool>,
+}
+
+impl<'a> Iterator for PassagesNear<'a> {
+    type Item = Near<'a>;
+
+    fn next(&mut self) -> Option<Near<'a>> {
+        let vectors = self.vectors;
+        let groups = vectors.passage_groups();
+        loop {
+            let (similarity, row) = self.ranked.next()?;
+            let p = groups.of_row[row as usize] as usize;
+            // Rows come closest first: the first seen of a passage is its best.
+            if std::mem::replace(&mut self.seen[p], true) {
+                continue;
+            }
+            let passage = split_row(vectors.id(row as usize)).0;
+            let rows = &groups.rows[groups.first[p] as usize..groups.first[p + 1] as usize];
+            let sentence = rows
+                .iter()
+                .map(|&r| (split_row(vectors.id(r as usize)).1, r as usize))
+                .filter(|&(k, _)| k > 0)
+                .map(|(k, r)| (vectors.score(&self.query, r), vectors.id(r), k))
+                .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+                .map(|(_, _, k)| k);
+            return Some(Near {
+                passage,
+                similarity,
+                sentence,
+            });
+        }
+    }
+}
+
+/// A vector as signed bytes and one scale: the scale is the largest magnitude over 127 and
+/// each number is rounded to the nearest step, so number i is `codes[i] × scale` within half
+/// a step. One scale a vector, not one for the whole file, keeps the steps fine for every
+/// vector whatever its largest number.
+pub fn quantise(vector: &[f32]) -> (Vec<i8>, f32) {
+    let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if largest == 0.0 || !largest.is_finite() {
+        return (vec![0; vector.len()], 0.0);
+    }
+    let scale = largest / 127.0;
+    let codes = vector
+        .iter()
+        .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (codes, scale)
+}
+
+/// The rows whose coarse score (bytes times bytes, then the two scales) is at least `floor`.
+fn scan(codes: &[i8], scales: &[f32], d: usize, query: &[i8], query_scale: f32, floor: f32) -> Vec<u32> {
+    scan_portable(codes, scales, d, query, query_scale, floor)
+}
+
+#[inline(always)]
+fn scan_portable(codes: &[i8], scales: &[f32], d: usize, query: &[i8], query_scale: f32, floor: f32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for (row, (codes, &scale)) in codes.chunks_exact(d).zip(scales).enumerate() {
+        let coarse = dot_bytes(query, codes) as f32 * (query_scale * scale);
+        if coarse >= floor {
+            found.push(row as u32);
+        }
+    }
+    found
+}
+
+/// The dot product of two rows of signed bytes, in 16 running sums the compiler keeps in
+/// vector registers (products of bytes widened to 32 bits cannot overflow: 127² × 384 is
+/// far below 2³¹).
+#[inline(always)]
+fn dot_bytes(a: &[i8], b: &[i8]) -> i32 {
+    let mut lanes = [0i32; 16];
+    let (xs, ys) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum();
+    for (x, y) in xs.zip(ys) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += i32::from(x) * i32::from(y);
+        }
+    }
+    lanes.iter().sum::<i32>() + tail
+}
+
+/// The cosine of a query with a stored row: the query's own numbers times the row's bytes and
+/// scale, in eight running sums (floating-point sums are kept in the order written, so one
+/// running sum would make each step wait on the last).
+fn score_row(query: &[f32], codes: &[i8], scale: f32) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (qs, cs) = (query.chunks_exact(8), codes.chunks_exact(8));
+    let tail: f32 = qs
+        .remainder()
+        .iter()
+        .zip(cs.remainder())
+        .map(|(&q, &c)| q * f32::from(c))
+        .sum();
+    for (q, c) in qs.zip(cs) {
+        for ((lane, &q), &c) in lanes.iter_mut().zip(q).zip(c) {
+            *lane += q * f32::from(c);
+        }
+    }
+    (lanes.iter().sum::<f32>() + tail) * scale
 }
 
 fn put_str(bytes: &mut Vec<u8>, text: &str) {
@@ -492,10 +806,10 @@ fn take_str(bytes: &[u8], at: &mut usize) -> Result<String> {
     Ok(std::str::from_utf8(take(bytes, at, n)?)?.to_string())
 }
 
-/// The checksum of a version 2 file: four running hashes over interleaved 8-byte words (each
-/// a multiply and a rotation a word, independent of the others, so the processor overlaps
-/// them), folded into one; any changed byte changes it. About 30 times faster than FNV-1a,
-/// which waits on a multiply for every byte.
+/// The checksum of a version 2 or 3 file: four running hashes over interleaved 8-byte words
+/// (each a multiply and a rotation a word, independent of the others, so the processor
+/// overlaps them), folded into one; any changed byte changes it. About 30 times faster than
+/// FNV-1a, which waits on a multiply for every byte.
 fn checksum(bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut lanes = [
@@ -561,18 +875,140 @@ mod tests {
         assert!(Vectors::read(&path).is_err());
     }
 
+    /// A file of the f32 layouts (1 and 2) as the earlier rsearch wrote it.
+    fn write_exact(path: &Path, magic: &[u8; 8], sum: fn(&[u8]) -> u64, rows: &[(&str, &[f32])]) {
+        let mut bytes = magic.to_vec();
+        put_str(&mut bytes, "model/1");
+        bytes.extend_from_slice(&(rows[0].1.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        for (id, _) in rows {
+            put_str(&mut bytes, id);
+        }
+        for (_, vector) in rows {
+            for x in *vector {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        let sum = sum(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        fs::write(path, bytes).expect("write");
+    }
+
     #[test]
-    fn a_file_of_the_first_layout_still_reads() {
+    fn files_of_the_f32_layouts_still_read_quantised() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("vectors");
-        sample().write(&path).expect("write");
-        let mut bytes = fs::read(&path).expect("read");
-        bytes.truncate(bytes.len() - 8);
-        bytes[..MAGIC_V1.len()].copy_from_slice(MAGIC_V1);
-        let sum = fnv1a(&bytes);
-        bytes.extend_from_slice(&sum.to_le_bytes());
-        fs::write(&path, bytes).expect("write");
-        assert_eq!(Vectors::read(&path).expect("read"), sample());
+        let rows: [(&str, &[f32]); 3] = [
+            ("a.txt:1", &[1.0, 0.0]),
+            ("a.txt:2", &[0.6, 0.8]),
+            ("b.txt:1", &[0.0, 1.0]),
+        ];
+        for (magic, sum) in [(MAGIC_V1, fnv1a as fn(&[u8]) -> u64), (MAGIC_V2, checksum)] {
+            write_exact(&path, magic, sum, &rows);
+            assert_eq!(Vectors::read(&path).expect("read"), sample());
+            assert_eq!(read_header(&path).expect("header").rows, 3);
+        }
+    }
+
+    #[test]
+    fn a_file_cut_short_is_refused_by_its_header_and_its_reading() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vectors");
+        let mut vectors = Vectors::new("model/1", 384);
+        for (i, row) in random_units(10, 3).iter().enumerate() {
+            vectors.insert(&format!("a.txt:{i}#0"), row);
+        }
+        vectors.write(&path).expect("write");
+        let bytes = fs::read(&path).expect("read");
+        for keep in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 9, bytes.len() - 1] {
+            fs::write(&path, &bytes[..keep]).expect("write");
+            assert!(Vectors::read(&path).is_err(), "{keep} bytes read");
+        }
+        fs::write(&path, &bytes[..bytes.len() / 2]).expect("write");
+        let why = read_header(&path).expect_err("header of a short file");
+        assert!(format!("{why:#}").contains("cut short"), "{why:#}");
+    }
+
+    #[test]
+    fn quantised_numbers_are_within_half_a_step_and_the_largest_is_127() {
+        let cases: [&[f32]; 5] = [
+            &[0.5, -0.25, 0.125, 0.0],
+            &[-1.0, 0.3, 0.7, 0.01],
+            &[1e-6, -3e-7, 2e-7, 0.0],
+            &[0.0, 0.0, 0.0, 0.0],
+            &[0.061, -0.2, 0.013, 0.19],
+        ];
+        for vector in cases {
+            let (codes, scale) = quantise(vector);
+            let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+            if largest > 0.0 {
+                assert_eq!(codes.iter().map(|c| c.unsigned_abs()).max(), Some(127), "{vector:?}");
+            }
+            for (&x, &c) in vector.iter().zip(&codes) {
+                assert!((f32::from(c) * scale - x).abs() <= scale / 2.0 + 1e-9, "{vector:?}");
+            }
+        }
+    }
+
+    /// Pseudo-random unit vectors of 384 numbers, spread like sentence vectors (a shared
+    /// direction plus noise), so many rows sit near any floor.
+    fn random_units(n: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let common: Vec<f32> = (0..384).map(|_| next()).collect();
+        (0..n)
+            .map(|_| {
+                let v: Vec<f32> = common.iter().map(|c| 0.4 * c + next()).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_byte_scan_misses_no_passage_a_full_scan_finds_above_the_floor() {
+        let rows = random_units(1200, 7);
+        let mut vectors = Vectors::new("model/1", 384);
+        for (i, row) in rows.iter().enumerate() {
+            vectors.insert(&Vectors::row_id(&format!("f{}.txt:{}", i % 7, i / 3), i % 3), row);
+        }
+        for (q, query) in random_units(6, 99).iter().enumerate() {
+            let full = vectors.nearest_passages(query);
+            // Floors on a passage's own cosine, where a miss would show first.
+            for floor in [1, 10, 100, full.len() / 2].map(|i| full[i].similarity) {
+                let expected: Vec<&Near<'_>> = full.iter().filter(|n| n.similarity >= floor).collect();
+                let got: Vec<Near<'_>> = vectors.passages_near(query, floor).collect();
+                assert!(!expected.is_empty() && expected.len() < full.len(), "query {q} floor {floor}");
+                assert_eq!(got.iter().collect::<Vec<_>>(), expected, "query {q} floor {floor}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_written_by_passage_so_a_reader_groups_them_in_one_pass() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vectors");
+        let mut v = Vectors::new("model/1", 2);
+        for id in ["b.txt:1#1", "a.txt:10#0", "a.txt:1#2", "b.txt:1#0", "a.txt:1#0", "a.txt:1#10"] {
+            v.insert(id, &[0.6, 0.8]);
+        }
+        v.write(&path).expect("write");
+        let read = Vectors::read(&path).expect("read");
+        let ids: Vec<&str> = (0..read.len()).map(|row| read.id(row)).collect();
+        assert_eq!(
+            ids,
+            ["a.txt:1#0", "a.txt:1#2", "a.txt:1#10", "a.txt:10#0", "b.txt:1#0", "b.txt:1#1"]
+        );
+        let groups = read.passage_groups();
+        assert_eq!(groups.first, [0, 3, 4, 6]);
+        assert_eq!(groups.rows, [0, 1, 2, 3, 4, 5]);
+        // Rows in any order are grouped as well (vectors of the f32 layouts, or being built).
+        let groups = v.passage_groups();
+        assert_eq!(groups.first.len(), 4);
+        assert_eq!(groups.of_row[0], groups.of_row[3]);
     }
 
     #[test]
@@ -606,7 +1042,7 @@ mod tests {
         v.insert("b.txt:1#0", &[0.8, 0.6]);
         let near = v.nearest_passages(&[0.0, 1.0]);
         assert_eq!(near[0].passage, "a.txt:1");
-        assert_eq!(near[0].similarity, 1.0);
+        assert!((near[0].similarity - 1.0).abs() < 1e-6);
         assert_eq!(near[0].sentence, Some(2));
         assert_eq!(near[1].passage, "b.txt:1");
         assert_eq!(near[1].sentence, None);
@@ -616,6 +1052,7 @@ mod tests {
     fn retain_keeps_only_the_passages_asked_for() {
         let kept = sample().retain(|id| !id.starts_with("a.txt:"));
         assert_eq!(kept.len(), 1);
-        assert_eq!(kept.get("b.txt:1"), Some(&[0.0, 1.0][..]));
+        let kept_vector = kept.get("b.txt:1").expect("kept");
+        assert!((kept_vector[0] - 0.0).abs() < 1e-6 && (kept_vector[1] - 1.0).abs() < 1e-6);
     }
 }

@@ -202,8 +202,9 @@ fn label_filter(fields: &Fields, roles: &[String], topics: &[String]) -> Option<
 
 /// Up to `want` passages closest to `query` with a cosine of at least [`MIN_SIMILARITY`],
 /// closest first, each with its address, cosine and closest sentence; `filter` (role and topic
-/// clauses) applies. Brute force: every vector is compared, then candidates are looked up by
-/// id until enough pass the filter.
+/// clauses) applies. Every stored vector is compared (a byte dot product, then the rows near
+/// enough scored again exactly, see [`Vectors::passages_near`]), then passages are looked up
+/// by id, closest first, until enough pass the filter.
 pub(super) fn nearest(
     searcher: &Searcher,
     fields: &Fields,
@@ -213,8 +214,8 @@ pub(super) fn nearest(
     want: usize,
 ) -> Result<Vec<(DocAddress, f32, Option<usize>)>> {
     let mut found = Vec::new();
-    for near in vectors.nearest_passages(query) {
-        if near.similarity < MIN_SIMILARITY || found.len() >= want {
+    for near in vectors.passages_near(query, MIN_SIMILARITY) {
+        if found.len() >= want {
             break;
         }
         let Some(by_id) = super::passage_query(fields, near.passage) else {
