@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use common::{TestEnv, ARTICLE};
 use rsearch::embed::{self, Embedder, QueryEmbedder};
-use rsearch::index::{CorpusChoice, Freshness, OpenSettings, VectorSettings};
+use rsearch::index::{CorpusChoice, Freshness, OpenSettings, VectorSettings, Vectors};
 
 /// The model folder the tests use.
 fn model() -> PathBuf {
@@ -432,4 +432,169 @@ fn a_query_whose_words_the_corpus_holds_still_ranks_by_both() {
             results.hits[0].text
         );
     }
+}
+
+/// The article's passages as `export` gives them: id and text.
+fn article_passages(env: &TestEnv) -> Vec<(String, String)> {
+    let export = run(env, &["export", "--format", "ndjson"]).expect_code(0);
+    export
+        .stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).expect("an ndjson line");
+            let field = |name: &str| value[name].as_str().expect("a string field").to_string();
+            (field("id"), field("text"))
+        })
+        .collect()
+}
+
+/// The exact f32 vectors of the article's passages and sentences, by row id.
+fn exact_rows(env: &TestEnv, embedder: &Embedder) -> Vec<(String, Vec<f32>)> {
+    let mut rows = Vec::new();
+    for (id, text) in article_passages(env) {
+        let units = embed::passage_units(&text);
+        let vectors = embedder.embed(&units).expect("embed");
+        for (k, vector) in vectors.into_iter().enumerate() {
+            rows.push((Vectors::row_id(&id, k), vector));
+        }
+    }
+    rows
+}
+
+/// Queries of every kind the article is searched with: other words, questions, exact words.
+const SCAN_QUERIES: &[&str] = &[
+    "keeping an eye on rivals",
+    "who talks to investors?",
+    "protecting data from attackers",
+    "cybersecurity",
+    "publicity",
+    "funding",
+    "hiring engineers",
+    "deciding what to build next",
+    "board of directors",
+    "company culture and values",
+    "technical debt",
+    "market research",
+];
+
+#[test]
+fn quantised_rows_rank_the_article_as_exact_f32_rows_do() {
+    let env = TestEnv::new();
+    let embedder = Embedder::load(&model()).expect("load model");
+    let exact = exact_rows(&env, &embedder);
+    let mut stored = Vectors::new(&embedder.fingerprint, embed::DIMENSIONS);
+    for (id, vector) in &exact {
+        stored.insert(id, vector);
+    }
+    // Through the file: what a search reads is what was written.
+    let file = env.root().join("vectors.bin");
+    stored.write(&file).expect("write vectors");
+    let stored = Vectors::read(&file).expect("read vectors");
+    assert_eq!(stored.len(), exact.len());
+    let size = std::fs::metadata(&file).expect("size").len() as usize;
+    assert!(size * 3 < exact.len() * embed::DIMENSIONS * 4, "{size} bytes");
+    for text in SCAN_QUERIES {
+        let query = &embedder.embed(&[*text]).expect("embed query")[0];
+        // Exact: every row's f32 cosine, a passage taking its best row.
+        let mut best: Vec<(&str, f32)> = Vec::new();
+        for (id, vector) in &exact {
+            let passage = id.rsplit_once('#').expect("row id").0;
+            let similarity = embed::similarity(query, vector);
+            match best.iter_mut().find(|(p, _)| *p == passage) {
+                Some(entry) => entry.1 = entry.1.max(similarity),
+                None => best.push((passage, similarity)),
+            }
+        }
+        best.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let near = stored.nearest_passages(query);
+        let top_exact: Vec<&str> = best.iter().take(10).map(|(p, _)| *p).collect();
+        let top_stored: Vec<&str> = near.iter().take(10).map(|n| n.passage).collect();
+        assert_eq!(top_stored, top_exact, "{text}");
+        // A wrong scale or rounding moves cosines by hundredths; half a step a number moves
+        // them by about a thousandth.
+        for (n, (passage, similarity)) in near.iter().zip(&best).map(|(n, b)| (n, (b.0, b.1))).take(10) {
+            assert!(
+                (n.similarity - similarity).abs() < 0.003,
+                "{text}: {passage} {} against {similarity}",
+                n.similarity
+            );
+        }
+        // The floor a search by meaning keeps passages above.
+        let floor = 0.25;
+        let kept: Vec<&str> = stored.passages_near(query, floor).map(|n| n.passage).collect();
+        let kept_exact: Vec<&str> = best.iter().filter(|(_, s)| *s >= floor + 0.003).map(|(p, _)| *p).collect();
+        assert!(kept.starts_with(&kept_exact), "{text}: {kept:?} against {kept_exact:?}");
+    }
+}
+
+#[test]
+fn a_vectors_file_cut_short_is_refused_and_rebuilt() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    let file = vectors_file(&env);
+    let bytes = std::fs::read(&file).expect("read vectors");
+    assert_eq!(&bytes[..8], b"RSVEC003");
+    std::fs::write(&file, &bytes[..bytes.len() * 2 / 3]).expect("cut the file");
+    let args = ["query", "keeping an eye on rivals", "--mode", "semantic"];
+    let refused = run(&env, &[&args[..], &["--no-refresh"]].concat()).expect_code(2);
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("damaged"), "{}", refused.stderr);
+    let repaired = run(&env, &[&args[..], &["--json"]].concat()).expect_code(0);
+    assert!(
+        repaired
+            .stderr
+            .contains(&*file.file_name().expect("name").to_string_lossy()),
+        "{}",
+        repaired.stderr
+    );
+    assert_eq!(repaired.json().hits[0].ordinal, 5);
+    let rebuilt = std::fs::read(vectors_file(&env)).expect("read vectors");
+    assert_eq!(rebuilt.len(), bytes.len());
+}
+
+/// The live index's vectors, read.
+fn live_vectors(env: &TestEnv) -> Vectors {
+    Vectors::read(&vectors_file(env)).expect("read vectors")
+}
+
+#[test]
+fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
+    let env = TestEnv::new();
+    let changed = env.corpus().join("security.txt");
+    std::fs::write(
+        &changed,
+        "Network security\n\nThe firewall keeps intruders out. Every login is logged. Passwords expire.\n",
+    )
+    .expect("write file");
+    run(&env, &["index"]).expect_code(0);
+    let before = live_vectors(&env);
+    let text = "Backups are copied to another site every night. A restore is tested each month.";
+    std::fs::write(&changed, format!("Network security\n\n{text}\n")).expect("rewrite file");
+    let updated = run(&env, &["index"]).expect_code(0);
+    assert!(updated.stdout.contains("1 changed"), "{}", updated.stdout);
+    let after = live_vectors(&env);
+    // Rows of the files not read again are the same bytes.
+    let kept: Vec<&str> = before.ids().filter(|id| !id.starts_with("security.txt:")).collect();
+    assert!(!kept.is_empty());
+    for id in &kept {
+        assert_eq!(after.get(id), before.get(id), "{id}");
+    }
+    // The changed file's rows are its new texts quantised: each number within half a step.
+    let embedder = Embedder::load(&model()).expect("load model");
+    let units = embed::passage_units(text);
+    let fresh = embedder.embed(&units).expect("embed");
+    let mut new_ids: Vec<&str> = after.ids().filter(|id| id.starts_with("security.txt:")).collect();
+    new_ids.sort();
+    let expected: Vec<String> = (0..units.len()).map(|k| Vectors::row_id("security.txt:1", k)).collect();
+    assert_eq!(new_ids, expected);
+    for (id, exact) in expected.iter().zip(&fresh) {
+        let stored = after.get(id).expect("a row");
+        let step = exact.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0;
+        for (s, x) in stored.iter().zip(exact) {
+            assert!((s - x).abs() <= step / 2.0 + 1e-4, "{id}: {s} against {x}");
+        }
+        assert_ne!(before.get(id), Some(stored), "{id} kept its old vector");
+    }
+    let results = query_json(&env, &["restoring lost files", "--mode", "semantic", "--limit", "1"]);
+    assert_eq!(results.hits[0].source, "security.txt");
 }

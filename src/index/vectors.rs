@@ -358,6 +358,8 @@ impl PartialEq for Vectors {
 /// is row r's passage.
 #[derive(Debug, Clone, Default)]
 struct Passages {
+    /// Whether the rows come in strictly increasing (passage, unit) order.
+    sorted: bool,
     of_row: Vec<u32>,
     first: Vec<u32>,
     rows: Vec<u32>,
@@ -380,6 +382,11 @@ impl Vectors {
 
     pub fn is_empty(&self) -> bool {
         self.scales.is_empty()
+    }
+
+    /// Every row id (`source:ordinal#k`), in the order the rows are kept.
+    pub fn ids(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|row| self.id(row))
     }
 
     /// The id of row `row`.
@@ -535,6 +542,7 @@ impl Vectors {
                 }
                 first.push(n as u32);
                 return Passages {
+                    sorted,
                     of_row,
                     first,
                     rows: (0..n as u32).collect(),
@@ -560,7 +568,12 @@ impl Vectors {
                 rows[fill[p as usize] as usize] = row as u32;
                 fill[p as usize] += 1;
             }
-            Passages { of_row, first, rows }
+            Passages {
+                sorted,
+                of_row,
+                first,
+                rows,
+            }
         })
     }
 
@@ -658,6 +671,11 @@ impl Vectors {
         }
         if at != body.len() {
             bail!("trailing bytes");
+        }
+        // Rows in strictly increasing (passage, unit) order, as this layout is written, have
+        // distinct ids: checked in the pass that groups them, with no set of every id.
+        if vectors.passage_groups().sorted {
+            return Ok(vectors);
         }
         let mut seen = std::collections::HashSet::new();
         if (0..vectors.len()).all(|row| seen.insert(vectors.id(row))) {
