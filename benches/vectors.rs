@@ -31,7 +31,11 @@ struct Exact {
 
 fn read_exact(path: &PathBuf) -> Exact {
     let bytes = std::fs::read(path).expect("read the vectors file");
-    assert_eq!(&bytes[..8], b"RSVEC002", "an f32 vectors file (RSVEC002) is needed");
+    assert_eq!(
+        &bytes[..8],
+        b"RSVEC002",
+        "an f32 vectors file (RSVEC002) is needed"
+    );
     let mut at = 8;
     let u32_at = |at: &mut usize| {
         let n = u32::from_le_bytes(bytes[*at..*at + 4].try_into().expect("u32"));
@@ -152,7 +156,9 @@ fn main() {
         }
     }
     let Some(path) = path else {
-        eprintln!("usage: cargo bench --bench vectors -- --vectors FILE --queries FILE --model DIR [--sizes N,N…]");
+        eprintln!(
+            "usage: cargo bench --bench vectors -- --vectors FILE --queries FILE --model DIR [--sizes N,N…]"
+        );
         return;
     };
     let model = model.unwrap_or_else(|| PathBuf::from(embed::DEFAULT_MODEL_DIR));
@@ -203,17 +209,35 @@ fn main() {
             worst = worst.max((near.similarity - exact_of[near.passage]).abs());
         }
         // The passages at or above the floor a search by meaning keeps (0.25), first 100.
-        let kept_truth: Vec<&str> = truth.iter().filter(|(_, s)| *s >= 0.25).take(100).map(|(p, _)| *p).collect();
-        let kept: Vec<&str> = quantised_rows.passages_near(q, 0.25).take(100).map(|n| n.passage).collect();
+        let kept_truth: Vec<&str> = truth
+            .iter()
+            .filter(|(_, s)| *s >= 0.25)
+            .take(100)
+            .map(|(p, _)| *p)
+            .collect();
+        let kept: Vec<&str> = quantised_rows
+            .passages_near(q, 0.25)
+            .take(100)
+            .map(|n| n.passage)
+            .collect();
         floor_same += usize::from(kept_truth == kept);
         let all_kept: Vec<&str> = quantised_rows.passages_near(q, 0.25).map(|n| n.passage).collect();
-        let all_truth: Vec<&str> = truth.iter().filter(|(_, s)| *s >= 0.25).map(|(p, _)| *p).collect();
+        let all_truth: Vec<&str> = truth
+            .iter()
+            .filter(|(_, s)| *s >= 0.25)
+            .map(|(p, _)| *p)
+            .collect();
         above += all_truth.len();
         above_found += all_truth.iter().filter(|p| all_kept.contains(p)).count();
         // The coarse score alone: query quantised too.
         let (qc, qs) = rsearch::index::quantise(q);
         let coarse_query: Vec<f32> = qc.iter().map(|&c| f32::from(c) * qs).collect();
-        let coarse: Vec<&str> = quantised_rows.nearest_passages(&coarse_query).iter().take(10).map(|n| n.passage).collect();
+        let coarse: Vec<&str> = quantised_rows
+            .nearest_passages(&coarse_query)
+            .iter()
+            .take(10)
+            .map(|n| n.passage)
+            .collect();
         recall_coarse += top.iter().filter(|p| coarse.contains(p)).count() as f64 / top.len() as f64;
     }
     let n = query_vectors.len() as f64;
@@ -226,7 +250,9 @@ fn main() {
     println!(
         "passages in a first 10 in place of an exact one: {swapped}, each at most {widest_swap:.5} below the exact 10th"
     );
-    println!("passages at or above 0.25 exactly: {above}, of them found by the quantised scan: {above_found}");
+    println!(
+        "passages at or above 0.25 exactly: {above}, of them found by the quantised scan: {above_found}"
+    );
     println!(
         "queries whose passages above 0.25 (first 100) are the same list: {floor_same} of {}",
         query_vectors.len()
@@ -246,7 +272,9 @@ fn main() {
 
     let mut sets = vec![(rows, None)];
     sets.extend(sizes.iter().map(|&n| (n, Some(synthesise(&exact, n, 0.02)))));
-    println!("rows       f32 scan      quantised scan (floor 0.25)   read+check file   first search (grouping)");
+    println!(
+        "rows       f32 scan      quantised scan (floor 0.25)   read+check file   first search (grouping)"
+    );
     for (n, synthetic) in &sets {
         let set = synthetic.as_ref().unwrap_or(&exact);
         let q = quantised(set);
@@ -289,7 +317,11 @@ fn main() {
         );
         println!(
             "{n:>9}  {:>26}  {:>12.2} ms {:>14}   {:>8.2} ms   {:>8.2} ms",
-            f32_scan.map_or("-".to_string(), |d| format!("{:.2} ms {}", d.as_secs_f64() * 1e3, per_row(d, *n))),
+            f32_scan.map_or("-".to_string(), |d| format!(
+                "{:.2} ms {}",
+                d.as_secs_f64() * 1e3,
+                per_row(d, *n)
+            )),
             scan.as_secs_f64() * 1e3,
             per_row(scan, *n),
             read.as_secs_f64() * 1e3,

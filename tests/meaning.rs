@@ -522,8 +522,15 @@ fn quantised_rows_rank_the_article_as_exact_f32_rows_do() {
         // The floor a search by meaning keeps passages above.
         let floor = 0.25;
         let kept: Vec<&str> = stored.passages_near(query, floor).map(|n| n.passage).collect();
-        let kept_exact: Vec<&str> = best.iter().filter(|(_, s)| *s >= floor + 0.003).map(|(p, _)| *p).collect();
-        assert!(kept.starts_with(&kept_exact), "{text}: {kept:?} against {kept_exact:?}");
+        let kept_exact: Vec<&str> = best
+            .iter()
+            .filter(|(_, s)| *s >= floor + 0.003)
+            .map(|(p, _)| *p)
+            .collect();
+        assert!(
+            kept.starts_with(&kept_exact),
+            "{text}: {kept:?} against {kept_exact:?}"
+        );
     }
 }
 
@@ -574,7 +581,10 @@ fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
     assert!(updated.stdout.contains("1 changed"), "{}", updated.stdout);
     let after = live_vectors(&env);
     // Rows of the files not read again are the same bytes.
-    let kept: Vec<&str> = before.ids().filter(|id| !id.starts_with("security.txt:")).collect();
+    let kept: Vec<&str> = before
+        .ids()
+        .filter(|id| !id.starts_with("security.txt:"))
+        .collect();
     assert!(!kept.is_empty());
     for id in &kept {
         assert_eq!(after.get(id), before.get(id), "{id}");
@@ -585,7 +595,9 @@ fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
     let fresh = embedder.embed(&units).expect("embed");
     let mut new_ids: Vec<&str> = after.ids().filter(|id| id.starts_with("security.txt:")).collect();
     new_ids.sort();
-    let expected: Vec<String> = (0..units.len()).map(|k| Vectors::row_id("security.txt:1", k)).collect();
+    let expected: Vec<String> = (0..units.len())
+        .map(|k| Vectors::row_id("security.txt:1", k))
+        .collect();
     assert_eq!(new_ids, expected);
     for (id, exact) in expected.iter().zip(&fresh) {
         let stored = after.get(id).expect("a row");
@@ -595,6 +607,9 @@ fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
         }
         assert_ne!(before.get(id), Some(stored), "{id} kept its old vector");
     }
-    let results = query_json(&env, &["restoring lost files", "--mode", "semantic", "--limit", "1"]);
+    let results = query_json(
+        &env,
+        &["restoring lost files", "--mode", "semantic", "--limit", "1"],
+    );
     assert_eq!(results.hits[0].source, "security.txt");
 }

@@ -40,7 +40,8 @@ pub use schema::{
 };
 pub use stamp::Stamp;
 pub use vectors::{
-    quantise, Near, PassagesNear, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES,
+    quantise, Near, PassagesNear, StoredVectors, VectorChoice, VectorSettings, Vectors,
+    AUTO_VECTORS_MAX_BYTES,
 };
 
 use crate::corpus;

@@ -45,7 +45,9 @@ pub enum VectorChoice {
 }
 
 /// Corpora up to this many bytes of text get passage vectors by default when the model is
-/// there; larger ones only with `rsearch index --vectors` (see the README for the figures).
+/// there; larger ones only with `rsearch index --vectors`. Embedding sets it: at about 22
+/// passages a CPU-second, 1 MB (3,000–5,500 passages) is 2–4 minutes of CPU, while scanning
+/// its 8,000–14,000 quantised rows takes about a millisecond (the README has the figures).
 pub const AUTO_VECTORS_MAX_BYTES: u64 = 1 << 20;
 
 /// The texts a passage is embedded as, with their row ids.
@@ -421,7 +423,9 @@ impl Vectors {
             self.starts.push(0);
         }
         if self.rows.is_none() {
-            let rows = (0..self.len()).map(|row| (self.id(row).to_string(), row)).collect();
+            let rows = (0..self.len())
+                .map(|row| (self.id(row).to_string(), row))
+                .collect();
             self.rows = Some(rows);
         }
         let next = self.len();
@@ -487,7 +491,14 @@ impl Vectors {
         let norm = 1.0 + (d as f32).sqrt() / 254.0;
         let margin = query_scale / 2.0 * (d as f32).sqrt() * norm + 1e-6;
         let coarse_floor = floor - margin;
-        let candidates = scan(&self.codes, &self.scales, d, &query_codes, query_scale, coarse_floor);
+        let candidates = scan(
+            &self.codes,
+            &self.scales,
+            d,
+            &query_codes,
+            query_scale,
+            coarse_floor,
+        );
         let mut ranked: Vec<(f32, u32)> = candidates
             .into_iter()
             .map(|row| (self.score(query, row as usize), row))
@@ -641,7 +652,9 @@ impl Vectors {
         vectors.starts.reserve(count.min(body.len()));
         for _ in 0..count {
             let n = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
-            vectors.names.push_str(std::str::from_utf8(take(body, &mut at, n)?)?);
+            vectors
+                .names
+                .push_str(std::str::from_utf8(take(body, &mut at, n)?)?);
             vectors.starts.push(vectors.names.len());
         }
         match layout {
@@ -662,7 +675,11 @@ impl Vectors {
                 vectors.codes.reserve(count * dimensions);
                 for chunk in numbers.chunks_exact(4 * dimensions.max(1)) {
                     row.clear();
-                    row.extend(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                    row.extend(
+                        chunk
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
                     let (codes, scale) = quantise(&row);
                     vectors.codes.extend_from_slice(&codes);
                     vectors.scales.push(scale);
@@ -752,7 +769,14 @@ fn scan(codes: &[i8], scales: &[f32], d: usize, query: &[i8], query_scale: f32, 
 }
 
 #[inline(always)]
-fn scan_portable(codes: &[i8], scales: &[f32], d: usize, query: &[i8], query_scale: f32, floor: f32) -> Vec<u32> {
+fn scan_portable(
+    codes: &[i8],
+    scales: &[f32],
+    d: usize,
+    query: &[i8],
+    query_scale: f32,
+    floor: f32,
+) -> Vec<u32> {
     let mut found = Vec::new();
     for (row, (codes, &scale)) in codes.chunks_exact(d).zip(scales).enumerate() {
         let coarse = dot_bytes(query, codes) as f32 * (query_scale * scale);
@@ -960,10 +984,17 @@ mod tests {
             let (codes, scale) = quantise(vector);
             let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
             if largest > 0.0 {
-                assert_eq!(codes.iter().map(|c| c.unsigned_abs()).max(), Some(127), "{vector:?}");
+                assert_eq!(
+                    codes.iter().map(|c| c.unsigned_abs()).max(),
+                    Some(127),
+                    "{vector:?}"
+                );
             }
             for (&x, &c) in vector.iter().zip(&codes) {
-                assert!((f32::from(c) * scale - x).abs() <= scale / 2.0 + 1e-9, "{vector:?}");
+                assert!(
+                    (f32::from(c) * scale - x).abs() <= scale / 2.0 + 1e-9,
+                    "{vector:?}"
+                );
             }
         }
     }
@@ -973,7 +1004,9 @@ mod tests {
     fn random_units(n: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut state = seed;
         let mut next = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         let common: Vec<f32> = (0..384).map(|_| next()).collect();
@@ -999,8 +1032,15 @@ mod tests {
             for floor in [1, 10, 100, full.len() / 2].map(|i| full[i].similarity) {
                 let expected: Vec<&Near<'_>> = full.iter().filter(|n| n.similarity >= floor).collect();
                 let got: Vec<Near<'_>> = vectors.passages_near(query, floor).collect();
-                assert!(!expected.is_empty() && expected.len() < full.len(), "query {q} floor {floor}");
-                assert_eq!(got.iter().collect::<Vec<_>>(), expected, "query {q} floor {floor}");
+                assert!(
+                    !expected.is_empty() && expected.len() < full.len(),
+                    "query {q} floor {floor}"
+                );
+                assert_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    expected,
+                    "query {q} floor {floor}"
+                );
             }
         }
     }
@@ -1010,7 +1050,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("vectors");
         let mut v = Vectors::new("model/1", 2);
-        for id in ["b.txt:1#1", "a.txt:10#0", "a.txt:1#2", "b.txt:1#0", "a.txt:1#0", "a.txt:1#10"] {
+        for id in [
+            "b.txt:1#1",
+            "a.txt:10#0",
+            "a.txt:1#2",
+            "b.txt:1#0",
+            "a.txt:1#0",
+            "a.txt:1#10",
+        ] {
             v.insert(id, &[0.6, 0.8]);
         }
         v.write(&path).expect("write");
@@ -1018,7 +1065,14 @@ mod tests {
         let ids: Vec<&str> = (0..read.len()).map(|row| read.id(row)).collect();
         assert_eq!(
             ids,
-            ["a.txt:1#0", "a.txt:1#2", "a.txt:1#10", "a.txt:10#0", "b.txt:1#0", "b.txt:1#1"]
+            [
+                "a.txt:1#0",
+                "a.txt:1#2",
+                "a.txt:1#10",
+                "a.txt:10#0",
+                "b.txt:1#0",
+                "b.txt:1#1"
+            ]
         );
         let groups = read.passage_groups();
         assert_eq!(groups.first, [0, 3, 4, 6]);
