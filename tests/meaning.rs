@@ -509,7 +509,24 @@ fn quantised_rows_rank_the_article_as_exact_f32_rows_do() {
         let near = stored.nearest_passages(query);
         let top_exact: Vec<&str> = best.iter().take(10).map(|(p, _)| *p).collect();
         let top_stored: Vec<&str> = near.iter().take(10).map(|n| n.passage).collect();
-        assert_eq!(top_stored, top_exact, "{text}");
+        // The same first 10, but for passages tied with the 10th within rounding.
+        let exact_of = |passage: &str| best.iter().find(|(p, _)| *p == passage).map(|(_, s)| *s);
+        let tenth = best[9].1;
+        for passage in top_stored.iter().filter(|p| !top_exact.contains(p)) {
+            let similarity = exact_of(passage).expect("a passage");
+            assert!(
+                similarity >= tenth - 0.003,
+                "{text}: {passage} ({similarity}) in {top_stored:?}"
+            );
+        }
+        for passage in top_exact.iter().filter(|p| !top_stored.contains(p)) {
+            let similarity = exact_of(passage).expect("a passage");
+            assert!(
+                similarity <= tenth + 0.003,
+                "{text}: {passage} ({similarity}) missing"
+            );
+        }
+        assert_eq!(top_stored[..3], top_exact[..3], "{text}");
         // A wrong scale or rounding moves cosines by hundredths; half a step a number moves
         // them by about a thousandth.
         for (n, (passage, similarity)) in near.iter().zip(&best).map(|(n, b)| (n, (b.0, b.1))).take(10) {
@@ -527,10 +544,17 @@ fn quantised_rows_rank_the_article_as_exact_f32_rows_do() {
             .filter(|(_, s)| *s >= floor + 0.003)
             .map(|(p, _)| *p)
             .collect();
-        assert!(
-            kept.starts_with(&kept_exact),
-            "{text}: {kept:?} against {kept_exact:?}"
-        );
+        // Every passage clearly above the floor is kept, none clearly under it.
+        for passage in &kept_exact {
+            assert!(kept.contains(passage), "{text}: {passage} not kept");
+        }
+        for passage in &kept {
+            let similarity = exact_of(passage).expect("a passage");
+            assert!(
+                similarity >= floor - 0.003,
+                "{text}: {passage} ({similarity}) kept"
+            );
+        }
     }
 }
 
