@@ -1,6 +1,8 @@
 //! The model's word-piece tokenizer for one query, read from `vocab.txt` without building the
 //! tokenizers crate's two hash maps of 30,522 owned strings (two thirds of a query process's
 //! work once the weights are mapped); normalising and splitting words stay the crate's.
+//! The tokens' hash table is built once and kept beside the model ([`TABLE_FILE`]), so a
+//! query reads it rather than hashing 30,522 lines.
 
 use std::path::Path;
 
@@ -16,39 +18,80 @@ const SPECIAL: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 /// A longer word is one unknown token (the model's `max_input_chars_per_word`).
 const MAX_WORD_CHARS: usize = 100;
 
-/// `vocab.txt` (one token a line, its id the line number) and a sorted index of its lines'
-/// hashes, the lines themselves compared on a match.
+/// The tokens' table beside `vocab.txt`: its line starts and hash table, made by a build.
+pub(super) const TABLE_FILE: &str = "rsearch-vocab.bin";
+/// First bytes of the table; the digits are its layout's version.
+const TABLE_MAGIC: &[u8; 8] = b"RSVOCAB1";
+/// Magic, `vocab.txt`'s size and modification time (ns), lines, slots, checksum.
+const TABLE_HEADER: usize = 48;
+/// An empty slot of the hash table.
+const EMPTY: u32 = u32::MAX;
+
+/// `vocab.txt` (one token a line, its id the line number) and a hash table of its lines (open
+/// addressing, ids in slots), the lines themselves compared on a match.
 pub(super) struct Vocab {
     text: String,
-    /// Byte range of each line.
-    lines: Vec<(u32, u32)>,
-    /// (hash of the line, id), sorted.
-    index: Vec<(u64, u32)>,
+    /// Where each line starts, and one past the last line's end.
+    starts: Vec<u32>,
+    /// Ids by their token's hash (a power of two of slots, at least twice the lines);
+    /// [`EMPTY`] where none.
+    slots: Vec<u32>,
     unk: u32,
     cls: u32,
     sep: u32,
 }
 
 impl Vocab {
+    /// Reads `vocab.txt`, and its table from [`TABLE_FILE`] beside it when that was made from
+    /// it as it is now and is intact; else the table is built here.
     pub(super) fn read(path: &Path) -> Result<Vocab> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut lines = Vec::with_capacity(32 * 1024);
-        let mut at = 0usize;
-        for line in text.split_inclusive('\n') {
-            let token = line.trim_end_matches(['\n', '\r']);
-            lines.push((at as u32, (at + token.len()) as u32));
-            at += line.len();
+        let (starts, slots) = match read_table(path, &text) {
+            Some(table) => table,
+            None => build_table(&text),
+        };
+        Vocab::of(path, text, starts, slots)
+    }
+
+    /// Whether the table beside `path` is current and intact (what [`Vocab::read`] uses).
+    pub(super) fn has_table(path: &Path) -> bool {
+        std::fs::read_to_string(path).is_ok_and(|text| read_table(path, &text).is_some())
+    }
+
+    /// Writes the table of `path` beside it, unless a current, intact one is there (through a
+    /// temporary file renamed over the old); whether one is there afterwards.
+    pub(super) fn write_table(path: &Path) -> Result<bool> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if read_table(path, &text).is_some() {
+            return Ok(true);
         }
-        let mut index: Vec<(u64, u32)> = lines
-            .iter()
-            .enumerate()
-            .map(|(id, &(s, e))| (hash(&text[s as usize..e as usize]), id as u32))
-            .collect();
-        index.sort_unstable();
+        let Some(stamp) = stamp(path) else {
+            return Ok(false);
+        };
+        let (starts, slots) = build_table(&text);
+        let mut body = Vec::with_capacity(4 * (starts.len() + slots.len()));
+        for n in starts.iter().chain(&slots) {
+            body.extend_from_slice(&n.to_le_bytes());
+        }
+        let mut bytes = table_header(stamp, starts.len() - 1, slots.len(), &body).to_vec();
+        bytes.extend_from_slice(&body);
+        let Some(dir) = path.parent() else {
+            return Ok(false);
+        };
+        let target = dir.join(TABLE_FILE);
+        let temp = dir.join(format!("{TABLE_FILE}.tmp-{}", std::process::id()));
+        let written = std::fs::write(&temp, &bytes).and_then(|_| std::fs::rename(&temp, &target));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        Ok(written.is_ok())
+    }
+
+    fn of(path: &Path, text: String, starts: Vec<u32>, slots: Vec<u32>) -> Result<Vocab> {
         let mut vocab = Vocab {
             text,
-            lines,
-            index,
+            starts,
+            slots,
             unk: 0,
             cls: 0,
             sep: 0,
@@ -64,19 +107,9 @@ impl Vocab {
         Ok(vocab)
     }
 
-    /// The id of a token; the first line holding it when it repeats, as a hash map keeps.
+    /// The id of a token; the first line holding it when it repeats.
     fn id(&self, token: &str) -> Option<u32> {
-        let key = hash(token);
-        let first = self.index.partition_point(|&(h, _)| h < key);
-        self.index[first..]
-            .iter()
-            .take_while(|&&(h, _)| h == key)
-            .map(|&(_, id)| id)
-            .filter(|&id| {
-                let (s, e) = self.lines[id as usize];
-                &self.text[s as usize..e as usize] == token
-            })
-            .min()
+        lookup(&self.text, &self.starts, &self.slots, token)
     }
 
     /// The ids of `text` as the model reads it: `[CLS]`, the word pieces (special tokens kept
@@ -160,6 +193,98 @@ impl Vocab {
         }
         ids.extend(found);
     }
+}
+
+/// Line `id` of `text` without its line end.
+fn line<'t>(text: &'t str, starts: &[u32], id: u32) -> Option<&'t str> {
+    let id = id as usize;
+    let (start, end) = (*starts.get(id)? as usize, *starts.get(id + 1)? as usize);
+    Some(text.get(start..end)?.trim_end_matches(['\n', '\r']))
+}
+
+fn lookup(text: &str, starts: &[u32], slots: &[u32], token: &str) -> Option<u32> {
+    let mask = slots.len().checked_sub(1)?;
+    let mut at = hash(token) as usize & mask;
+    // Every table has empty slots (at least half), so the probe ends.
+    loop {
+        match slots[at] {
+            EMPTY => return None,
+            id if line(text, starts, id) == Some(token) => return Some(id),
+            _ => at = (at + 1) & mask,
+        }
+    }
+}
+
+/// The line starts of `text` and its hash table: each token in the slot its hash names or the
+/// next free one, a repeated token only once (its first line).
+fn build_table(text: &str) -> (Vec<u32>, Vec<u32>) {
+    let mut starts = Vec::with_capacity(32 * 1024);
+    let mut at = 0usize;
+    for line in text.split_inclusive('\n') {
+        starts.push(at as u32);
+        at += line.len();
+    }
+    starts.push(at as u32);
+    let lines = starts.len() - 1;
+    let mut slots = vec![EMPTY; (2 * lines).next_power_of_two().max(2)];
+    for id in 0..lines as u32 {
+        let Some(token) = line(text, &starts, id) else {
+            continue;
+        };
+        if lookup(text, &starts, &slots, token).is_some() {
+            continue;
+        }
+        let mask = slots.len() - 1;
+        let mut slot = hash(token) as usize & mask;
+        while slots[slot] != EMPTY {
+            slot = (slot + 1) & mask;
+        }
+        slots[slot] = id;
+    }
+    (starts, slots)
+}
+
+/// The table beside `path`, if made from it as it is now (size and time), of its shape, with
+/// its checksum, and with line starts that fit `text`.
+fn read_table(path: &Path, text: &str) -> Option<(Vec<u32>, Vec<u32>)> {
+    let stamp = stamp(path)?;
+    let bytes = std::fs::read(path.with_file_name(TABLE_FILE)).ok()?;
+    let number = |at: usize| -> Option<u64> { Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?)) };
+    let (lines, slots) = (number(24)? as usize, number(32)? as usize);
+    let body = bytes.get(TABLE_HEADER..)?;
+    if body.len() != 4 * (lines + 1 + slots) || !slots.is_power_of_two() || slots < 2 * lines {
+        return None;
+    }
+    if bytes[..TABLE_HEADER] != table_header(stamp, lines, slots, body)[..] {
+        return None;
+    }
+    let numbers: Vec<u32> = body
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let (starts, slots) = numbers.split_at(lines + 1);
+    let fits = starts.first() == Some(&0)
+        && starts.last() == Some(&(text.len() as u32))
+        && starts.windows(2).all(|w| w[0] < w[1]);
+    fits.then(|| (starts.to_vec(), slots.to_vec()))
+}
+
+fn table_header((size, time): (u64, u64), lines: usize, slots: usize, body: &[u8]) -> [u8; TABLE_HEADER] {
+    let mut header = [0u8; TABLE_HEADER];
+    header[..8].copy_from_slice(TABLE_MAGIC);
+    header[8..16].copy_from_slice(&size.to_le_bytes());
+    header[16..24].copy_from_slice(&time.to_le_bytes());
+    header[24..32].copy_from_slice(&(lines as u64).to_le_bytes());
+    header[32..40].copy_from_slice(&(slots as u64).to_le_bytes());
+    header[40..48].copy_from_slice(&super::quantized::checksum(body).to_le_bytes());
+    header
+}
+
+/// The size and modification time (ns since 1970) of a file.
+fn stamp(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let time = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some((meta.len(), time.as_nanos() as u64))
 }
 
 fn hash(text: &str) -> u64 {
