@@ -596,31 +596,42 @@ macro_rules! linear_kernel {
                 let s = if scales.is_empty() { 1.0 } else { scales[j] };
                 let w = weight.as_ptr().add(j * inputs);
                 let mut t = 0;
-                while t + 4 <= rows {
-                    let (x0, x1) = (xp.add(t * inputs), xp.add((t + 1) * inputs));
-                    let (x2, x3) = (xp.add((t + 2) * inputs), xp.add((t + 3) * inputs));
-                    let (mut a0, mut a1, mut a2, mut a3) = (
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                    );
-                    let mut i = 0;
-                    while i < inputs {
-                        let wv = load(w.add(i));
-                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), wv, a0);
-                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1.add(i)), wv, a1);
-                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2.add(i)), wv, a2);
-                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3.add(i)), wv, a3);
-                        i += 8;
+                // Tokens eight at a time while five or more are left, then four at a time
+                // while two are: each weight vector, once widened, feeds that many sums, and a
+                // group short of tokens repeats its last one (the extra sums are dropped), so
+                // seven tokens are one group rather than four and three alone.
+                while rows - t >= 2 {
+                    let left = rows - t;
+                    let group = if left >= 5 { 8 } else { 4 };
+                    let mut xs = [xp; 8];
+                    for (k, row) in xs.iter_mut().enumerate().take(group) {
+                        *row = xp.add((t + k.min(left - 1)) * inputs);
                     }
-                    y[t * outputs + j] = b + s * sum(a0);
-                    y[(t + 1) * outputs + j] = b + s * sum(a1);
-                    y[(t + 2) * outputs + j] = b + s * sum(a2);
-                    y[(t + 3) * outputs + j] = b + s * sum(a3);
-                    t += 4;
+                    let mut acc = [_mm256_setzero_ps(); 8];
+                    let mut i = 0;
+                    if group == 8 {
+                        while i < inputs {
+                            let wv = load(w.add(i));
+                            for k in 0..8 {
+                                acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[k].add(i)), wv, acc[k]);
+                            }
+                            i += 8;
+                        }
+                    } else {
+                        while i < inputs {
+                            let wv = load(w.add(i));
+                            for k in 0..4 {
+                                acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[k].add(i)), wv, acc[k]);
+                            }
+                            i += 8;
+                        }
+                    }
+                    for (k, &a) in acc.iter().enumerate().take(group.min(left)) {
+                        y[(t + k) * outputs + j] = b + s * sum(a);
+                    }
+                    t += group.min(left);
                 }
-                // The last tokens one at a time, the row split over four sums.
+                // A last token alone, the row split over four sums.
                 while t < rows {
                     let x0 = xp.add(t * inputs);
                     let (mut a0, mut a1, mut a2, mut a3) = (

@@ -30,12 +30,13 @@ const EMPTY: u32 = u32::MAX;
 /// `vocab.txt` (one token a line, its id the line number) and a hash table of its lines (open
 /// addressing, ids in slots), the lines themselves compared on a match.
 pub(super) struct Vocab {
-    text: String,
-    /// Where each line starts, and one past the last line's end.
-    starts: Vec<u32>,
-    /// Ids by their token's hash (a power of two of slots, at least twice the lines);
-    /// [`EMPTY`] where none.
-    slots: Vec<u32>,
+    /// `vocab.txt`, mapped (a query reads only the lines it looks up).
+    text: Box<dyn AsRef<[u8]> + Send + Sync>,
+    /// Where each line starts and one past the last line's end, then the hash table: ids by
+    /// their token's hash (a power of two of slots, at least twice the lines), [`EMPTY`]
+    /// where none. Mapped from [`TABLE_FILE`], or built here.
+    table: Numbers,
+    lines: usize,
     unk: u32,
     cls: u32,
     sep: u32,
@@ -45,23 +46,35 @@ impl Vocab {
     /// Reads `vocab.txt`, and its table from [`TABLE_FILE`] beside it when that was made from
     /// it as it is now and is intact; else the table is built here.
     pub(super) fn read(path: &Path) -> Result<Vocab> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let (starts, slots) = match read_table(path, &text) {
-            Some(table) => table,
-            None => build_table(&text),
+        let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        // SAFETY: mapped read-only; rsearch never writes the model's files, and a model folder
+        // rewritten under a running process is outside what any reader can guard against.
+        let text: Box<dyn AsRef<[u8]> + Send + Sync> = match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => Box::new(map),
+            Err(_) => Box::new(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
         };
-        Vocab::of(path, text, starts, slots)
+        let (table, lines) = match read_table(path, (*text).as_ref()) {
+            Some(table) => table,
+            None => {
+                let (starts, slots) = build_table((*text).as_ref());
+                let lines = starts.len() - 1;
+                let mut numbers = starts;
+                numbers.extend(slots);
+                (Numbers::Owned(numbers), lines)
+            }
+        };
+        Vocab::of(path, text, table, lines)
     }
 
     /// Whether the table beside `path` is current and intact (what [`Vocab::read`] uses).
     pub(super) fn has_table(path: &Path) -> bool {
-        std::fs::read_to_string(path).is_ok_and(|text| read_table(path, &text).is_some())
+        std::fs::read(path).is_ok_and(|text| read_table(path, &text).is_some())
     }
 
     /// Writes the table of `path` beside it, unless a current, intact one is there (through a
     /// temporary file renamed over the old); whether one is there afterwards.
     pub(super) fn write_table(path: &Path) -> Result<bool> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         if read_table(path, &text).is_some() {
             return Ok(true);
         }
@@ -87,11 +100,11 @@ impl Vocab {
         Ok(written.is_ok())
     }
 
-    fn of(path: &Path, text: String, starts: Vec<u32>, slots: Vec<u32>) -> Result<Vocab> {
+    fn of(path: &Path, text: Box<dyn AsRef<[u8]> + Send + Sync>, table: Numbers, lines: usize) -> Result<Vocab> {
         let mut vocab = Vocab {
             text,
-            starts,
-            slots,
+            table,
+            lines,
             unk: 0,
             cls: 0,
             sep: 0,
@@ -109,7 +122,8 @@ impl Vocab {
 
     /// The id of a token; the first line holding it when it repeats.
     fn id(&self, token: &str) -> Option<u32> {
-        lookup(&self.text, &self.starts, &self.slots, token)
+        let (starts, slots) = self.table.get().split_at(self.lines + 1);
+        lookup((*self.text).as_ref(), starts, slots, token.as_bytes())
     }
 
     /// The ids of `text` as the model reads it: `[CLS]`, the word pieces (special tokens kept
@@ -195,14 +209,33 @@ impl Vocab {
     }
 }
 
-/// Line `id` of `text` without its line end.
-fn line<'t>(text: &'t str, starts: &[u32], id: u32) -> Option<&'t str> {
-    let id = id as usize;
-    let (start, end) = (*starts.get(id)? as usize, *starts.get(id + 1)? as usize);
-    Some(text.get(start..end)?.trim_end_matches(['\n', '\r']))
+/// Numbers of the vocabulary's table: mapped from its file, or built in memory.
+enum Numbers {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u32>),
 }
 
-fn lookup(text: &str, starts: &[u32], slots: &[u32], token: &str) -> Option<u32> {
+impl Numbers {
+    fn get(&self) -> &[u32] {
+        match self {
+            // Checked to cast (aligned, whole numbers) when the file was mapped.
+            Numbers::Mapped(map) => bytemuck::try_cast_slice(&map[TABLE_HEADER..]).unwrap_or_default(),
+            Numbers::Owned(numbers) => numbers,
+        }
+    }
+}
+
+/// Line `id` of `text` without its line end.
+fn line<'t>(text: &'t [u8], starts: &[u32], id: u32) -> Option<&'t [u8]> {
+    let id = id as usize;
+    let (start, mut end) = (*starts.get(id)? as usize, *starts.get(id + 1)? as usize);
+    while end > start && matches!(text.get(end - 1), Some(b'\n' | b'\r')) {
+        end -= 1;
+    }
+    text.get(start..end)
+}
+
+fn lookup(text: &[u8], starts: &[u32], slots: &[u32], token: &[u8]) -> Option<u32> {
     let mask = slots.len().checked_sub(1)?;
     let mut at = hash(token) as usize & mask;
     // Every table has empty slots (at least half), so the probe ends.
@@ -217,10 +250,10 @@ fn lookup(text: &str, starts: &[u32], slots: &[u32], token: &str) -> Option<u32>
 
 /// The line starts of `text` and its hash table: each token in the slot its hash names or the
 /// next free one, a repeated token only once (its first line).
-fn build_table(text: &str) -> (Vec<u32>, Vec<u32>) {
+fn build_table(text: &[u8]) -> (Vec<u32>, Vec<u32>) {
     let mut starts = Vec::with_capacity(32 * 1024);
     let mut at = 0usize;
-    for line in text.split_inclusive('\n') {
+    for line in text.split_inclusive(|&b| b == b'\n') {
         starts.push(at as u32);
         at += line.len();
     }
@@ -244,29 +277,29 @@ fn build_table(text: &str) -> (Vec<u32>, Vec<u32>) {
     (starts, slots)
 }
 
-/// The table beside `path`, if made from it as it is now (size and time), of its shape, with
-/// its checksum, and with line starts that fit `text`.
-fn read_table(path: &Path, text: &str) -> Option<(Vec<u32>, Vec<u32>)> {
+/// The table beside `path` (mapped) and its count of lines, if made from it as it is now (size
+/// and time), of its shape, with its checksum, and with line starts that fit `text`.
+fn read_table(path: &Path, text: &[u8]) -> Option<(Numbers, usize)> {
     let stamp = stamp(path)?;
-    let bytes = std::fs::read(path.with_file_name(TABLE_FILE)).ok()?;
-    let number = |at: usize| -> Option<u64> { Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?)) };
+    let file = std::fs::File::open(path.with_file_name(TABLE_FILE)).ok()?;
+    // SAFETY: mapped read-only; the table is only ever replaced by renaming a new file over
+    // it, which leaves this mapping on the old one.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let number = |at: usize| -> Option<u64> { Some(u64::from_le_bytes(map.get(at..at + 8)?.try_into().ok()?)) };
     let (lines, slots) = (number(24)? as usize, number(32)? as usize);
-    let body = bytes.get(TABLE_HEADER..)?;
+    let body = map.get(TABLE_HEADER..)?;
     if body.len() != 4 * (lines + 1 + slots) || !slots.is_power_of_two() || slots < 2 * lines {
         return None;
     }
-    if bytes[..TABLE_HEADER] != table_header(stamp, lines, slots, body)[..] {
+    if map[..TABLE_HEADER] != table_header(stamp, lines, slots, body)[..] {
         return None;
     }
-    let numbers: Vec<u32> = body
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let (starts, slots) = numbers.split_at(lines + 1);
+    let numbers: &[u32] = bytemuck::try_cast_slice(body).ok()?;
+    let starts = &numbers[..lines + 1];
     let fits = starts.first() == Some(&0)
         && starts.last() == Some(&(text.len() as u32))
         && starts.windows(2).all(|w| w[0] < w[1]);
-    fits.then(|| (starts.to_vec(), slots.to_vec()))
+    fits.then_some((Numbers::Mapped(map), lines))
 }
 
 fn table_header((size, time): (u64, u64), lines: usize, slots: usize, body: &[u8]) -> [u8; TABLE_HEADER] {
@@ -287,8 +320,8 @@ fn stamp(path: &Path) -> Option<(u64, u64)> {
     Some((meta.len(), time.as_nanos() as u64))
 }
 
-fn hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+fn hash(text: &[u8]) -> u64 {
+    text.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
