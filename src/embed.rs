@@ -226,13 +226,19 @@ impl QueryEmbedder {
     /// [`prepare_query_weights`] made one) and reads its word pieces (`vocab.txt`, else the
     /// tokenizer of `tokenizer.json`).
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {
-        QueryEmbedder::load_with(dir, true)
+        QueryEmbedder::load_with(dir, true, true)
+    }
+
+    /// As [`QueryEmbedder::load`], without the 8-bit copy: the half copy (when there) or the
+    /// f32 weights serve.
+    pub fn load_half_precision(dir: &Path) -> Result<QueryEmbedder> {
+        QueryEmbedder::load_with(dir, true, false)
     }
 
     /// As [`QueryEmbedder::load`], on the f32 weights alone: what the half and 8-bit copies
     /// are checked against.
     pub fn load_full_precision(dir: &Path) -> Result<QueryEmbedder> {
-        QueryEmbedder::load_with(dir, false)
+        QueryEmbedder::load_with(dir, false, false)
     }
 
     /// Whether the layers' weights come from the half-precision copy (when the 8-bit copy
@@ -247,7 +253,7 @@ impl QueryEmbedder {
         self.model.has_quant()
     }
 
-    fn load_with(dir: &Path, half: bool) -> Result<QueryEmbedder> {
+    fn load_with(dir: &Path, half: bool, quant: bool) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let config: Config =
@@ -257,6 +263,8 @@ impl QueryEmbedder {
         let mut model = mapped::MappedModel::open(&weights)?;
         if !half {
             model.drop_half();
+        }
+        if !quant {
             model.drop_quant();
         }
         Ok(QueryEmbedder {

@@ -316,7 +316,7 @@ fn the_half_precision_copy_gives_the_vectors_of_the_full_weights() {
         "no half copy could be written in {}",
         model.display()
     );
-    let half = QueryEmbedder::load(&model).expect("map model");
+    let half = QueryEmbedder::load_half_precision(&model).expect("map model");
     assert!(half.uses_half_copy());
     let full = QueryEmbedder::load_full_precision(&model).expect("map model");
     assert!(!full.uses_half_copy());
@@ -483,10 +483,11 @@ fn the_8_bit_copy_gives_vectors_close_to_the_full_weights() {
             worst = (cosine, text);
         }
     }
+    eprintln!("8-bit copy: worst cosine {} for {:?}", worst.0, worst.1);
     assert!(quantized.uses_quantized_copy(), "a part failed its check");
-    // Rounding each weight to 8 bits moves a vector by a cosine of about 0.003; a kernel that
-    // dropped a scale, a token or a column would move it far more.
-    assert!(worst.0 > 0.99, "cosine {} for {:?}", worst.0, worst.1);
+    // Rounding each weight to 8 bits moves the article's texts by a cosine of at most 0.0006;
+    // a kernel that dropped a scale, a token or a column would move them far more.
+    assert!(worst.0 > 0.998, "cosine {} for {:?}", worst.0, worst.1);
 }
 
 /// A model folder of the test's own (the files a query reads, copied), with the copies a
