@@ -561,7 +561,11 @@ fn a_damaged_or_stale_8_bit_copy_is_ignored_and_rebuilt() {
         full.embed(text).expect("embed").vector
     );
     assert!(embed::prepare_query_weights(&dir).expect("copies"));
-    assert_ne!(std::fs::read(&copy).expect("copy"), before, "the copy was not rewritten");
+    assert_ne!(
+        std::fs::read(&copy).expect("copy"),
+        before,
+        "the copy was not rewritten"
+    );
     assert!(QueryEmbedder::load(&dir).expect("load").uses_quantized_copy());
 }
 
@@ -578,7 +582,11 @@ fn a_damaged_or_stale_vocabulary_table_is_ignored_and_rebuilt() {
         let queries = QueryEmbedder::load(&dir).expect("load");
         for text in &texts {
             let ids = reference.encode(text.as_str(), true).expect("encode");
-            assert_eq!(queries.token_ids(text).expect("ids"), ids.get_ids(), "{why}: {text:?}");
+            assert_eq!(
+                queries.token_ids(text).expect("ids"),
+                ids.get_ids(),
+                "{why}: {text:?}"
+            );
         }
     };
     expect_tokens("current table");

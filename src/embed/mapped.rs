@@ -5,9 +5,10 @@
 //! (most of them the word-embedding table, of which a query uses a dozen rows) into fresh
 //! memory: about 60 ms against a 6 ms lexical search. Here the weights stay in the file's
 //! mapping and the matrix products are the `gemm` kernels candle itself runs (for a long
-//! text) or fused multiply-adds over four tokens at a time (a short one); the layers' weight
-//! matrices are read from a half-precision copy beside the model when a build made one
-//! ([`HALF_FILE`]), half the bytes to fault in; the word pieces come from `vocab.txt`
+//! text) or fused multiply-adds over up to eight tokens at a time (a short one); the layers'
+//! weight matrices are read from the 8-bit copy beside the model when a build made one
+//! ([`QUANT_FILE`], `quantized.rs`), a quarter of the bytes to fault in, else from the
+//! half-precision copy ([`HALF_FILE`]); the word pieces come from `vocab.txt` and its table
 //! (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
 
 use std::collections::HashMap;
@@ -153,7 +154,10 @@ impl MappedModel {
         let mut vectors = vec![
             ("embeddings.LayerNorm.weight".to_string(), DIMENSIONS),
             ("embeddings.LayerNorm.bias".to_string(), DIMENSIONS),
-            ("embeddings.token_type_embeddings.weight".to_string(), 2 * DIMENSIONS),
+            (
+                "embeddings.token_type_embeddings.weight".to_string(),
+                2 * DIMENSIONS,
+            ),
         ];
         for layer in 0..LAYERS {
             let name = |part: &str| format!("encoder.layer.{layer}.{part}");
@@ -584,7 +588,10 @@ macro_rules! linear_kernel {
             assert!(
                 x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs
             );
-            assert!(scales.is_empty() || scales.len() == outputs, "one scale an output");
+            assert!(
+                scales.is_empty() || scales.len() == outputs,
+                "one scale an output"
+            );
             #[target_feature(enable = "avx2,fma")]
             fn sum(v: __m256) -> f32 {
                 let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -707,8 +714,8 @@ impl MappedModel {
         }
         let model = self;
         let Some((range, shape)) = model.tensors.get(name) else {
-        bail!("the weights have no f32 tensor {name}");
-    };
+            bail!("the weights have no f32 tensor {name}");
+        };
         if shape.iter().product::<usize>() != size {
             bail!("weights tensor {name} has shape {shape:?}, expected {size} numbers");
         }

@@ -119,7 +119,9 @@ impl Quant {
             matrices.insert(name.clone(), (k + 1, at, *rows, *columns));
             at += 4 * rows + rows * columns;
         }
-        let checked = (0..=layout.matrices.len()).map(|_| AtomicU8::new(UNCHECKED)).collect();
+        let checked = (0..=layout.matrices.len())
+            .map(|_| AtomicU8::new(UNCHECKED))
+            .collect();
         Ok(Some(Quant {
             map,
             vectors,
@@ -200,7 +202,11 @@ pub(super) fn encode<'a>(
     let start = bytes.len();
     for (name, n) in &layout.vectors {
         let values = vector(name)?;
-        anyhow::ensure!(values.len() == *n, "weights vector {name} has {} numbers", values.len());
+        anyhow::ensure!(
+            values.len() == *n,
+            "weights vector {name} has {} numbers",
+            values.len()
+        );
         for v in values {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
@@ -208,7 +214,11 @@ pub(super) fn encode<'a>(
     sums.push(checksum(&bytes[start..]));
     for (name, rows, columns) in &layout.matrices {
         let values = matrix(name)?;
-        anyhow::ensure!(values.len() == rows * columns, "weights matrix {name} has {} numbers", values.len());
+        anyhow::ensure!(
+            values.len() == rows * columns,
+            "weights matrix {name} has {} numbers",
+            values.len()
+        );
         let (scales, quantized) = quantize(values, *columns);
         let mut part = Vec::with_capacity(4 * rows + rows * columns);
         for s in &scales {
@@ -233,7 +243,11 @@ pub(super) fn quantize(values: &[f32], columns: usize) -> (Vec<f32>, Vec<i8>) {
     let mut quantized = Vec::with_capacity(values.len());
     for row in values.chunks(columns.max(1)) {
         let top = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if top > 0.0 && top.is_finite() { top / 127.0 } else { 0.0 };
+        let scale = if top > 0.0 && top.is_finite() {
+            top / 127.0
+        } else {
+            0.0
+        };
         scales.push(scale);
         quantized.extend(row.iter().map(|&v| match scale {
             0.0 => 0,

@@ -100,7 +100,12 @@ impl Vocab {
         Ok(written.is_ok())
     }
 
-    fn of(path: &Path, text: Box<dyn AsRef<[u8]> + Send + Sync>, table: Numbers, lines: usize) -> Result<Vocab> {
+    fn of(
+        path: &Path,
+        text: Box<dyn AsRef<[u8]> + Send + Sync>,
+        table: Numbers,
+        lines: usize,
+    ) -> Result<Vocab> {
         let mut vocab = Vocab {
             text,
             table,
@@ -285,7 +290,8 @@ fn read_table(path: &Path, text: &[u8]) -> Option<(Numbers, usize)> {
     // SAFETY: mapped read-only; the table is only ever replaced by renaming a new file over
     // it, which leaves this mapping on the old one.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let number = |at: usize| -> Option<u64> { Some(u64::from_le_bytes(map.get(at..at + 8)?.try_into().ok()?)) };
+    let number =
+        |at: usize| -> Option<u64> { Some(u64::from_le_bytes(map.get(at..at + 8)?.try_into().ok()?)) };
     let (lines, slots) = (number(24)? as usize, number(32)? as usize);
     let body = map.get(TABLE_HEADER..)?;
     if body.len() != 4 * (lines + 1 + slots) || !slots.is_power_of_two() || slots < 2 * lines {
