@@ -712,14 +712,13 @@ impl MappedModel {
         if let Some(values) = self.quant().and_then(|q| q.vector(name, size)) {
             return Ok(values);
         }
-        let model = self;
-        let Some((range, shape)) = model.tensors.get(name) else {
+        let Some((range, shape)) = self.tensors.get(name) else {
             bail!("the weights have no f32 tensor {name}");
         };
         if shape.iter().product::<usize>() != size {
             bail!("weights tensor {name} has shape {shape:?}, expected {size} numbers");
         }
-        bytemuck::try_cast_slice(&model.map[range.clone()])
+        bytemuck::try_cast_slice(&self.map[range.clone()])
             .map_err(|e| anyhow::anyhow!("weights tensor {name} is not aligned: {e}"))
     }
 }
