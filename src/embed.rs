@@ -10,6 +10,7 @@ use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::Tokenizer;
 
 mod mapped;
+mod quantized;
 mod wordpiece;
 
 /// Length of a sentence vector.
@@ -176,12 +177,23 @@ impl Embedder {
     }
 }
 
-/// Makes the half-precision copy of the model's layer weights beside `model.safetensors`
-/// (`rsearch-layers-f16.bin`, 21 MB), unless an up-to-date one is there; a query then reads
-/// half the bytes. Returns whether a copy is there: a model folder rsearch cannot write
-/// keeps serving queries from the f32 weights.
+/// Makes what a query reads beside the model, each unless an up-to-date, intact one is there:
+/// the layers' weights in 8 bits (`rsearch-layers-i8.bin`, 11 MB, a quarter of the f32 bytes,
+/// which a query uses), in half precision (`rsearch-layers-f16.bin`, 21 MB, used when the
+/// 8-bit copy is missing or damaged) and the word pieces' hash table (`rsearch-vocab.bin`).
+/// Returns whether all are there: a model folder rsearch cannot write keeps serving queries
+/// from the f32 weights and `vocab.txt` alone, with the same word pieces.
 pub fn prepare_query_weights(dir: &Path) -> Result<bool> {
-    mapped::write_half_copy(dir)
+    let weights = mapped::write_copies(dir)?;
+    let vocab = dir.join("vocab.txt");
+    let table = !vocab.is_file() || wordpiece::Vocab::write_table(&vocab)?;
+    Ok(weights && table)
+}
+
+/// Whether the word pieces' table beside the model's `vocab.txt` is current and intact, so a
+/// query reads it rather than building it.
+pub fn has_vocab_table(dir: &Path) -> bool {
+    wordpiece::Vocab::has_table(&dir.join("vocab.txt"))
 }
 
 /// A query's sentence vector, with the fingerprint of the model that made it.
@@ -214,21 +226,34 @@ impl QueryEmbedder {
     /// [`prepare_query_weights`] made one) and reads its word pieces (`vocab.txt`, else the
     /// tokenizer of `tokenizer.json`).
     pub fn load(dir: &Path) -> Result<QueryEmbedder> {
-        QueryEmbedder::load_with(dir, true)
+        QueryEmbedder::load_with(dir, true, true)
     }
 
-    /// As [`QueryEmbedder::load`], on the f32 weights alone: what the half copy is checked
-    /// against.
+    /// As [`QueryEmbedder::load`], without the 8-bit copy: the half copy (when there) or the
+    /// f32 weights serve.
+    pub fn load_half_precision(dir: &Path) -> Result<QueryEmbedder> {
+        QueryEmbedder::load_with(dir, true, false)
+    }
+
+    /// As [`QueryEmbedder::load`], on the f32 weights alone: what the half and 8-bit copies
+    /// are checked against.
     pub fn load_full_precision(dir: &Path) -> Result<QueryEmbedder> {
-        QueryEmbedder::load_with(dir, false)
+        QueryEmbedder::load_with(dir, false, false)
     }
 
-    /// Whether the layers' weights come from the half-precision copy.
+    /// Whether the layers' weights come from the half-precision copy (when the 8-bit copy
+    /// does not serve).
     pub fn uses_half_copy(&self) -> bool {
-        self.model.has_half()
+        self.model.has_half() && !self.model.has_quant()
     }
 
-    fn load_with(dir: &Path, half: bool) -> Result<QueryEmbedder> {
+    /// Whether the layers' weights come from the 8-bit copy (it is there, current, and none of
+    /// its parts has failed its check so far).
+    pub fn uses_quantized_copy(&self) -> bool {
+        self.model.has_quant()
+    }
+
+    fn load_with(dir: &Path, half: bool, quant: bool) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let config: Config =
@@ -238,6 +263,9 @@ impl QueryEmbedder {
         let mut model = mapped::MappedModel::open(&weights)?;
         if !half {
             model.drop_half();
+        }
+        if !quant {
+            model.drop_quant();
         }
         Ok(QueryEmbedder {
             model,

@@ -61,7 +61,8 @@ fn the_model_gives_related_sentences_close_vectors_and_unrelated_ones_far() {
 fn a_query_embedded_from_the_mapped_weights_has_the_vector_a_passage_would() {
     let model = model();
     let embedder = Embedder::load(&model).expect("load model");
-    let queries = QueryEmbedder::load(&model).expect("map model");
+    // The f32 weights: the half and 8-bit copies are checked against these below.
+    let queries = QueryEmbedder::load_full_precision(&model).expect("map model");
     assert_eq!(queries.fingerprint, embedder.fingerprint);
     let long = "Product Managers collaborate with cross-functional teams. ".repeat(40);
     let texts = [
@@ -315,7 +316,7 @@ fn the_half_precision_copy_gives_the_vectors_of_the_full_weights() {
         "no half copy could be written in {}",
         model.display()
     );
-    let half = QueryEmbedder::load(&model).expect("map model");
+    let half = QueryEmbedder::load_half_precision(&model).expect("map model");
     assert!(half.uses_half_copy());
     let full = QueryEmbedder::load_full_precision(&model).expect("map model");
     assert!(!full.uses_half_copy());
@@ -636,4 +637,176 @@ fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
         &["restoring lost files", "--mode", "semantic", "--limit", "1"],
     );
     assert_eq!(results.hits[0].source, "security.txt");
+}
+
+/// The article's judged queries (every `step`-th) and some of its sentences, of one to a few
+/// dozen word pieces (so every grouping of tokens the dense layers use is run), and a text
+/// long enough for the matrix-product path.
+fn sample_texts(step: usize) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let judged = std::fs::read_to_string(root.join("benches/judgements/article.tsv")).expect("judgements");
+    let article = std::fs::read_to_string(root.join("corpus").join(ARTICLE)).expect("article");
+    let mut texts: Vec<String> = judged
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').nth(1))
+        .step_by(step)
+        .map(str::to_string)
+        .collect();
+    texts.extend(
+        embed::sentences(&article)
+            .into_iter()
+            .step_by(20)
+            .take(4)
+            .map(str::to_string),
+    );
+    texts.extend(["ceo".to_string(), "a b".to_string()]);
+    texts.push("Product Managers collaborate with cross-functional teams. ".repeat(5));
+    texts
+}
+
+#[test]
+fn the_8_bit_copy_gives_vectors_close_to_the_full_weights() {
+    let model = model();
+    assert!(
+        embed::prepare_query_weights(&model).expect("copies"),
+        "no copies could be written in {}",
+        model.display()
+    );
+    let quantized = QueryEmbedder::load(&model).expect("map model");
+    assert!(quantized.uses_quantized_copy());
+    let full = QueryEmbedder::load_full_precision(&model).expect("map model");
+    assert!(!full.uses_quantized_copy() && !full.uses_half_copy());
+    let mut worst = (1.0f32, String::new());
+    for text in sample_texts(3) {
+        let cosine = embed::similarity(
+            &quantized.embed(&text).expect("8-bit").vector,
+            &full.embed(&text).expect("full").vector,
+        );
+        if cosine < worst.0 {
+            worst = (cosine, text);
+        }
+    }
+    eprintln!("8-bit copy: worst cosine {} for {:?}", worst.0, worst.1);
+    assert!(quantized.uses_quantized_copy(), "a part failed its check");
+    // Rounding each weight to 8 bits moves the article's texts by a cosine of at most 0.0006;
+    // a kernel that dropped a scale, a token or a column would move them far more.
+    assert!(worst.0 > 0.998, "cosine {} for {:?}", worst.0, worst.1);
+}
+
+/// A model folder of the test's own (the files a query reads, copied), with the copies a
+/// build writes beside the model.
+fn private_model(env: &TestEnv) -> PathBuf {
+    let from = model();
+    let dir = env.root().join("model");
+    std::fs::create_dir_all(&dir).expect("model folder");
+    for file in ["config.json", "tokenizer.json", "vocab.txt", "model.safetensors"] {
+        std::fs::copy(from.join(file), dir.join(file)).expect("copy model file");
+    }
+    assert!(embed::prepare_query_weights(&dir).expect("copies"));
+    dir
+}
+
+fn flip_byte(path: &std::path::Path, at: usize) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[at] ^= 0x10;
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn touch(path: &std::path::Path, seconds_ago: u64) {
+    let time = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds_ago);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(time))
+        .expect("set time");
+}
+
+#[test]
+fn a_damaged_or_stale_8_bit_copy_is_ignored_and_rebuilt() {
+    let env = TestEnv::new();
+    let dir = private_model(&env);
+    let copy = dir.join("rsearch-layers-i8.bin");
+    let text = "who talks to investors?";
+    let quantized = QueryEmbedder::load(&dir).expect("load");
+    assert!(quantized.uses_quantized_copy());
+    let with_copy = quantized.embed(text).expect("embed").vector;
+    // Without the copy, the half copy serves: what a damaged copy must give.
+    let aside = dir.join("aside.bin");
+    std::fs::rename(&copy, &aside).expect("move copy");
+    let without = QueryEmbedder::load(&dir).expect("load");
+    assert!(!without.uses_quantized_copy() && without.uses_half_copy());
+    let without = without.embed(text).expect("embed").vector;
+    assert_ne!(with_copy, without);
+    std::fs::rename(&aside, &copy).expect("restore copy");
+    let size = std::fs::metadata(&copy).expect("copy").len() as usize;
+    // A byte of a matrix (checked when first used), then one of the biases and norms (checked
+    // on opening), then one of the checksums.
+    for at in [size / 2, 512, 40] {
+        flip_byte(&copy, at);
+        let damaged = QueryEmbedder::load(&dir).expect("load");
+        assert_eq!(damaged.embed(text).expect("embed").vector, without, "byte {at}");
+        assert!(!damaged.uses_quantized_copy(), "byte {at}");
+        // The next build that embeds writes it again.
+        assert!(embed::prepare_query_weights(&dir).expect("copies"));
+        let again = QueryEmbedder::load(&dir).expect("load");
+        assert_eq!(again.embed(text).expect("embed").vector, with_copy, "byte {at}");
+        assert!(again.uses_quantized_copy());
+    }
+    // Weights changed since the copy was made (a new time): neither copy is used until a
+    // build writes them again.
+    let before = std::fs::read(&copy).expect("copy");
+    touch(&dir.join("model.safetensors"), 3600);
+    let stale = QueryEmbedder::load(&dir).expect("load");
+    assert!(!stale.uses_quantized_copy() && !stale.uses_half_copy());
+    let full = QueryEmbedder::load_full_precision(&dir).expect("load");
+    assert_eq!(
+        stale.embed(text).expect("embed").vector,
+        full.embed(text).expect("embed").vector
+    );
+    assert!(embed::prepare_query_weights(&dir).expect("copies"));
+    assert_ne!(
+        std::fs::read(&copy).expect("copy"),
+        before,
+        "the copy was not rewritten"
+    );
+    assert!(QueryEmbedder::load(&dir).expect("load").uses_quantized_copy());
+}
+
+#[test]
+fn a_damaged_or_stale_vocabulary_table_is_ignored_and_rebuilt() {
+    let env = TestEnv::new();
+    let dir = private_model(&env);
+    let table = dir.join("rsearch-vocab.bin");
+    assert!(embed::has_vocab_table(&dir));
+    let mut reference = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).expect("tokenizer");
+    reference.with_padding(None);
+    let texts = sample_texts(4);
+    let expect_tokens = |why: &str| {
+        let queries = QueryEmbedder::load(&dir).expect("load");
+        for text in &texts {
+            let ids = reference.encode(text.as_str(), true).expect("encode");
+            assert_eq!(
+                queries.token_ids(text).expect("ids"),
+                ids.get_ids(),
+                "{why}: {text:?}"
+            );
+        }
+    };
+    expect_tokens("current table");
+    let size = std::fs::metadata(&table).expect("table").len() as usize;
+    // A byte of the hash table, of the line starts, of the header.
+    for at in [size - 100, 200, 20] {
+        flip_byte(&table, at);
+        assert!(!embed::has_vocab_table(&dir), "byte {at}");
+        expect_tokens("damaged table");
+        assert!(embed::prepare_query_weights(&dir).expect("copies"));
+        assert!(embed::has_vocab_table(&dir), "byte {at}");
+    }
+    touch(&dir.join("vocab.txt"), 3600);
+    assert!(!embed::has_vocab_table(&dir));
+    expect_tokens("stale table");
+    assert!(embed::prepare_query_weights(&dir).expect("copies"));
+    assert!(embed::has_vocab_table(&dir));
+    expect_tokens("rebuilt table");
 }

@@ -5,9 +5,10 @@
 //! (most of them the word-embedding table, of which a query uses a dozen rows) into fresh
 //! memory: about 60 ms against a 6 ms lexical search. Here the weights stay in the file's
 //! mapping and the matrix products are the `gemm` kernels candle itself runs (for a long
-//! text) or fused multiply-adds over four tokens at a time (a short one); the layers' weight
-//! matrices are read from a half-precision copy beside the model when a build made one
-//! ([`HALF_FILE`]), half the bytes to fault in; the word pieces come from `vocab.txt`
+//! text) or fused multiply-adds over up to eight tokens at a time (a short one); the layers'
+//! weight matrices are read from the 8-bit copy beside the model when a build made one
+//! ([`QUANT_FILE`], `quantized.rs`), a quarter of the bytes to fault in, else from the
+//! half-precision copy ([`HALF_FILE`]); the word pieces come from `vocab.txt` and its table
 //! (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use memmap2::Mmap;
 use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
+use super::quantized::{self, Damaged, Quant, QuantMatrix, QUANT_FILE};
 use super::{DIMENSIONS, MAX_TOKENS};
 
 /// all-MiniLM-L6-v2's shape (its `config.json`), checked against the weights when mapped.
@@ -56,6 +58,10 @@ pub(super) struct MappedModel {
     /// The layers' weight matrices in half precision ([`HALF_FILE`]), when that copy is there
     /// and made from these weights: half the bytes for a query to read.
     half: Option<Half>,
+    /// The layers' weights in 8 bits with a scale a row, and their biases and norms
+    /// ([`QUANT_FILE`]), when that copy is there and made from these weights: preferred to
+    /// the half copy while none of its parts fails its check.
+    quant: Option<Quant>,
     /// Tensor name → (byte range in the mapping, shape).
     tensors: HashMap<String, (std::ops::Range<usize>, Vec<usize>)>,
     vocab_size: usize,
@@ -90,6 +96,7 @@ impl MappedModel {
         let mut model = MappedModel {
             map,
             half: None,
+            quant: None,
             tensors,
             vocab_size: 0,
             positions: 0,
@@ -109,6 +116,11 @@ impl MappedModel {
         }
         let half_path = path.with_file_name(HALF_FILE);
         model.half = Half::open(&half_path, path, model.half_values())?;
+        model.quant = Quant::open(
+            &path.with_file_name(QUANT_FILE),
+            source_stamp(path),
+            &MappedModel::quant_layout(),
+        )?;
         Ok(model)
     }
 
@@ -116,9 +128,58 @@ impl MappedModel {
         self.half.is_some()
     }
 
-    /// Forgets the half copy: the f32 weights serve.
+    /// Whether the 8-bit copy serves the layers (it is there, current, and no part of it has
+    /// failed its check).
+    pub(super) fn has_quant(&self) -> bool {
+        self.quant().is_some()
+    }
+
+    /// Forgets the half copy: the f32 weights serve (or the 8-bit copy, while there).
     pub(super) fn drop_half(&mut self) {
         self.half = None;
+    }
+
+    /// Forgets the 8-bit copy: the half or f32 weights serve.
+    pub(super) fn drop_quant(&mut self) {
+        self.quant = None;
+    }
+
+    fn quant(&self) -> Option<&Quant> {
+        self.quant.as_ref().filter(|q| !q.is_damaged())
+    }
+
+    /// What the 8-bit copy holds: each layer's biases and layer-norm vectors and the
+    /// embeddings' norm and token-type rows, then the matrices of [`MappedModel::half_order`].
+    fn quant_layout() -> quantized::Layout {
+        let mut vectors = vec![
+            ("embeddings.LayerNorm.weight".to_string(), DIMENSIONS),
+            ("embeddings.LayerNorm.bias".to_string(), DIMENSIONS),
+            (
+                "embeddings.token_type_embeddings.weight".to_string(),
+                2 * DIMENSIONS,
+            ),
+        ];
+        for layer in 0..LAYERS {
+            let name = |part: &str| format!("encoder.layer.{layer}.{part}");
+            for (part, size) in [
+                ("attention.self.query.bias", DIMENSIONS),
+                ("attention.self.key.bias", DIMENSIONS),
+                ("attention.self.value.bias", DIMENSIONS),
+                ("attention.output.dense.bias", DIMENSIONS),
+                ("attention.output.LayerNorm.weight", DIMENSIONS),
+                ("attention.output.LayerNorm.bias", DIMENSIONS),
+                ("intermediate.dense.bias", INTERMEDIATE),
+                ("output.dense.bias", DIMENSIONS),
+                ("output.LayerNorm.weight", DIMENSIONS),
+                ("output.LayerNorm.bias", DIMENSIONS),
+            ] {
+                vectors.push((name(part), size));
+            }
+        }
+        quantized::Layout {
+            vectors,
+            matrices: MappedModel::half_order(),
+        }
     }
 
     /// The layers' weight matrices in the order the half copy stores them, with their shapes.
@@ -160,9 +221,15 @@ impl MappedModel {
         None
     }
 
-    /// The weight matrix `name` (`outputs` × `inputs`): from the half copy when there is one.
+    /// The weight matrix `name` (`outputs` × `inputs`): from the 8-bit copy when there is one,
+    /// else from the half copy when there is one.
     fn weight(&self, name: &str, outputs: usize, inputs: usize) -> Result<Weights<'_>> {
         let full = self.tensor(name, &[outputs, inputs])?;
+        if let Some(quant) = self.quant() {
+            if let Some((part, matrix)) = quant.matrix(name, outputs, inputs) {
+                return Ok(Weights::Quant(quant, part, matrix));
+            }
+        }
         Ok(match (&self.half, MappedModel::half_offset(name)) {
             (Some(half), Some(at)) => Weights::Half(&half.values()[at..at + outputs * inputs]),
             _ => Weights::Full(full),
@@ -192,6 +259,15 @@ impl MappedModel {
     /// The unit-length sentence vector of one tokenized text (`[CLS] … [SEP]`): the model's
     /// token vectors, averaged and normalised as [`super::Embedder::embed`] does.
     pub(super) fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        match self.forward(ids) {
+            // A part of the 8-bit copy failed its check before it was used: it is now marked
+            // damaged, and the same text runs again on the half or f32 weights.
+            Err(e) if e.is::<Damaged>() => self.forward(ids),
+            other => other,
+        }
+    }
+
+    fn forward(&self, ids: &[u32]) -> Result<Vec<f32>> {
         let n = ids.len().min(self.positions);
         if n == 0 {
             return Ok(vec![0.0; DIMENSIONS]);
@@ -204,7 +280,7 @@ impl MappedModel {
             "embeddings.position_embeddings.weight",
             &[self.positions, DIMENSIONS],
         )?;
-        let types = self.tensor("embeddings.token_type_embeddings.weight", &[2, DIMENSIONS])?;
+        let types = self.vector("embeddings.token_type_embeddings.weight", 2 * DIMENSIONS)?;
         let mut x = vec![0.0f32; n * DIMENSIONS];
         for (t, &id) in ids[..n].iter().enumerate() {
             let id = id as usize;
@@ -221,7 +297,7 @@ impl MappedModel {
         let norm = Norm::of(self, "embeddings.LayerNorm")?;
         norm.apply(&mut x);
         for layer in 0..LAYERS {
-            Layer::of(self, layer)?.forward(&mut x, n);
+            Layer::of(self, layer)?.forward(&mut x, n)?;
         }
         let mut mean = vec![0.0f32; DIMENSIONS];
         for row in x.chunks_exact(DIMENSIONS) {
@@ -293,40 +369,101 @@ fn half_header((size, time): (u64, u64), values: usize) -> [u8; HALF_HEADER] {
     header
 }
 
-/// Writes the half-precision copy of the layers' weights beside `model.safetensors` in `dir`,
-/// unless an up-to-date one is there: through a temporary file renamed over the old, so a
-/// query maps a whole copy or none. Returns whether a copy is there afterwards.
-pub(super) fn write_half_copy(dir: &Path) -> Result<bool> {
+/// Writes the half-precision copy and the 8-bit copy of the layers' weights beside
+/// `model.safetensors` in `dir`, each unless an up-to-date, intact one is there: through a
+/// temporary file renamed over the old, so a query maps a whole copy or none. Returns whether
+/// both copies are there afterwards.
+pub(super) fn write_copies(dir: &Path) -> Result<bool> {
     let source = dir.join("model.safetensors");
     let model = MappedModel::open(&source)?;
-    if model.half.is_some() {
-        return Ok(true);
-    }
     let Some(stamp) = source_stamp(&source) else {
         return Ok(false);
     };
-    let values = model.half_values();
-    let mut bytes = Vec::with_capacity(HALF_HEADER + 2 * values);
-    bytes.extend_from_slice(&half_header(stamp, values));
-    for (name, rows, columns) in MappedModel::half_order() {
-        for &v in model.tensor(&name, &[rows, columns])? {
-            bytes.extend_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
+    let half = model.half.is_some() || {
+        let values = model.half_values();
+        let mut bytes = Vec::with_capacity(HALF_HEADER + 2 * values);
+        bytes.extend_from_slice(&half_header(stamp, values));
+        for (name, rows, columns) in MappedModel::half_order() {
+            for &v in model.tensor(&name, &[rows, columns])? {
+                bytes.extend_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
+            }
         }
-    }
-    let path = dir.join(HALF_FILE);
-    let temp = dir.join(format!("{HALF_FILE}.tmp-{}", std::process::id()));
-    let written = std::fs::write(&temp, &bytes).and_then(|_| std::fs::rename(&temp, &path));
+        replace(dir, HALF_FILE, &bytes)
+    };
+    let intact = model.quant.as_ref().is_some_and(|quant| {
+        MappedModel::half_order().iter().all(|(name, rows, columns)| {
+            quant
+                .matrix(name, *rows, *columns)
+                .is_some_and(|(part, matrix)| quant.verify(part, matrix).is_ok())
+        })
+    });
+    let quant = intact || {
+        let full = MappedModel {
+            half: None,
+            quant: None,
+            ..model
+        };
+        let bytes = quantized::encode(
+            stamp,
+            &MappedModel::quant_layout(),
+            |name| {
+                let size = MappedModel::quant_layout()
+                    .vectors
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, size)| *size);
+                full.vector(name, size)
+            },
+            |name| {
+                let (_, rows, columns) = MappedModel::half_order()
+                    .into_iter()
+                    .find(|(n, _, _)| n == name)
+                    .unwrap_or_default();
+                full.tensor(name, &[rows, columns])
+            },
+        )?;
+        replace(dir, QUANT_FILE, &bytes)
+    };
+    Ok(half && quant)
+}
+
+/// Writes `bytes` as `dir/name` through a temporary file renamed over it; whether it worked.
+fn replace(dir: &Path, name: &str, bytes: &[u8]) -> bool {
+    let path = dir.join(name);
+    let temp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+    let written = std::fs::write(&temp, bytes).and_then(|_| std::fs::rename(&temp, &path));
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
-    Ok(written.is_ok())
+    written.is_ok()
 }
 
-/// A weight matrix as stored: the model's f32 numbers, or their half-precision copy.
+/// A weight matrix as stored: the model's f32 numbers, their half-precision copy, or their
+/// 8-bit copy (with the copy and the matrix's part number, for its check).
 #[derive(Clone, Copy)]
 enum Weights<'a> {
     Full(&'a [f32]),
     Half(&'a [u16]),
+    Quant(&'a Quant, usize, QuantMatrix<'a>),
+}
+
+impl Weights<'_> {
+    /// The matrix in f32, for the paths that multiply f32 numbers (gemm, and processors
+    /// without AVX2): borrowed, or widened once.
+    fn widened(&self) -> std::borrow::Cow<'_, [f32]> {
+        match *self {
+            Weights::Full(weight) => std::borrow::Cow::Borrowed(weight),
+            Weights::Half(half) => half.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect(),
+            Weights::Quant(_, _, m) => {
+                let columns = m.values.len() / m.scales.len().max(1);
+                m.values
+                    .chunks(columns.max(1))
+                    .zip(m.scales)
+                    .flat_map(|(row, &s)| row.iter().map(move |&q| s * f32::from(q)))
+                    .collect()
+            }
+        }
+    }
 }
 
 /// A dense layer `y = x Wᵀ + b`, its weight stored output-major as PyTorch writes it.
@@ -347,21 +484,18 @@ impl<'a> Linear<'a> {
         })
     }
 
-    /// `rows` input rows of `x` → `rows` output rows.
-    fn apply(&self, x: &[f32], rows: usize) -> Vec<f32> {
+    /// `rows` input rows of `x` → `rows` output rows; an 8-bit matrix is checked first.
+    fn apply(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, Damaged> {
         assert_eq!(x.len(), rows * self.inputs, "linear input size");
-        if rows <= DIRECT_ROWS {
-            return self.apply_direct(x, rows);
+        if let Weights::Quant(quant, part, matrix) = self.weight {
+            quant.verify(part, matrix)?;
         }
-        // A long text: gemm, on the numbers in f32 (the half copy widened once).
-        let widened: Vec<f32>;
-        let weight = match self.weight {
-            Weights::Full(weight) => weight,
-            Weights::Half(half) => {
-                widened = half.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect();
-                &widened
-            }
-        };
+        if rows <= DIRECT_ROWS {
+            return Ok(self.apply_direct(x, rows));
+        }
+        // A long text: gemm, on the numbers in f32 (a copy widened once).
+        let widened = self.weight.widened();
+        let weight: &[f32] = &widened;
         let mut y: Vec<f32> = self.bias.repeat(rows);
         // SAFETY: `y` is rows × outputs (row-major), `x` rows × inputs (row-major, checked
         // above), and the weight outputs × inputs, read as its transpose inputs × outputs
@@ -389,7 +523,7 @@ impl<'a> Linear<'a> {
                 gemm::Parallelism::None,
             );
         }
-        y
+        Ok(y)
     }
 }
 
@@ -409,20 +543,17 @@ impl Linear<'_> {
             // the kernels rely on are checked on entry.
             unsafe {
                 match self.weight {
-                    Weights::Full(w) => linear_avx2(x, rows, self.inputs, w, self.bias, &mut y),
-                    Weights::Half(w) => linear_avx2_half(x, rows, self.inputs, w, self.bias, &mut y),
+                    Weights::Full(w) => linear_avx2(x, rows, self.inputs, w, &[], self.bias, &mut y),
+                    Weights::Half(w) => linear_avx2_half(x, rows, self.inputs, w, &[], self.bias, &mut y),
+                    Weights::Quant(_, _, m) => {
+                        linear_avx2_i8(x, rows, self.inputs, m.values, m.scales, self.bias, &mut y)
+                    }
                 }
             };
             return y;
         }
-        let widened: Vec<f32>;
-        let weight = match self.weight {
-            Weights::Full(weight) => weight,
-            Weights::Half(half) => {
-                widened = half.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect();
-                &widened
-            }
-        };
+        let widened = self.weight.widened();
+        let weight: &[f32] = &widened;
         for (j, (w, b)) in weight.chunks_exact(self.inputs).zip(self.bias).enumerate() {
             for (t, input) in x.chunks_exact(self.inputs).enumerate() {
                 y[t * self.outputs + j] = b + dot_lanes(input, w);
@@ -434,7 +565,9 @@ impl Linear<'_> {
 
 /// `y = x Wᵀ + b` for `rows` tokens with AVX2 and FMA: each weight row is loaded once and
 /// multiplied into four tokens at a time, so four independent sums hide the latency of the
-/// fused multiply-adds (one running sum would wait on the previous one at every step).
+/// fused multiply-adds (one running sum would wait on the previous one at every step). With
+/// `scales` (8-bit weights) each output's sum is multiplied by its row's scale; without
+/// (empty), by 1.
 macro_rules! linear_kernel {
     ($name:ident, $weight:ty, $load:expr) => {
         #[cfg(target_arch = "x86_64")]
@@ -444,6 +577,7 @@ macro_rules! linear_kernel {
             rows: usize,
             inputs: usize,
             weight: &[$weight],
+            scales: &[f32],
             bias: &[f32],
             y: &mut [f32],
         ) {
@@ -454,6 +588,10 @@ macro_rules! linear_kernel {
             assert!(
                 x.len() >= rows * inputs && weight.len() >= outputs * inputs && y.len() >= rows * outputs
             );
+            assert!(
+                scales.is_empty() || scales.len() == outputs,
+                "one scale an output"
+            );
             #[target_feature(enable = "avx2,fma")]
             fn sum(v: __m256) -> f32 {
                 let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -462,33 +600,45 @@ macro_rules! linear_kernel {
             }
             let xp = x.as_ptr();
             for (j, &b) in bias.iter().enumerate() {
+                let s = if scales.is_empty() { 1.0 } else { scales[j] };
                 let w = weight.as_ptr().add(j * inputs);
                 let mut t = 0;
-                while t + 4 <= rows {
-                    let (x0, x1) = (xp.add(t * inputs), xp.add((t + 1) * inputs));
-                    let (x2, x3) = (xp.add((t + 2) * inputs), xp.add((t + 3) * inputs));
-                    let (mut a0, mut a1, mut a2, mut a3) = (
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                        _mm256_setzero_ps(),
-                    );
-                    let mut i = 0;
-                    while i < inputs {
-                        let wv = load(w.add(i));
-                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0.add(i)), wv, a0);
-                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1.add(i)), wv, a1);
-                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2.add(i)), wv, a2);
-                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3.add(i)), wv, a3);
-                        i += 8;
+                // Tokens eight at a time while five or more are left, then four at a time
+                // while two are: each weight vector, once widened, feeds that many sums, and a
+                // group short of tokens repeats its last one (the extra sums are dropped), so
+                // seven tokens are one group rather than four and three alone.
+                while rows - t >= 2 {
+                    let left = rows - t;
+                    let group = if left >= 5 { 8 } else { 4 };
+                    let mut xs = [xp; 8];
+                    for (k, row) in xs.iter_mut().enumerate().take(group) {
+                        *row = xp.add((t + k.min(left - 1)) * inputs);
                     }
-                    y[t * outputs + j] = b + sum(a0);
-                    y[(t + 1) * outputs + j] = b + sum(a1);
-                    y[(t + 2) * outputs + j] = b + sum(a2);
-                    y[(t + 3) * outputs + j] = b + sum(a3);
-                    t += 4;
+                    let mut acc = [_mm256_setzero_ps(); 8];
+                    let mut i = 0;
+                    if group == 8 {
+                        while i < inputs {
+                            let wv = load(w.add(i));
+                            for k in 0..8 {
+                                acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[k].add(i)), wv, acc[k]);
+                            }
+                            i += 8;
+                        }
+                    } else {
+                        while i < inputs {
+                            let wv = load(w.add(i));
+                            for k in 0..4 {
+                                acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[k].add(i)), wv, acc[k]);
+                            }
+                            i += 8;
+                        }
+                    }
+                    for (k, &a) in acc.iter().enumerate().take(group.min(left)) {
+                        y[(t + k) * outputs + j] = b + s * sum(a);
+                    }
+                    t += group.min(left);
                 }
-                // The last tokens one at a time, the row split over four sums.
+                // A last token alone, the row split over four sums.
                 while t < rows {
                     let x0 = xp.add(t * inputs);
                     let (mut a0, mut a1, mut a2, mut a3) = (
@@ -510,7 +660,7 @@ macro_rules! linear_kernel {
                         i += 8;
                     }
                     let all = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-                    y[t * outputs + j] = b + sum(all);
+                    y[t * outputs + j] = b + s * sum(all);
                     t += 1;
                 }
             }
@@ -522,6 +672,11 @@ linear_kernel!(linear_avx2, f32, |w: *const f32| _mm256_loadu_ps(w));
 // The half copy's eight numbers widened to f32 by the processor (F16C) as they are loaded.
 linear_kernel!(linear_avx2_half, u16, |w: *const u16| _mm256_cvtph_ps(
     _mm_loadu_si128(w.cast())
+));
+// Eight 8-bit numbers sign-extended and converted to f32 as they are loaded; the row's scale
+// is applied once to each sum.
+linear_kernel!(linear_avx2_i8, i8, |w: *const i8| _mm256_cvtepi32_ps(
+    _mm256_cvtepi8_epi32(_mm_loadl_epi64(w.cast()))
 ));
 
 /// Up to this many tokens, a dense layer is computed as dot products rather than by gemm.
@@ -547,14 +702,25 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn bias<'a>(model: &'a MappedModel, name: &str, size: usize) -> Result<&'a [f32]> {
-    let Some((range, shape)) = model.tensors.get(name) else {
-        bail!("the weights have no f32 tensor {name}");
-    };
-    if shape != &[size] {
-        bail!("weights tensor {name} has shape {shape:?}, expected [{size}]");
+    model.vector(name, size)
+}
+
+impl MappedModel {
+    /// The f32 vector `name` of `size` numbers: from the 8-bit copy's packed vectors when it
+    /// is there (a few pages rather than a window of the weights file per vector).
+    fn vector(&self, name: &str, size: usize) -> Result<&[f32]> {
+        if let Some(values) = self.quant().and_then(|q| q.vector(name, size)) {
+            return Ok(values);
+        }
+        let Some((range, shape)) = self.tensors.get(name) else {
+            bail!("the weights have no f32 tensor {name}");
+        };
+        if shape.iter().product::<usize>() != size {
+            bail!("weights tensor {name} has shape {shape:?}, expected {size} numbers");
+        }
+        bytemuck::try_cast_slice(&self.map[range.clone()])
+            .map_err(|e| anyhow::anyhow!("weights tensor {name} is not aligned: {e}"))
     }
-    bytemuck::try_cast_slice(&model.map[range.clone()])
-        .map_err(|e| anyhow::anyhow!("weights tensor {name} is not aligned: {e}"))
 }
 
 /// Layer normalisation over each row of [`DIMENSIONS`] numbers.
@@ -612,26 +778,27 @@ impl<'a> Layer<'a> {
         })
     }
 
-    fn forward(&self, x: &mut [f32], n: usize) {
-        let q = self.query.apply(x, n);
-        let k = self.key.apply(x, n);
-        let v = self.value.apply(x, n);
+    fn forward(&self, x: &mut [f32], n: usize) -> Result<(), Damaged> {
+        let q = self.query.apply(x, n)?;
+        let k = self.key.apply(x, n)?;
+        let v = self.value.apply(x, n)?;
         let context = attention(&q, &k, &v, n);
-        let mut attended = self.attention_out.apply(&context, n);
+        let mut attended = self.attention_out.apply(&context, n)?;
         for (a, r) in attended.iter_mut().zip(x.iter()) {
             *a += r;
         }
         self.attention_norm.apply(&mut attended);
-        let mut inner = self.intermediate.apply(&attended, n);
+        let mut inner = self.intermediate.apply(&attended, n)?;
         for value in &mut inner {
             *value = gelu(*value);
         }
-        let mut out = self.output.apply(&inner, n);
+        let mut out = self.output.apply(&inner, n)?;
         for (o, r) in out.iter_mut().zip(&attended) {
             *o += r;
         }
         self.output_norm.apply(&mut out);
         x.copy_from_slice(&out);
+        Ok(())
     }
 }
 

@@ -1,0 +1,332 @@
+//! The layers' weights of the query side in 8-bit integers, one scale a matrix row, written
+//! beside the model once and checked before use, so a query faults in a quarter of the bytes.
+//!
+//! [`QUANT_FILE`] holds, for the six layers, every weight matrix as 8-bit integers with a
+//! scale per row (the row's largest magnitude over 127) and every bias and layer-norm vector
+//! in f32, the small vectors packed together so that reading them faults in a few pages
+//! rather than one 64 KB window of `model.safetensors` per vector. The header names the
+//! weights file's size and modification time (a copy made from other weights is ignored)
+//! and holds a checksum of each part, checked the first time the part is used: a damaged
+//! part is never multiplied, the query falls back to the half or f32 weights.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use anyhow::{Context as _, Result};
+use memmap2::Mmap;
+
+/// The 8-bit copy's file name, beside `model.safetensors`.
+pub(super) const QUANT_FILE: &str = "rsearch-layers-i8.bin";
+/// First bytes of the copy; the digits are its layout's version.
+const MAGIC: &[u8; 8] = b"RSQ8L001";
+/// Magic, source size, source time (ns), file length; then one checksum per part.
+const FIXED_HEADER: usize = 32;
+
+/// A part's check: not yet made, passed, failed.
+const UNCHECKED: u8 = 0;
+const GOOD: u8 = 1;
+const BAD: u8 = 2;
+
+/// What the copy holds, in file order: the small f32 vectors (names and lengths), then the
+/// matrices (names, rows, columns).
+pub(super) struct Layout {
+    pub(super) vectors: Vec<(String, usize)>,
+    pub(super) matrices: Vec<(String, usize, usize)>,
+}
+
+impl Layout {
+    fn header_len(&self) -> usize {
+        // Rounded up to 64 bytes so every part that follows is aligned for f32.
+        (FIXED_HEADER + 8 * (1 + self.matrices.len())).div_ceil(64) * 64
+    }
+
+    fn vectors_len(&self) -> usize {
+        4 * self.vectors.iter().map(|(_, n)| n).sum::<usize>()
+    }
+
+    fn file_len(&self) -> usize {
+        self.header_len()
+            + self.vectors_len()
+            + self
+                .matrices
+                .iter()
+                .map(|(_, rows, columns)| 4 * rows + rows * columns)
+                .sum::<usize>()
+    }
+}
+
+/// One matrix of the copy: its rows' scales and its numbers, row-major.
+#[derive(Clone, Copy)]
+pub(super) struct QuantMatrix<'a> {
+    pub(super) scales: &'a [f32],
+    pub(super) values: &'a [i8],
+}
+
+/// A checksum that failed: the copy is damaged and must not serve.
+#[derive(Debug)]
+pub(super) struct Damaged;
+
+impl std::fmt::Display for Damaged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the 8-bit copy of the layers ({QUANT_FILE}) is damaged")
+    }
+}
+
+impl std::error::Error for Damaged {}
+
+/// The 8-bit copy, mapped; each matrix checked on first use.
+pub(super) struct Quant {
+    map: Mmap,
+    /// Vector name → (byte offset, length).
+    vectors: HashMap<String, (usize, usize)>,
+    /// Matrix name → (part number, byte offset of its scales, rows, columns).
+    matrices: HashMap<String, (usize, usize, usize, usize)>,
+    /// Each matrix's check, by part number (the vectors are checked on opening).
+    checked: Vec<AtomicU8>,
+}
+
+impl Quant {
+    /// The copy at `path` if it is there, of the layout's length, made from `source` as it is
+    /// now (size and modification time), with its vectors intact; `None` otherwise.
+    pub(super) fn open(path: &Path, stamp: Option<(u64, u64)>, layout: &Layout) -> Result<Option<Quant>> {
+        let (Ok(file), Some(stamp)) = (File::open(path), stamp) else {
+            return Ok(None);
+        };
+        if file.metadata().map(|m| m.len()).ok() != Some(layout.file_len() as u64) {
+            return Ok(None);
+        }
+        // SAFETY: mapped read-only; the copy is only ever replaced by renaming a new file over
+        // it, which leaves this mapping on the old one.
+        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
+        if map.len() != layout.file_len() || map[..FIXED_HEADER] != fixed_header(stamp, layout)[..] {
+            return Ok(None);
+        }
+        let start = layout.header_len();
+        let vectors_end = start + layout.vectors_len();
+        if checksum(&map[start..vectors_end]) != stored_checksum(&map, 0) {
+            return Ok(None);
+        }
+        let mut vectors = HashMap::new();
+        let mut at = start;
+        for (name, n) in &layout.vectors {
+            vectors.insert(name.clone(), (at, *n));
+            at += 4 * n;
+        }
+        let mut matrices = HashMap::new();
+        for (k, (name, rows, columns)) in layout.matrices.iter().enumerate() {
+            matrices.insert(name.clone(), (k + 1, at, *rows, *columns));
+            at += 4 * rows + rows * columns;
+        }
+        let checked = (0..=layout.matrices.len())
+            .map(|_| AtomicU8::new(UNCHECKED))
+            .collect();
+        Ok(Some(Quant {
+            map,
+            vectors,
+            matrices,
+            checked,
+        }))
+    }
+
+    /// The f32 vector `name` of `len` numbers, if the copy holds it (checked on opening).
+    pub(super) fn vector(&self, name: &str, len: usize) -> Option<&[f32]> {
+        let &(at, n) = self.vectors.get(name)?;
+        (n == len).then(|| bytemuck::cast_slice(&self.map[at..at + 4 * n]))
+    }
+
+    /// Whether a part failed its check: the copy then serves nothing more.
+    pub(super) fn is_damaged(&self) -> bool {
+        self.checked.iter().any(|c| c.load(Ordering::Relaxed) == BAD)
+    }
+
+    /// The matrix `name` (`rows` × `columns`) if the copy holds it, unchecked.
+    pub(super) fn matrix(&self, name: &str, rows: usize, columns: usize) -> Option<(usize, QuantMatrix<'_>)> {
+        let &(part, at, r, c) = self.matrices.get(name)?;
+        if (r, c) != (rows, columns) {
+            return None;
+        }
+        let scales = bytemuck::cast_slice(&self.map[at..at + 4 * rows]);
+        let values = bytemuck::cast_slice(&self.map[at + 4 * rows..at + 4 * rows + rows * columns]);
+        Some((part, QuantMatrix { scales, values }))
+    }
+
+    /// Checks part `part` (a matrix) against its checksum the first time it is asked.
+    pub(super) fn verify(&self, part: usize, matrix: QuantMatrix<'_>) -> std::result::Result<(), Damaged> {
+        let state = &self.checked[part];
+        match state.load(Ordering::Relaxed) {
+            GOOD => return Ok(()),
+            BAD => return Err(Damaged),
+            _ => {}
+        }
+        let scales: &[u8] = bytemuck::cast_slice(matrix.scales);
+        let values: &[u8] = bytemuck::cast_slice(matrix.values);
+        let ok = checksum_parts(&[scales, values]) == stored_checksum(&self.map, part);
+        state.store(if ok { GOOD } else { BAD }, Ordering::Relaxed);
+        if ok {
+            Ok(())
+        } else {
+            Err(Damaged)
+        }
+    }
+}
+
+fn stored_checksum(map: &[u8], part: usize) -> u64 {
+    let at = FIXED_HEADER + 8 * part;
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&map[at..at + 8]);
+    u64::from_le_bytes(bytes)
+}
+
+fn fixed_header((size, time): (u64, u64), layout: &Layout) -> [u8; FIXED_HEADER] {
+    let mut header = [0u8; FIXED_HEADER];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..16].copy_from_slice(&size.to_le_bytes());
+    header[16..24].copy_from_slice(&time.to_le_bytes());
+    header[24..32].copy_from_slice(&(layout.file_len() as u64).to_le_bytes());
+    header
+}
+
+/// The bytes of the copy: `vector(name)` gives each small vector's numbers and
+/// `matrix(name)` each matrix's, in the layout's order.
+pub(super) fn encode<'a>(
+    stamp: (u64, u64),
+    layout: &Layout,
+    vector: impl Fn(&str) -> Result<&'a [f32]>,
+    matrix: impl Fn(&str) -> Result<&'a [f32]>,
+) -> Result<Vec<u8>> {
+    let mut bytes = vec![0u8; layout.header_len()];
+    bytes[..FIXED_HEADER].copy_from_slice(&fixed_header(stamp, layout));
+    let mut sums = Vec::new();
+    let start = bytes.len();
+    for (name, n) in &layout.vectors {
+        let values = vector(name)?;
+        anyhow::ensure!(
+            values.len() == *n,
+            "weights vector {name} has {} numbers",
+            values.len()
+        );
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    sums.push(checksum(&bytes[start..]));
+    for (name, rows, columns) in &layout.matrices {
+        let values = matrix(name)?;
+        anyhow::ensure!(
+            values.len() == rows * columns,
+            "weights matrix {name} has {} numbers",
+            values.len()
+        );
+        let (scales, quantized) = quantize(values, *columns);
+        let mut part = Vec::with_capacity(4 * rows + rows * columns);
+        for s in &scales {
+            part.extend_from_slice(&s.to_le_bytes());
+        }
+        part.extend(quantized.iter().map(|&q| q as u8));
+        sums.push(checksum(&part));
+        bytes.extend_from_slice(&part);
+    }
+    for (k, sum) in sums.iter().enumerate() {
+        let at = FIXED_HEADER + 8 * k;
+        bytes[at..at + 8].copy_from_slice(&sum.to_le_bytes());
+    }
+    debug_assert_eq!(bytes.len(), layout.file_len());
+    Ok(bytes)
+}
+
+/// Each row of `values` (`columns` wide) as 8-bit integers and its scale: the row's largest
+/// magnitude maps to ±127, so every number is within half a step (scale / 2) of its original.
+pub(super) fn quantize(values: &[f32], columns: usize) -> (Vec<f32>, Vec<i8>) {
+    let mut scales = Vec::with_capacity(values.len() / columns.max(1));
+    let mut quantized = Vec::with_capacity(values.len());
+    for row in values.chunks(columns.max(1)) {
+        let top = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if top > 0.0 && top.is_finite() {
+            top / 127.0
+        } else {
+            0.0
+        };
+        scales.push(scale);
+        quantized.extend(row.iter().map(|&v| match scale {
+            0.0 => 0,
+            // In range by construction (|v| ≤ top); the clamp only guards rounding.
+            _ => (v / scale).round().clamp(-127.0, 127.0) as i8,
+        }));
+    }
+    (scales, quantized)
+}
+
+/// A checksum of `bytes`: four interleaved Fletcher sums of 64-bit words (a running sum, and a
+/// sum of the running sums, which sees order), at memory speed; any changed byte changes it.
+pub(super) fn checksum(bytes: &[u8]) -> u64 {
+    checksum_parts(&[bytes])
+}
+
+/// [`checksum`] of the parts laid end to end, each padded with zeros to 32 bytes.
+fn checksum_parts(parts: &[&[u8]]) -> u64 {
+    let mut a = [0u64; 4];
+    let mut b = [0u64; 4];
+    let mut length = 0u64;
+    let mut add = |block: &[u8]| {
+        for lane in 0..4 {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&block[8 * lane..8 * lane + 8]);
+            a[lane] = a[lane].wrapping_add(u64::from_le_bytes(word));
+            b[lane] = b[lane].wrapping_add(a[lane]);
+        }
+    };
+    for part in parts {
+        length = length.wrapping_add(part.len() as u64);
+        let blocks = part.chunks_exact(32);
+        let rest = blocks.remainder();
+        for block in blocks {
+            add(block);
+        }
+        if !rest.is_empty() {
+            let mut last = [0u8; 32];
+            last[..rest.len()].copy_from_slice(rest);
+            add(&last);
+        }
+    }
+    let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ length;
+    for value in a.iter().chain(&b) {
+        hash = (hash ^ value).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_rows_are_within_half_a_step_of_the_numbers() {
+        let values = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0, 3.0, -0.01, 2.0];
+        let (scales, q) = quantize(&values, 3);
+        assert_eq!(q[1], -127);
+        assert_eq!(scales[1], 0.0, "an all-zero row has scale 0");
+        for (row, (chunk, qs)) in values.chunks(3).zip(q.chunks(3)).enumerate() {
+            for (v, &q) in chunk.iter().zip(qs) {
+                assert!((v - scales[row] * f32::from(q)).abs() <= scales[row] / 2.0 + 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn the_checksum_sees_every_byte_and_its_place() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let sum = checksum(&bytes);
+        for at in [0, 31, 32, 500, 999] {
+            let mut changed = bytes.clone();
+            changed[at] ^= 1;
+            assert_ne!(checksum(&changed), sum, "byte {at}");
+        }
+        let mut swapped = bytes.clone();
+        swapped.swap(0, 32);
+        assert_ne!(checksum(&swapped), sum);
+        assert_ne!(checksum(&bytes[..999]), sum, "a shorter file");
+        assert_eq!(checksum_parts(&[&bytes[..64], &bytes[64..]]), sum);
+    }
+}
