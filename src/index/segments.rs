@@ -6,6 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use tantivy::index::{SegmentComponent, SegmentId};
+use tantivy::schema::document::Document;
 use tantivy::{Index, IndexWriter};
 
 /// Segments up to this many passages that lost passages in an update are merged at once, so
@@ -26,7 +27,11 @@ const FINAL_SEGMENT_MAX_DOCS: u64 = 450_000;
 /// words its dictionary holds, instead of every stretch's (1.9 MB less of dictionaries on the
 /// 197 MB corpus). The generation is not live yet, so a crash here leaves a temporary folder
 /// to remove, never a half-merged index.
-pub(super) fn merge_into_few(index: &Index, writer: &mut IndexWriter, dir: &Path) -> Result<()> {
+pub(super) fn merge_into_few<D: Document>(
+    index: &Index,
+    writer: &mut IndexWriter<D>,
+    dir: &Path,
+) -> Result<()> {
     // Only ids and counts are kept: a segment's files are removed once nothing holds its meta.
     let mut segments: Vec<_> = index
         .searchable_segment_metas()
@@ -88,7 +93,11 @@ pub(super) fn contiguous_groups<T>(items: Vec<(T, u64)>, groups: usize) -> Vec<V
 /// rounded lengths). Large segments are left alone: merging them would take seconds, and there
 /// the few deleted passages shift statistics over a million passages by a few in a million,
 /// until their segment is merged or `--full` rebuilds.
-pub(super) fn purge_deleted(index: &Index, writer: &mut IndexWriter, before: &[SegmentId]) -> Result<()> {
+pub(super) fn purge_deleted<D: Document>(
+    index: &Index,
+    writer: &mut IndexWriter<D>,
+    before: &[SegmentId],
+) -> Result<()> {
     let metas = index
         .searchable_segment_metas()
         .context("listing index segments")?;
