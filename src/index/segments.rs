@@ -15,8 +15,8 @@ const PURGE_MAX_DOCS: u32 = 20_000;
 
 /// Largest segment, in passages, that the final merge of a full build makes (about 95 MB of
 /// index): a merge maps its segments into memory, so this bounds the resident memory it takes
-/// (2 segments for the 197 MB corpus, whose build then peaks at 163 MB while indexing; one
-/// merge of all of it peaked at 259 MB).
+/// (2 segments for the 197 MB corpus, whose build then peaks at 152–159 MB while indexing;
+/// one merge of all of it peaked at 253 MB).
 const FINAL_SEGMENT_MAX_DOCS: u64 = 650_000;
 
 /// Merges the segments a full build flushed into as few as [`FINAL_SEGMENT_MAX_DOCS`] allows,
@@ -26,9 +26,9 @@ const FINAL_SEGMENT_MAX_DOCS: u64 = 650_000;
 /// holds its segments in memory at a time. Segments are merged with those flushed just before
 /// and after them ([`contiguous_groups`] in the order their files were written): the files are
 /// indexed in corpus order, so each merged segment holds one stretch of the corpus, whose
-/// words its dictionary holds, instead of every stretch's (1.9 MB less of dictionaries on the
-/// 197 MB corpus). The generation is not live yet, so a crash here leaves a temporary folder
-/// to remove, never a half-merged index.
+/// words its dictionary holds, instead of every stretch's (0.9 MB less of dictionaries in
+/// three segments of the 197 MB corpus). The generation is not live yet, so a crash here
+/// leaves a temporary folder to remove, never a half-merged index.
 pub(super) fn merge_into_few<D: Document>(
     index: &Index,
     writer: &mut IndexWriter<D>,
