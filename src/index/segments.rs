@@ -65,7 +65,7 @@ pub(super) fn merge_into_few<D: Document>(
 }
 
 /// Gives the memory the indexing threads freed back to the system before the merge maps its
-/// segments: glibc's allocator keeps what they freed (about 110 MB of their buffers on the
+/// segments: glibc's allocator keeps what they freed (about 70 MB of their buffers on the
 /// 197 MB corpus), which the merge's mapped files came on top of in the build's peak.
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
