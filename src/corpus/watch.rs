@@ -107,20 +107,173 @@ impl Watch {
     }
 
     /// [`Watch::unchanged`] of the watch `text` holds ([`Watch::to_text`]), read without making
-    /// the watch: a query reads one before every search, and the paths need no copy to be
-    /// statted. `None` when the text is no watch.
+    /// the watch: a query reads one before every search. Each line is read and its path
+    /// statted in one pass, with no copy of the path ([`check_lines`]); large watches are cut
+    /// into runs of whole lines, one a thread. `None` when the text is no watch, whatever the
+    /// corpus looks like (every line is read even once a change is found).
     pub fn text_unchanged(text: &str, root: &Path) -> Option<bool> {
-        let mut lines = watch_lines(text);
-        if lines.next()? != WATCH_HEADER {
-            return None;
-        }
-        let taxonomy = parse_taxonomy(lines.next()?)?;
-        let mut checks: Vec<Check> = Vec::with_capacity(text.len() / 48);
-        for line in lines {
-            checks.push(parse_entry(line)?);
-        }
-        Some(unchanged(root, taxonomy, &checks))
+        text_unchanged_on(text, root, stat_threads)
     }
+}
+
+/// [`Watch::text_unchanged`] on as many threads as `threads` gives for the number of entries.
+fn text_unchanged_on(text: &str, root: &Path, threads: fn(usize) -> usize) -> Option<bool> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut parts = text.splitn(3, '\n');
+    if parts.next()? != WATCH_HEADER {
+        return None;
+    }
+    let taxonomy = parse_taxonomy(parts.next()?)?;
+    let entries = parts.next();
+    let changed = AtomicBool::new(false);
+    // A corpus folder that cannot be opened is gone or unreadable: changed either way.
+    let corpus = Corpus::open(root);
+    match &corpus {
+        Some(corpus) if taxonomy_of(corpus) == taxonomy => {}
+        _ => changed.store(true, Ordering::Relaxed),
+    }
+    let Some(entries) = entries else {
+        return Some(!changed.load(Ordering::Relaxed));
+    };
+    // Only whether there are at least [`PARALLEL_STAT_MIN`] lines matters: counting them all
+    // cost a quarter of the check's own work.
+    let lines = entries
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .take(PARALLEL_STAT_MIN)
+        .count()
+        + 1;
+    let runs = runs_of_lines(entries, threads(lines));
+    let check = |run: &str| check_lines(corpus.as_ref(), run, &changed);
+    let well_formed = match runs.split_first() {
+        Some((first, rest)) if !rest.is_empty() => std::thread::scope(|scope| {
+            let others: Vec<_> = rest.iter().map(|run| scope.spawn(|| check(run))).collect();
+            // The calling thread takes the first run itself: one thread fewer to start.
+            let mine = check(first);
+            others
+                .into_iter()
+                .fold(mine, |all, h| h.join().unwrap_or(false) && all)
+        }),
+        _ => check(entries),
+    };
+    well_formed.then(|| !changed.load(Ordering::Relaxed))
+}
+
+/// The taxonomy's size and time in the corpus folder, when it is a file.
+fn taxonomy_of(corpus: &Corpus) -> Option<(u64, u128)> {
+    corpus
+        .stat(TAXONOMY_FILE)
+        .filter(|s| s.kind == Kind::File)
+        .map(|s| (s.size, s.mtime_ns))
+}
+
+/// `text` cut into up to `runs` runs of whole lines of about equal length (a run holds no
+/// line break at its end, as `text` does not).
+fn runs_of_lines(text: &str, runs: usize) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(runs);
+    let mut start = 0;
+    for i in 1..runs {
+        let target = (bytes.len() * i / runs).max(start);
+        // A line break is a character of its own: cutting beside it keeps characters whole.
+        let Some(offset) = bytes[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        out.push(&text[start..target + offset]);
+        start = target + offset + 1;
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// Reads the entry lines of `run` (separated by line breaks) and, until `changed` is set,
+/// stats each path, setting `changed` at the first that differs; `false` when a line is no
+/// entry. Each line is read in one pass (the time, then the path up to the line break), and
+/// the path is statted where it lies in the text: a query reads 1,500 lines before it may
+/// answer, and making a list of them first cost more than the `stat` calls' own work.
+fn check_lines(corpus: Option<&Corpus>, run: &str, changed: &AtomicBool) -> bool {
+    let bytes = run.as_bytes();
+    let mut at = 0;
+    loop {
+        let Some(((path, size, mtime), end)) = entry_at(run, at) else {
+            return false;
+        };
+        if !changed.load(Ordering::Relaxed) {
+            let same = corpus.is_some_and(|corpus| same_stat(corpus, &path, size, mtime));
+            if !same {
+                changed.store(true, Ordering::Relaxed);
+            }
+        }
+        if end == bytes.len() {
+            return true;
+        }
+        at = end + 1;
+    }
+}
+
+/// Whether `relative` in the corpus is a folder (no `size`) or a file of that size, with that
+/// modification time.
+fn same_stat(corpus: &Corpus, relative: &str, size: Option<u64>, mtime: u128) -> bool {
+    corpus.stat(relative).is_some_and(|s| {
+        let kind_and_size = match size {
+            None => s.kind == Kind::Dir,
+            Some(size) => s.kind == Kind::File && s.size == size,
+        };
+        kind_and_size && s.mtime_ns == mtime
+    })
+}
+
+/// The entry of the line starting at `at` in `text` ([`parse_entry`]) and where the line ends
+/// (its line break, or the end of `text`).
+fn entry_at(text: &str, at: usize) -> Option<(Check<'_>, usize)> {
+    let bytes = text.as_bytes();
+    let (size, after_kind) = match bytes.get(at..at + 2)? {
+        b"d " => (None, at + 2),
+        b"f " => {
+            let (size, end) = parse_number(bytes, at + 2)?;
+            (Some(u64::try_from(size).ok()?), end)
+        }
+        _ => return None,
+    };
+    let (mtime, path_start) = parse_number(bytes, after_kind)?;
+    let (end, escaped) = line_end(bytes, path_start);
+    let path = text.get(path_start..end)?;
+    let path = if escaped {
+        unescape_line(path)?
+    } else {
+        Cow::Borrowed(path)
+    };
+    Some(((path, size, mtime), end))
+}
+
+/// Where the line that goes on at `from` ends (its line break, or the end of `bytes`), and
+/// whether it holds a `\\` before that. Eight bytes are looked at a time, the lines of a watch
+/// being a few dozen bytes: a byte at a time cost more than reading the rest of the line.
+fn line_end(bytes: &[u8], from: usize) -> (usize, bool) {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `word` is zero (the classic test: exact for "any", which is all
+    // this needs).
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let (breaks, backslashes) = (u64::from_ne_bytes([b'\n'; 8]), u64::from_ne_bytes([b'\\'; 8]));
+    let mut at = from;
+    let mut escaped = false;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let slash = has_zero(word ^ backslashes);
+        if has_zero(word ^ breaks) {
+            break;
+        }
+        escaped |= slash;
+        at += 8;
+    }
+    for (i, &b) in bytes[at.min(bytes.len())..].iter().enumerate() {
+        if b == b'\n' {
+            return (at + i, escaped);
+        }
+        escaped |= b == b'\\';
+    }
+    (bytes.len(), escaped)
 }
 
 /// One thing a watch stats: a path relative to the corpus root (a folder when it has no
@@ -140,22 +293,10 @@ fn unchanged_on(root: &Path, taxonomy: Option<(u64, u128)>, checks: &[Check], th
     let Some(corpus) = Corpus::open(root) else {
         return false;
     };
-    let taxonomy_now = corpus
-        .stat(TAXONOMY_FILE)
-        .filter(|s| s.kind == Kind::File)
-        .map(|s| (s.size, s.mtime_ns));
-    if taxonomy_now != taxonomy {
+    if taxonomy_of(&corpus) != taxonomy {
         return false;
     }
-    let same = |(relative, size, mtime): &Check| {
-        corpus.stat(relative).is_some_and(|s| {
-            let kind_and_size = match size {
-                None => s.kind == Kind::Dir,
-                Some(size) => s.kind == Kind::File && s.size == *size,
-            };
-            kind_and_size && s.mtime_ns == *mtime
-        })
-    };
+    let same = |(relative, size, mtime): &Check| same_stat(&corpus, relative, *size, *mtime);
     if threads < 2 {
         return checks.iter().all(same);
     }
@@ -219,43 +360,52 @@ fn watch_lines(text: &str) -> impl Iterator<Item = &str> {
     text.strip_suffix('\n').unwrap_or(text).split('\n')
 }
 
-/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text. Read
-/// byte by byte: a query reads 1,500 of them before it may answer, and splitting each with the
-/// standard library's searches and number parsers cost three times the `stat` calls' own work.
+/// A folder line (`d TIME PATH`) or a file line (`f SIZE TIME PATH`) of a watch's text.
 fn parse_entry(line: &str) -> Option<Check<'_>> {
-    let bytes = line.as_bytes();
-    let (size, at) = match bytes.get(..2)? {
-        b"d " => (None, 2),
-        b"f " => {
-            let (size, end) = parse_number(bytes, 2)?;
-            (Some(u64::try_from(size).ok()?), end)
-        }
-        _ => return None,
-    };
-    let (mtime, end) = parse_number(bytes, at)?;
-    let path = line.get(end..)?;
-    Some((unescape_line(path)?, size, mtime))
+    entry_at(line, 0).and_then(|(entry, end)| (end == line.len()).then_some(entry))
 }
 
 /// The decimal number starting at `at` in `bytes` and ending at a space, and where what
-/// follows the space starts; `None` without digits or the space.
+/// follows the space starts; `None` without digits or the space. Up to 19 digits (a time has
+/// 19) are added up in 64 bits, which cannot overflow, in the pass that finds their end: a
+/// query reads 1,500 of them before it may answer. A longer number takes the slower reading.
 fn parse_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
-    let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || bytes.get(at + digits) != Some(&b' ') {
+    // A time: 19 digits and a space, added up without a test a digit.
+    if let Some(&[ref digits @ .., b' ']) = bytes.get(at..at + 20) {
+        let mut all_digits = true;
+        let mut value: u64 = 0;
+        for &b in digits {
+            let digit = b.wrapping_sub(b'0');
+            all_digits &= digit < 10;
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        if all_digits {
+            return Some((u128::from(value), at + 20));
+        }
+    }
+    let mut value: u64 = 0;
+    let mut end = at;
+    while let Some(digit) = bytes.get(end).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        if end - at == 19 {
+            return parse_long_number(bytes, at);
+        }
+        value = value * 10 + u64::from(digit);
+        end += 1;
+    }
+    if end == at || bytes.get(end) != Some(&b' ') {
         return None;
     }
-    let text = &bytes[at..at + digits];
-    // Up to 36 digits are added up as two halves of at most 18, each of which fits 64 bits
-    // (a time has 19): faster than a parser's checks or 128-bit steps. A longer number takes
-    // the parser, which refuses one too large.
-    let value = if digits <= 36 {
-        let (high, low) = text.split_at(digits.saturating_sub(18));
-        let add_up = |part: &[u8]| part.iter().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-        u128::from(add_up(high)) * 1_000_000_000_000_000_000 + u128::from(add_up(low))
-    } else {
-        std::str::from_utf8(text).ok()?.parse().ok()?
-    };
-    Some((value, at + digits + 1))
+    Some((u128::from(value), end + 1))
+}
+
+/// [`parse_number`] of a number of 20 digits or more.
+fn parse_long_number(bytes: &[u8], at: usize) -> Option<(u128, usize)> {
+    let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    if bytes.get(at + digits) != Some(&b' ') {
+        return None;
+    }
+    let text = std::str::from_utf8(&bytes[at..at + digits]).ok()?;
+    Some((text.parse().ok()?, at + digits + 1))
 }
 
 /// A time in nanoseconds; read as 64 bits when it fits (until the year 2554), which is several
@@ -442,6 +592,14 @@ mod tests {
             for threads in [1, 3] {
                 assert!(unchanged_on_threads(threads), "before: {name}, {threads} threads");
             }
+            let text_on_threads = |threads: fn(usize) -> usize| text_unchanged_on(&text, root, threads);
+            for (threads, runs) in [(|_| 1, 1), (|_| 3, 3)] as [(fn(usize) -> usize, usize); 2] {
+                assert_eq!(
+                    text_on_threads(threads),
+                    Some(true),
+                    "before: {name}, {runs} runs"
+                );
+            }
             assert_eq!(
                 Watch::text_unchanged(&watch.to_text(), root),
                 Some(true),
@@ -454,6 +612,13 @@ mod tests {
                 assert!(
                     !unchanged_on_threads(threads),
                     "{name} not seen on {threads} threads"
+                );
+            }
+            for (threads, runs) in [(|_| 1, 1), (|_| 3, 3)] as [(fn(usize) -> usize, usize); 2] {
+                assert_eq!(
+                    text_on_threads(threads),
+                    Some(false),
+                    "{name} not seen in {runs} runs"
                 );
             }
             assert_eq!(
@@ -511,5 +676,66 @@ mod tests {
             parse_entry(&format!("d 0{max} end")).map(|e| e.2),
             Some(u128::MAX)
         );
+    }
+
+    #[test]
+    fn runs_of_lines_cut_between_whole_lines_and_keep_every_line() {
+        let text = "d 1 a\nd 2 bé\nd 3 ccc\nd 4 dddd\nd 5 é";
+        for runs in 1..=8 {
+            let cut = runs_of_lines(text, runs);
+            assert!(cut.len() <= runs, "{runs}: {cut:?}");
+            assert_eq!(cut.join("\n"), text, "{runs}");
+            assert!(cut
+                .iter()
+                .all(|run| parse_entry(run.split('\n').next().unwrap_or_default()).is_some()));
+        }
+        assert_eq!(runs_of_lines("d 1 a", 4), vec!["d 1 a"]);
+        assert_eq!(runs_of_lines("d 1 a\n\nd 2 b", 1), vec!["d 1 a\n\nd 2 b"]);
+    }
+
+    #[test]
+    fn watch_text_with_a_bad_line_is_no_watch_even_after_a_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let good = format!("d {} ", mtime_ns(&fs::metadata(root).expect("stat")));
+        let many = |line: &str| vec![line.to_string(); 600].join("\n");
+        let cases: [(String, Option<bool>); 6] = [
+            (format!("{WATCH_HEADER}\nt -\n{}\n", many(&good)), Some(true)),
+            (
+                format!("{WATCH_HEADER}\nt -\n{}\nd 1 \n", many(&good)),
+                Some(false),
+            ),
+            (format!("{WATCH_HEADER}\nt -\nd 1 \n{}\nbad\n", many(&good)), None),
+            (format!("{WATCH_HEADER}\nt -\n{}\n\n", many(&good)), None),
+            (format!("{WATCH_HEADER}\nt -"), Some(true)),
+            (format!("{WATCH_HEADER}\nt 1 1\n"), Some(false)),
+        ];
+        for (text, expected) in cases {
+            for threads in [(|_| 1) as fn(usize) -> usize, |_| 3] {
+                let short: String = text.chars().take(60).collect();
+                assert_eq!(text_unchanged_on(&text, root, threads), expected, "{short:?}");
+            }
+        }
+    }
+    #[test]
+    fn line_end_finds_the_break_and_a_backslash_before_it_wherever_they_fall() {
+        for len in 0..20 {
+            for slash in [None, Some(0), Some(7), Some(8), Some(len)] {
+                let mut line: Vec<u8> = vec![b'a'; len + 1];
+                if let Some(at) = slash {
+                    line[at.min(len)] = b'\\';
+                }
+                line[len] = b'\n';
+                line.extend_from_slice(b"b\\c\n");
+                let escaped = slash.is_some_and(|at| at < len);
+                assert_eq!(line_end(&line, 0), (len, escaped), "{len} {slash:?}");
+                assert_eq!(
+                    line_end(&line[..len], 0),
+                    (len, escaped),
+                    "{len} {slash:?} unended"
+                );
+            }
+        }
+        assert_eq!(line_end(b"x\ny\\", 2), (4, true));
     }
 }

@@ -411,7 +411,7 @@ fn write_generation(
     let mut commit = writer.prepare_commit().context("preparing the index commit")?;
     commit.set_payload(&serde_json::to_string(&stamp)?);
     commit.commit().context("committing the index")?;
-    merge_into_few(&index, &mut writer)?;
+    merge_into_few(&index, &mut writer, dir)?;
     writer.wait_merging_threads().context("finishing index merges")?;
     sync_dir(dir);
     Ok(summary)
