@@ -409,10 +409,14 @@ fn words_the_corpus_lacks_do_not_push_down_what_the_meaning_found() {
 fn on_the_article_a_query_in_other_words_ranks_by_meaning_first() {
     let env = TestEnv::new();
     // "headed" and "coming" are not in the article: the words side ranks passages on "company"
-    // and "years" alone; the long-term vision passages say it in other words.
-    let results = query_json(&env, &["where the company is headed in the coming years"]);
+    // and "years" alone, and the fusion puts the meaning's first passage first.
+    let query = "where the company is headed in the coming years";
+    let first = |mode: &str| query_json(&env, &[query, "--mode", mode]).hits[0].ordinal;
+    let (meaning, words) = (first("semantic"), first("lexical"));
+    assert_ne!(meaning, words);
+    let results = query_json(&env, &[query]);
     let top = &results.hits[0];
-    assert!([6, 18].contains(&top.ordinal), "{}: {}", top.ordinal, top.text);
+    assert_eq!(top.ordinal, meaning, "{}", top.text);
 }
 
 #[test]
@@ -432,4 +436,63 @@ fn a_query_whose_words_the_corpus_holds_still_ranks_by_both() {
             results.hits[0].text
         );
     }
+}
+
+#[test]
+fn a_few_words_inside_a_long_sentence_are_found_by_their_window() {
+    let env = TestEnv::new();
+    // Neither query shares a word with its article. The nurses' sentence lists four tasks:
+    // "bandaging injuries" is 0.18 from the whole sentence, under the floor, but close to the
+    // window holding "dress wounds"; "refreshments on board" is close to "serve meals and
+    // drinks", the end of a sentence on cabin safety. The snippet is the sentence the window
+    // lies in.
+    for (article, query, ordinal, said) in [
+        ("nurse-doctor-pharmacist", "bandaging injuries", 2, "dress wounds"),
+        (
+            "pilot-attendant-controller",
+            "refreshments on board",
+            4,
+            "meals and drinks",
+        ),
+    ] {
+        let place = devset(&env, article);
+        let results = devset_query(&env, &place, &[query, "--explain"]);
+        let top = &results.hits[0];
+        assert_eq!(top.ordinal, ordinal, "{query}: {}", top.text);
+        assert!(top.snippet.contains(said), "{query}: {}", top.snippet);
+        let fusion = top
+            .explanation
+            .as_ref()
+            .and_then(|e| e.fusion.as_ref())
+            .expect("a hybrid explanation");
+        assert_eq!(fusion.semantic_rank, Some(1), "{query}");
+        // No word of the query is in the article: the words' ranking weighs nothing.
+        assert_eq!(fusion.lexical_weight, Some(0.0), "{query}");
+    }
+}
+
+#[test]
+fn the_explanation_gives_the_words_weight_in_hybrid_mode_only() {
+    let env = TestEnv::new();
+    let place = devset(&env, "nurse-doctor-pharmacist");
+    let weight = |args: &[&str]| {
+        let results = devset_query(&env, &place, args);
+        results.hits[0]
+            .explanation
+            .as_ref()
+            .and_then(|e| e.fusion.as_ref())
+            .expect("an explanation of the fusion")
+            .lexical_weight
+    };
+    // "checking" is in the article (as "checks"); "blood", "pressure" and "pulse" are not.
+    let query = "checking blood pressure and pulse";
+    assert_eq!(weight(&[query, "--explain"]), Some(0.25));
+    assert_eq!(weight(&["vital signs", "--explain"]), Some(1.0));
+    assert_eq!(weight(&[query, "--explain", "--mode", "semantic"]), None);
+    let plain = run(&env, &{
+        let mut args = vec!["query", query, "--explain"];
+        args.extend(place.iter().map(String::as_str));
+        args
+    });
+    assert!(plain.stdout.contains("words weighted 0.25"), "{}", plain.stdout);
 }

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn a_sentence_of_ten_words_or_fewer_has_no_windows() {
         assert!(windows("A doctor examines patients, orders tests and makes the diagnosis.").is_empty());
-        assert_eq!(windows("one two three four five six seven eight nine ten eleven").len(), 2);
+        assert_eq!(
+            windows("one two three four five six seven eight nine ten eleven").len(),
+            2
+        );
     }
 
     #[test]
@@ -125,7 +128,10 @@ mod tests {
         let units = passage_units(&text);
         assert_eq!(units.len(), 1 + 2 + 3);
         assert_eq!(units[..3], [text.as_str(), "A short one.", LONG]);
-        assert_eq!(units[3], "Nurses monitor vital signs, give medication, dress wounds");
+        assert_eq!(
+            units[3],
+            "Nurses monitor vital signs, give medication, dress wounds"
+        );
         assert_eq!(passage_units("Only one."), ["Only one."]);
         assert_eq!(passage_units(LONG).len(), 1 + 3);
     }
