@@ -27,7 +27,6 @@ mod schema;
 mod segments;
 mod stamp;
 mod stem;
-mod units;
 mod vectors;
 
 pub use build::{build_or_update, BuildKind, BuildSettings, BuildSummary};
@@ -40,7 +39,6 @@ pub use schema::{
     analyzer, field, schema, snippet_analyzer, Fields, ANALYZER, FORMAT_VERSION, MAX_WORD_BYTES,
 };
 pub use stamp::Stamp;
-pub use units::sentence_of as unit_sentence;
 pub use vectors::{Near, StoredVectors, VectorChoice, VectorSettings, Vectors, AUTO_VECTORS_MAX_BYTES};
 
 use crate::corpus;

@@ -50,7 +50,7 @@ pub const AUTO_VECTORS_MAX_BYTES: u64 = 1 << 20;
 
 /// The texts a passage is embedded as, with their row ids.
 pub(super) fn units_of<'a>(id: &'a str, text: &'a str) -> impl Iterator<Item = Unit> + 'a {
-    super::units::passage_units(text)
+    crate::embed::passage_units(text)
         .into_iter()
         .enumerate()
         .map(move |(k, unit)| (Vectors::row_id(id, k), unit.to_string()))

@@ -246,7 +246,6 @@ pub(super) fn nearest(
 pub(super) fn sentence_snippet(text: &str, k: Option<usize>, max_chars: usize) -> Snippet {
     let sentences = embed::sentences(text);
     let chosen = k
-        .and_then(|k| crate::index::unit_sentence(text, k))
         .and_then(|k| sentences.get(k.wrapping_sub(1)))
         .copied()
         .unwrap_or(text);
