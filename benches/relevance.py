@@ -613,6 +613,9 @@ def study_rules():
         rules[f"rrf wl=coverage^{g}"] = lambda l, s, q, g=g: fuse_rrf(l, s, 60, q[1] ** g, 1.0)
     for b in (0.5, 1.0, 2.0):
         rules[f"rrf ws=1+{b}(1-coverage)"] = lambda l, s, q, b=b: fuse_rrf(l, s, 60, 1.0, 1 + b * (1 - q[1]))
+    for m in (1.25, 1.5, 2.0, 3.0):
+        rules[f"rrf wl=coverage×{m} if question"] = (
+            lambda l, s, q, m=m: fuse_rrf(l, s, 60, q[1] * (m if q[0] else 1.0), 1.0))
     rules["rrf wl=coverage, ws1.5 if question"] = lambda l, s, q: fuse_rrf(l, s, 60, q[1], 1.5 if q[0] else 1.0)
     for k in (5, 10, 20, 30, 100):
         rules[f"rrf k{k}"] = lambda l, s, q, k=k: fuse_rrf(l, s, k)

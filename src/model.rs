@@ -131,6 +131,8 @@ pub struct Fusion {
     pub semantic_rank: Option<usize>,
     /// Rank after fusion (the hit's rank).
     pub fused_rank: usize,
+    /// Weight of the words' ranking in the fusion (hybrid mode; `None` in semantic mode).
+    pub lexical_weight: Option<f32>,
 }
 
 /// Which list of the taxonomy a label belongs to: roles (who a passage is about) or topics

@@ -810,3 +810,29 @@ fn a_damaged_or_stale_vocabulary_table_is_ignored_and_rebuilt() {
     assert!(embed::has_vocab_table(&dir));
     expect_tokens("rebuilt table");
 }
+
+#[test]
+fn the_explanation_gives_the_words_weight_in_hybrid_mode_only() {
+    let env = TestEnv::new();
+    let place = devset(&env, "nurse-doctor-pharmacist");
+    let weight = |args: &[&str]| {
+        let results = devset_query(&env, &place, args);
+        results.hits[0]
+            .explanation
+            .as_ref()
+            .and_then(|e| e.fusion.as_ref())
+            .expect("an explanation of the fusion")
+            .lexical_weight
+    };
+    // "checking" is in the article (as "checks"); "blood", "pressure" and "pulse" are not.
+    let query = "checking blood pressure and pulse";
+    assert_eq!(weight(&[query, "--explain"]), Some(0.25));
+    assert_eq!(weight(&["vital signs", "--explain"]), Some(1.0));
+    assert_eq!(weight(&[query, "--explain", "--mode", "semantic"]), None);
+    let plain = run(&env, &{
+        let mut args = vec!["query", query, "--explain"];
+        args.extend(place.iter().map(String::as_str));
+        args
+    });
+    assert!(plain.stdout.contains("words weighted 0.25"), "{}", plain.stdout);
+}

@@ -55,7 +55,8 @@ pub struct JsonHit<'a> {
 /// label saying why the passage carries it (`role cto: "CTOs" ×2 in text`). `fusion`, in
 /// semantic and hybrid modes (else `null`): where the hit stood by words (`bm25`,
 /// `lexical_rank`) and by meaning (`similarity`, `semantic_rank`), each `null` when it was not
-/// among that side's best, and its `fused_rank`.
+/// among that side's best, its `fused_rank`, and `lexical_weight`, the weight the words'
+/// ranking had in the fusion (hybrid mode; `null` in semantic mode).
 #[derive(Serialize)]
 pub struct JsonExplanation<'a> {
     pub terms: Vec<JsonTermScore<'a>>,
@@ -71,6 +72,7 @@ pub struct JsonFusion {
     pub similarity: Option<f32>,
     pub semantic_rank: Option<usize>,
     pub fused_rank: usize,
+    pub lexical_weight: Option<f32>,
 }
 
 /// The BM25 contribution of one term in one field: `term` is the indexed (stemmed) term or a
@@ -253,6 +255,7 @@ impl<'a> JsonHit<'a> {
                     similarity: f.similarity,
                     semantic_rank: f.semantic_rank,
                     fused_rank: f.fused_rank,
+                    lexical_weight: f.lexical_weight,
                 }),
             }),
             context: hit.context.as_ref().map(|c| JsonContext {

@@ -94,7 +94,8 @@ pub(super) fn execute(
     )?;
     let lexical_keys: Vec<DocAddress> = lexical.iter().map(|(_, a)| *a).collect();
     let near_keys: Vec<DocAddress> = near.iter().map(|(a, _, _)| *a).collect();
-    let fused = fusion::weighted_reciprocal_rank(&lexical_keys, &near_keys, plan.lexical_weight());
+    let weight = plan.lexical_weight();
+    let fused = fusion::weighted_reciprocal_rank(&lexical_keys, &near_keys, weight);
     // Passages found by meaning alone add to the total and the label counts.
     for (address, _, _) in &near {
         if lexical_keys.contains(address) {
@@ -141,6 +142,7 @@ pub(super) fn execute(
                 similarity,
                 semantic_rank: entry.semantic_rank,
                 fused_rank: rank,
+                lexical_weight: (request.mode == Mode::Hybrid).then_some(weight),
             });
             Some(explanation)
         } else {

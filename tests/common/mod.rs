@@ -428,6 +428,7 @@ pub struct JsonFusion {
     pub similarity: Option<f32>,
     pub semantic_rank: Option<usize>,
     pub fused_rank: usize,
+    pub lexical_weight: Option<f32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -173,9 +173,14 @@ impl Human {
                 fusion.semantic_rank,
                 format!("similarity {:.3}", fusion.similarity.unwrap_or_default()),
             );
+            // The words' weight is shown only where it weighs something: in a hybrid fusion.
+            let weight = fusion
+                .lexical_weight
+                .map(|w| format!(", words weighted {w:.2}"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "{INDENT}  fused rank {} by reciprocal rank (k 60)",
+                "{INDENT}  fused rank {} by reciprocal rank (k 60){weight}",
                 fusion.fused_rank
             )?;
             writeln!(out, "{INDENT}  words:   {words}")?;
