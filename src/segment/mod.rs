@@ -11,12 +11,14 @@ mod signals;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod text_stream;
 
 use markdown::*;
 use signals::*;
 
 use crate::model::{Document, Format, Passage, Section, SourceText};
 pub use stream::MarkdownPieces;
+pub use text_stream::{TextOutline, TextPieces, TextPlan};
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
@@ -431,7 +433,11 @@ enum Kind {
 /// Splits text into blocks separated by blank lines. In Markdown a fenced code block stays
 /// one block even across blank lines.
 fn blocks(text: &str, format: Format) -> Vec<Block<'_>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    raw_blocks(text.strip_prefix('\u{feff}').unwrap_or(text), format)
+}
+
+/// [`blocks`] of a text that is not the start of a document (a byte order mark there is text).
+fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
     let mut blocks = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut in_fence = false;
