@@ -67,6 +67,7 @@ impl Gather {
 /// only what [`classify_lines`] reads (its text when it is a short line, and of each short
 /// line between two paragraphs whether the one after continues the one before and whether
 /// they share a subject), then classifies every block at once, as cutting the whole text does.
+/// A run of paragraphs is kept as at most [`PARAGRAPHS_KEPT`] of them: no rule counts further.
 pub struct TextOutline {
     gather: Gather,
     hints: Hints,
@@ -76,8 +77,14 @@ pub struct TextOutline {
     /// Whether the document's first block was seen (it may be the title).
     started: bool,
     title: Option<String>,
-    /// [`short_lines`] of the body (the blocks after the title).
+    /// [`short_lines`] of the body (the blocks after the title), each run of paragraphs
+    /// shortened to [`PARAGRAPHS_KEPT`].
     lines: Vec<Option<String>>,
+    /// The index among the body's blocks of each short line of `lines`, in order.
+    positions: Vec<usize>,
+    /// Blocks of the body read so far, and paragraphs since the last short line.
+    blocks: usize,
+    run: usize,
     around: Gathered,
     /// The lines of the last two blocks of the body, which the next piece's first short line
     /// may need.
@@ -96,6 +103,9 @@ impl TextOutline {
             started: false,
             title: None,
             lines: Vec::new(),
+            positions: Vec::new(),
+            blocks: 0,
+            run: 0,
             around: Gathered(Vec::new()),
             carry: Vec::new(),
             bytes: 0,
@@ -117,10 +127,22 @@ impl TextOutline {
     pub fn finish(mut self) -> TextPlan {
         let pending = std::mem::take(&mut self.gather.pending);
         self.take(&pending);
+        drop(pending);
+        self.lines.shrink_to_fit();
         let (kinds, _) = classify_lines(&self.lines, &self.hints, false, &mut self.around);
+        // Only short lines are other than paragraphs: their kinds, at their blocks' places.
+        let kinds = self
+            .lines
+            .iter()
+            .zip(kinds)
+            .filter(|(line, _)| line.is_some())
+            .zip(&self.positions)
+            .map(|((_, kind), &at)| (at, kind))
+            .collect();
         TextPlan {
             title: self.title,
             kinds,
+            blocks: self.blocks,
             bytes: self.bytes,
         }
     }
@@ -165,7 +187,17 @@ impl TextOutline {
                     .0
                     .push((k - 1, continues, same_words(&before, &after)));
             }
-            self.lines.push(line);
+            if line.is_some() {
+                self.positions.push(self.blocks);
+                self.run = 0;
+                self.lines.push(line);
+            } else {
+                self.run += 1;
+                if self.run <= PARAGRAPHS_KEPT {
+                    self.lines.push(None);
+                }
+            }
+            self.blocks += 1;
         }
         let keep = window.len().saturating_sub(2);
         self.carry = window[keep..]
@@ -174,6 +206,10 @@ impl TextOutline {
             .collect();
     }
 }
+
+/// Paragraphs of a run that the first pass keeps: a line's signals tell one paragraph after
+/// it, two, and three or more apart, and nothing else reads how many there are.
+const PARAGRAPHS_KEPT: usize = 3;
 
 /// What [`TextOutline`] found around each short line between two paragraphs: the line's
 /// index, whether the paragraph after it continues the one before, whether they share a
@@ -198,12 +234,23 @@ impl Around for Gathered {
     }
 }
 
-/// What the first pass settled of a plain-text document: its title, the kind of each block
-/// of its body, and the length of its text.
+/// What the first pass settled of a plain-text document: its title, the kind of each short
+/// line of its body with its block's index (every other block is a paragraph), its number of
+/// blocks and the length of its text.
 pub struct TextPlan {
     title: Option<String>,
-    kinds: Vec<Kind>,
+    kinds: Vec<(usize, Kind)>,
+    blocks: usize,
     bytes: u64,
+}
+
+impl TextPlan {
+    /// The kind of the body's block `i`.
+    fn kind(&self, i: usize) -> Kind {
+        self.kinds
+            .binary_search_by_key(&i, |(at, _)| *at)
+            .map_or(Kind::Paragraph, |n| self.kinds[n].1)
+    }
 }
 
 /// The second pass over a plain-text document: its text fed again in order, cut a piece at a
@@ -212,7 +259,7 @@ pub struct TextPlan {
 pub struct TextPieces {
     source: String,
     gather: Gather,
-    kinds: Vec<Kind>,
+    plan: TextPlan,
     /// Blocks of the body cut so far.
     at: usize,
     first_piece: bool,
@@ -227,17 +274,17 @@ impl TextPieces {
     /// The second pass for the document named `source`, with what the first pass settled.
     pub fn new(source: &str, plan: TextPlan, piece_bytes: usize) -> TextPieces {
         let skip_title = plan.title.is_some();
-        let title = plan.title.unwrap_or_else(|| file_stem(source));
+        let title = plan.title.clone().unwrap_or_else(|| file_stem(source));
         TextPieces {
             source: source.to_string(),
             gather: Gather::new(piece_bytes),
-            kinds: plan.kinds,
             at: 0,
             first_piece: true,
             skip_title,
             assembly: Assembly::new(title, false),
             bytes: 0,
             expected_bytes: plan.bytes,
+            plan,
         }
     }
 
@@ -255,7 +302,7 @@ impl TextPieces {
     pub fn finish(mut self, sink: &mut dyn FnMut(&str, Passage)) -> Option<(Document, usize)> {
         let end = self.gather.pending.len();
         self.take(end, true, sink);
-        let same = self.bytes == self.expected_bytes && self.at == self.kinds.len();
+        let same = self.bytes == self.expected_bytes && self.at == self.plan.blocks;
         same.then(|| self.assembly.finish(&self.source))
     }
 
@@ -283,8 +330,8 @@ impl TextPieces {
         }
         let heading = |i: usize| {
             matches!(
-                self.kinds.get(i),
-                Some(Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_))
+                self.plan.kind(i),
+                Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_)
             )
         };
         let n = blocks.len();
@@ -301,9 +348,7 @@ impl TextPieces {
             None => text.len(),
         };
         // A text changed since the first pass may have more blocks: they read as paragraphs.
-        let kinds: Vec<Kind> = (self.at..self.at + q)
-            .map(|i| self.kinds.get(i).copied().unwrap_or(Kind::Paragraph))
-            .collect();
+        let kinds: Vec<Kind> = (self.at..self.at + q).map(|i| self.plan.kind(i)).collect();
         self.assembly.feed(&blocks[..q], &kinds, &[], sink);
         self.at += q;
         self.first_piece = false;
@@ -390,6 +435,10 @@ mod tests {
                 text.push_str(&format!("Furthermore, the {subject} keeps its weight.\n\n"));
             } else {
                 text.push_str(&format!("They said the {subject} was settled.\n\n"));
+            }
+            // Runs of one to five paragraphs: the first pass keeps three of a longer run.
+            for k in 0..n % 5 {
+                text.push_str(&format!("Plain paragraph {k} on {subject}, told at length.\n\n"));
             }
             if n % 7 == 0 {
                 text.push_str(&"word ".repeat(300));
