@@ -127,7 +127,12 @@ fn markdown_into(
     if opening && !last && body_text.len() == text.len() && opens_front_matter(text) {
         return false;
     }
-    let mut blocks = blocks(body_text, Format::Markdown);
+    // Only the document's start may drop a byte order mark: a later piece keeps it as text.
+    let mut blocks = if opening {
+        blocks(body_text, Format::Markdown)
+    } else {
+        raw_blocks(body_text, Format::Markdown)
+    };
     blocks.retain(|block| !is_link_definitions(block));
     // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
     // that the pieces' blocks borrow, listed with their block's index (few blocks have any);
