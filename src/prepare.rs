@@ -65,7 +65,8 @@ pub enum Streamed {
     Ready { passages: u64, sections: usize },
     /// As [`Prepared::Skipped`].
     Skipped,
-    /// As [`Prepared::Unreadable`].
+    /// As [`Prepared::Unreadable`]; passages handed on before the read failed (partway
+    /// through a file read a piece at a time) are not to be kept.
     Unreadable,
 }
 
@@ -79,8 +80,12 @@ pub fn each_passage(
     warnings: &mut Vec<String>,
     each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
 ) -> Streamed {
-    if entry.size >= PIECES_MIN_BYTES && corpus::format_of(&entry.source) == Some(Format::Markdown) {
-        return each_passage_in_pieces(entry, taxonomy, warnings, each);
+    if entry.size >= PIECES_MIN_BYTES {
+        match corpus::format_of(&entry.source).unwrap_or(Format::Text) {
+            Format::Markdown => return each_passage_in_pieces(entry, taxonomy, warnings, each),
+            Format::Text => return each_passage_in_two_passes(entry, taxonomy, warnings, each),
+            Format::Html => {}
+        }
     }
     let source = match corpus::read(entry, warnings) {
         Ok(Some(source)) => source,
@@ -105,7 +110,8 @@ pub fn each_passage(
     Streamed::Ready { passages, sections }
 }
 
-/// A Markdown file this large is read and cut a piece at a time (see [`each_passage`]).
+/// A Markdown or plain-text file this large is read and cut a piece at a time (see
+/// [`each_passage`]).
 pub const PIECES_MIN_BYTES: u64 = 16 << 20;
 /// The size of those pieces.
 const PIECE_BYTES: usize = 1 << 20;
@@ -144,6 +150,57 @@ fn each_passage_in_pieces(
     }
     let (_, sections) = pieces.finish(&mut sink);
     Streamed::Ready { passages, sections }
+}
+
+/// [`each_passage`] of a large plain-text file, read twice a piece at a time: telling its
+/// headings from captions weighs patterns across the whole document, so the first read keeps
+/// only what that weighing needs of each block (a short line's text, a few flags) and the
+/// second cuts the passages, as cutting the whole text would. A file that changed between the
+/// two reads is unreadable this time (its passages already handed on are not to be kept).
+fn each_passage_in_two_passes(
+    entry: &FileEntry,
+    taxonomy: &Taxonomy,
+    warnings: &mut Vec<String>,
+    each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
+) -> Streamed {
+    let hints = hints(taxonomy);
+    let mut outline = segment::TextOutline::new(&hints, PIECE_BYTES);
+    match corpus::read_pieces(entry, PIECE_BYTES, warnings, &mut |text| outline.feed(text)) {
+        Ok(true) => {}
+        Ok(false) => return Streamed::Skipped,
+        Err(e) => {
+            warnings.push(format!("skipping {}: {e:#}", entry.source));
+            return Streamed::Unreadable;
+        }
+    }
+    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
+    let no_labels = Labels::default();
+    let mut passages = 0;
+    let mut sink = |title: &str, passage: Passage| {
+        passages += 1;
+        if unlabelled {
+            each(&entry.source, title, &passage, &no_labels);
+        } else {
+            let labels = taxonomy.label(&passage.section, &passage.text);
+            each(&entry.source, title, &passage, &labels);
+        }
+    };
+    let mut pieces = segment::TextPieces::new(&entry.source, outline.finish(), PIECE_BYTES);
+    // The first read gave the warnings about the text; the second gives the same ones.
+    let read = corpus::read_pieces(entry, PIECE_BYTES, &mut Vec::new(), &mut |text| {
+        pieces.feed(text, &mut sink)
+    });
+    if let Err(e) = read {
+        warnings.push(format!("skipping {}: {e:#}", entry.source));
+        return Streamed::Unreadable;
+    }
+    match pieces.finish(&mut sink) {
+        Some((_, sections)) => Streamed::Ready { passages, sections },
+        None => {
+            warnings.push(format!("skipping {}: it changed while it was read", entry.source));
+            Streamed::Unreadable
+        }
+    }
 }
 
 /// Reads, segments and labels one file of the corpus, pushing any warning about it.

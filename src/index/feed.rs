@@ -9,14 +9,14 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _, Result};
 use tantivy::indexer::UserOperation;
 use tantivy::schema::document::Document;
-use tantivy::{Index, IndexWriter, TantivyDocument};
+use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
 use super::schema::{passage_document, Fields};
 use super::stamp::FileRecord;
 use super::vectors::{self, Unit};
 use crate::corpus::FileEntry;
 use crate::label::Taxonomy;
-use crate::model::Progress;
+use crate::model::{Labels, Passage, Progress};
 use crate::prepare::{self, Streamed};
 
 /// Documents up to this many bytes are indexed by one writer thread (a fraction of a second).
@@ -68,6 +68,27 @@ pub(super) fn add_files(
     progress: &Progress,
     keep_units: bool,
 ) -> Result<Added> {
+    let prepare = |entry: &FileEntry, warnings: &mut Vec<String>, each: &mut PassageSink| {
+        prepare::each_passage(entry, taxonomy, warnings, each)
+    };
+    add_prepared(writer, fields, files, progress, keep_units, &prepare)
+}
+
+/// Where a file's passages go as they are cut: its source, its title, a passage, its labels.
+type PassageSink<'a> = dyn FnMut(&str, &str, &Passage, &Labels) + 'a;
+
+/// [`add_files`] with the files read and cut by `prepare` (which is [`prepare::each_passage`]
+/// with the taxonomy). A file is indexed whole or not at all: when its reading fails partway
+/// (after some of its passages were handed to the writer), those passages are deleted in the
+/// same commit, so the next build, which reads it again, does not find them twice.
+fn add_prepared(
+    writer: &Writer,
+    fields: &Fields,
+    files: &[FileEntry],
+    progress: &Progress,
+    keep_units: bool,
+    prepare: &(dyn Fn(&FileEntry, &mut Vec<String>, &mut PassageSink) -> Streamed + Sync),
+) -> Result<Added> {
     type Done = (usize, Option<FileRecord>, Vec<String>, Vec<Unit>);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -94,27 +115,27 @@ pub(super) fn add_files(
                 skipped,
             };
             let mut add_failed = None;
+            // Passages of this file handed to the writer so far.
+            let mut sent = 0usize;
             let mut batch = Vec::with_capacity(BATCH_PASSAGES);
-            let streamed = prepare::each_passage(
-                entry,
-                taxonomy,
-                &mut warnings,
-                &mut |source, title, passage, labels| {
-                    if add_failed.is_some() {
-                        return;
-                    }
-                    let doc = passage_document(fields, source, title, passage, labels);
-                    batch.push(doc);
-                    if batch.len() == BATCH_PASSAGES {
-                        add_failed = send(writer, &in_flight, &mut batch).err();
-                    }
-                    if keep_units {
-                        let id = crate::model::passage_id(source, passage.ordinal);
-                        units.extend(vectors::units_of(&id, &passage.text));
-                    }
-                },
-            );
-            if add_failed.is_none() {
+            let streamed = prepare(entry, &mut warnings, &mut |source, title, passage, labels| {
+                if add_failed.is_some() {
+                    return;
+                }
+                let doc = passage_document(fields, source, title, passage, labels);
+                batch.push(doc);
+                if batch.len() == BATCH_PASSAGES {
+                    sent += batch.len();
+                    add_failed = send(writer, &in_flight, &mut batch).err();
+                }
+                if keep_units {
+                    let id = crate::model::passage_id(source, passage.ordinal);
+                    units.extend(vectors::units_of(&id, &passage.text));
+                }
+            });
+            if matches!(streamed, Streamed::Unreadable) {
+                batch.clear();
+            } else if add_failed.is_none() {
                 add_failed = send(writer, &in_flight, &mut batch).err();
             }
             if let Some(e) = add_failed {
@@ -124,7 +145,15 @@ pub(super) fn add_files(
             let outcome = match streamed {
                 Streamed::Ready { passages, sections } => Some(record(passages, sections as u64, false)),
                 Streamed::Skipped => Some(record(0, 0, true)),
-                Streamed::Unreadable => None,
+                Streamed::Unreadable => {
+                    if sent > 0 {
+                        // Tantivy deletes what was added before the delete: the passages
+                        // of this file in this build, none of another file's.
+                        writer.delete_term(Term::from_field_text(fields.source, &entry.source));
+                        units.clear();
+                    }
+                    None
+                }
             };
             progress.files_done.fetch_add(1, Ordering::Relaxed);
             progress.bytes_done.fetch_add(entry.size, Ordering::Relaxed);
@@ -250,5 +279,86 @@ impl Document for Queued {
 
     fn into_tantivy_document(mut self) -> TantivyDocument {
         std::mem::take(&mut self.doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::schema::{indexing_analyzer, schema, ANALYZER};
+    use tantivy::collector::Count;
+    use tantivy::query::TermQuery;
+    use tantivy::schema::IndexRecordOption;
+
+    /// Hands on `count` passages of `entry`, then fails when its name says so, as a read that
+    /// fails partway through a large file streamed a piece at a time does.
+    fn cut_then_fail(entry: &FileEntry, warnings: &mut Vec<String>, each: &mut PassageSink) -> Streamed {
+        let fails = entry.source.starts_with("fails");
+        for ordinal in 1..=3 {
+            if fails && ordinal == 3 {
+                warnings.push(format!(
+                    "skipping {}: reading it: Input/output error (os error 5)",
+                    entry.source
+                ));
+                return Streamed::Unreadable;
+            }
+            let passage = Passage {
+                ordinal,
+                section: Vec::new(),
+                text: format!("passage {ordinal} of {}", entry.source),
+            };
+            each(&entry.source, "title", &passage, &Labels::default());
+        }
+        Streamed::Ready {
+            passages: 3,
+            sections: 0,
+        }
+    }
+
+    #[test]
+    fn a_file_whose_reading_fails_partway_leaves_none_of_its_passages() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::create_in_dir(dir.path(), schema()).unwrap();
+        index.tokenizers().register(ANALYZER, indexing_analyzer());
+        let fields = Fields::of(&index.schema()).unwrap();
+        let mut writer = new_writer(&index, MEMORY_PER_THREAD_MIN, 0).unwrap();
+        let files: Vec<FileEntry> = ["fails.txt", "good.txt", "fails-too.md"]
+            .iter()
+            .map(|name| FileEntry {
+                source: name.to_string(),
+                path: dir.path().join(name),
+                size: 10,
+                mtime_ns: 0,
+            })
+            .collect();
+        let added = add_prepared(
+            &writer,
+            &fields,
+            &files,
+            &Progress::default(),
+            true,
+            &cut_then_fail,
+        )
+        .unwrap();
+        writer.commit().unwrap();
+        let records: Vec<bool> = added.records.iter().map(Option::is_some).collect();
+        assert_eq!(records, [false, true, false]);
+        assert_eq!(super::vectors::passages_in(&added.units), 3);
+        assert!(
+            added.units.iter().all(|(id, _)| id.starts_with("good.txt")),
+            "{:?}",
+            added.units
+        );
+        let searcher = index.reader().unwrap().searcher();
+        let count = |source: &str| {
+            let term = Term::from_field_text(fields.source, source);
+            searcher
+                .search(&TermQuery::new(term, IndexRecordOption::Basic), &Count)
+                .unwrap()
+        };
+        assert_eq!(
+            (count("fails.txt"), count("good.txt"), count("fails-too.md")),
+            (0, 3, 0)
+        );
     }
 }

@@ -11,12 +11,14 @@ mod signals;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod text_stream;
 
 use markdown::*;
 use signals::*;
 
 use crate::model::{Document, Format, Passage, Section, SourceText};
 pub use stream::MarkdownPieces;
+pub use text_stream::{TextOutline, TextPieces, TextPlan};
 
 /// A paragraph longer than this many words is cut at sentence boundaries.
 pub const MAX_PASSAGE_WORDS: usize = 120;
@@ -125,7 +127,12 @@ fn markdown_into(
     if opening && !last && body_text.len() == text.len() && opens_front_matter(text) {
         return false;
     }
-    let mut blocks = blocks(body_text, Format::Markdown);
+    // Only the document's start may drop a byte order mark: a later piece keeps it as text.
+    let mut blocks = if opening {
+        blocks(body_text, Format::Markdown)
+    } else {
+        raw_blocks(body_text, Format::Markdown)
+    };
     blocks.retain(|block| !is_link_definitions(block));
     // Markdown blocks that hold several pieces (HTML, tables, lists), read into owned texts
     // that the pieces' blocks borrow, listed with their block's index (few blocks have any);
@@ -431,7 +438,11 @@ enum Kind {
 /// Splits text into blocks separated by blank lines. In Markdown a fenced code block stays
 /// one block even across blank lines.
 fn blocks(text: &str, format: Format) -> Vec<Block<'_>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    raw_blocks(text.strip_prefix('\u{feff}').unwrap_or(text), format)
+}
+
+/// [`blocks`] of a text that is not the start of a document (a byte order mark there is text).
+fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
     let mut blocks = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut in_fence = false;

@@ -25,31 +25,39 @@ pub(super) const ENDS_PATTERN: &str = "breaks its siblings' pattern after the la
 /// list a block) are written only when `explain` asks for them; else none are.
 pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (Vec<Kind>, Vec<Vec<String>>) {
     let lines = short_lines(blocks);
-    let groups = sibling_groups(&lines);
-    let siblings = Siblings::new(&lines, &groups);
     let role_words = role_words(hints);
-    let mut weighing = Weighing { words: None, explain };
+    let mut around = AroundBlocks {
+        blocks,
+        role_words: &role_words,
+        words: None,
+    };
+    classify_lines(&lines, hints, explain, &mut around)
+}
+
+/// [`classify_text`] of a text given as its short lines (`lines[i]`, `None` for a paragraph)
+/// and what weighing reads of the paragraphs around them (`around`): all the classification
+/// needs, so a large text can be classified without holding its paragraphs.
+pub(super) fn classify_lines(
+    lines: &[Option<String>],
+    hints: &Hints,
+    explain: bool,
+    around: &mut dyn Around,
+) -> (Vec<Kind>, Vec<Vec<String>>) {
+    let groups = sibling_groups(lines);
+    let siblings = Siblings::new(lines, &groups);
     let mut reasons = if explain {
-        vec![Vec::new(); blocks.len()]
+        vec![Vec::new(); lines.len()]
     } else {
         Vec::new()
     };
-    let mut kinds = Vec::with_capacity(blocks.len());
-    for i in 0..blocks.len() {
+    let mut kinds = Vec::with_capacity(lines.len());
+    for i in 0..lines.len() {
         let Some(line) = &lines[i] else {
             kinds.push(Kind::Paragraph);
             continue;
         };
-        let (kind, why) = if is_between_paragraphs(&lines, i) {
-            let signals = caption_signals(
-                blocks,
-                &lines,
-                &groups,
-                &siblings,
-                (hints, &role_words),
-                &mut weighing,
-                i,
-            );
+        let (kind, why) = if is_between_paragraphs(lines, i) {
+            let signals = caption_signals(lines, &groups, &siblings, hints, (explain, &mut *around), i);
             let weight: f32 = signals.iter().map(|s| s.weight).sum();
             let listed = || signals.iter().map(|s| format!("{} {:+}", s.rule, s.weight));
             if weight >= CAPTION_THRESHOLD {
@@ -60,7 +68,7 @@ pub(super) fn classify_text(blocks: &[Block], hints: &Hints, explain: bool) -> (
                         Kind::OuterHeading,
                         "it ends its siblings' pattern: it closes their parent",
                     )
-                } else if closes_the_document(&lines, &groups, &siblings, &signals, i) {
+                } else if closes_the_document(lines, &groups, &siblings, &signals, i) {
                     (Kind::OuterHeading, CLOSING)
                 } else {
                     (
@@ -134,12 +142,13 @@ pub(super) fn closes_the_document(
 
 /// The text of every heading-shaped block (a short line without closing punctuation).
 pub(super) fn short_lines(blocks: &[Block]) -> Vec<Option<String>> {
-    blocks
-        .iter()
-        .map(|b| {
-            (b.is_short_line() && !ends_with_closing_punctuation(b.lines[0].trim())).then(|| b.normalised())
-        })
-        .collect()
+    blocks.iter().map(short_line).collect()
+}
+
+/// The text of a block that is heading-shaped, `None` for a paragraph ([`short_lines`]).
+pub(super) fn short_line(block: &Block) -> Option<String> {
+    (block.is_short_line() && !ends_with_closing_punctuation(block.lines[0].trim()))
+        .then(|| block.normalised())
 }
 
 /// A short line with a paragraph on each side: the only place a caption can stand.
@@ -295,14 +304,14 @@ impl Siblings {
 
 /// The evidence that the short line `i`, standing between two paragraphs, is a caption rather
 /// than a heading. Each signal is one rule of the text; none decides alone unless it is strong.
-/// `hints` come with the lower-case words of their role names ([`role_words`]).
-pub(super) fn caption_signals<'t>(
-    blocks: &[Block<'t>],
+/// `explain` asks for every signal (else only those that can decide are weighed); `around`
+/// tells what the paragraphs on either side say.
+pub(super) fn caption_signals(
     lines: &[Option<String>],
     groups: &[Option<usize>],
     siblings: &Siblings,
-    (hints, role_words): (&Hints, &RoleWords),
-    weighing: &mut Weighing<'t>,
+    hints: &Hints,
+    (explain, around): (bool, &mut dyn Around),
     i: usize,
 ) -> Vec<Signal> {
     let mut signals = Vec::new();
@@ -336,11 +345,7 @@ pub(super) fn caption_signals<'t>(
         push("title case", -1.0);
     }
     let following = paragraphs_after(lines, i);
-    let opening = blocks[i + 1]
-        .lines
-        .iter()
-        .flat_map(|line| line.split_whitespace());
-    let continues = opens_as_continuation_words(opening);
+    let continues = around.continues_after(i);
     // Whether the paragraphs around share a subject weighs -1 (they do not) or +0.75 (they do,
     // and one paragraph follows). Comparing their words is the dearest signal: without reasons
     // to give, it is only read when it can take the line across the threshold. (Every weight
@@ -349,16 +354,7 @@ pub(super) fn caption_signals<'t>(
         + if continues { 0.75 } else { 0.0 };
     let if_same = known + if following == 1 { 0.75 } else { 0.0 };
     let matters = (known - 1.0 >= CAPTION_THRESHOLD) != (if_same >= CAPTION_THRESHOLD);
-    let same = (weighing.explain || matters).then(|| {
-        let before = match weighing.words.take() {
-            Some((j, words)) if j + 1 == i => words,
-            _ => block_words(&blocks[i - 1], role_words),
-        };
-        let after = block_words(&blocks[i + 1], role_words);
-        let same = same_words(&before, &after);
-        weighing.words = Some((i + 1, after));
-        same
-    });
+    let same = (explain || matters).then(|| around.same_subject(i));
     let mut push = |rule, weight| signals.push(Signal { rule, weight });
     if same == Some(false) {
         push("the paragraph after turns to another subject", -1.0);
@@ -375,13 +371,44 @@ pub(super) fn caption_signals<'t>(
     signals
 }
 
-/// What weighing the lines of one document carries from line to line.
-pub(super) struct Weighing<'t> {
-    /// The content words of the last paragraph after a line (its index and words): the next
-    /// line but one has that paragraph before it.
-    words: Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
-    /// Whether every signal is wanted (reasons are written), or only those that can decide.
-    explain: bool,
+/// What weighing a short line `i` between two paragraphs reads of those paragraphs.
+pub(super) trait Around {
+    /// Whether the paragraph after line `i` opens as a continuation of the one before.
+    fn continues_after(&mut self, i: usize) -> bool;
+    /// Whether the paragraphs before and after line `i` share a subject ([`same_words`]).
+    fn same_subject(&mut self, i: usize) -> bool;
+}
+
+/// [`Around`] read from the blocks of the whole text, the words of a paragraph found only
+/// when asked for (the dearest signal) and kept for the next line but one, which has that
+/// paragraph before it.
+pub(super) struct AroundBlocks<'b, 't> {
+    pub(super) blocks: &'b [Block<'t>],
+    pub(super) role_words: &'b RoleWords,
+    /// The content words of the last paragraph after a line (its index and words).
+    pub(super) words: Option<(usize, Vec<std::borrow::Cow<'t, str>>)>,
+}
+
+impl Around for AroundBlocks<'_, '_> {
+    fn continues_after(&mut self, i: usize) -> bool {
+        opens_as_continuation_words(
+            self.blocks[i + 1]
+                .lines
+                .iter()
+                .flat_map(|line| line.split_whitespace()),
+        )
+    }
+
+    fn same_subject(&mut self, i: usize) -> bool {
+        let before = match self.words.take() {
+            Some((j, words)) if j + 1 == i => words,
+            _ => block_words(&self.blocks[i - 1], self.role_words),
+        };
+        let after = block_words(&self.blocks[i + 1], self.role_words);
+        let same = same_words(&before, &after);
+        self.words = Some((i + 1, after));
+        same
+    }
 }
 
 /// How a line stands to the pattern its would-be siblings share.

@@ -173,6 +173,7 @@ mod tests {
             "![a](a.png)\n\n![b](b.png)\n\n# Title\n\nBody text.\n\n## Next\n\nMore.\n",
             "---\ntitle: x\n\nno closing line\n\n# Real\n\nBody.\n",
             "Just one paragraph without a heading.\n\nAnd another.\n",
+            "# T\n\nAB.\n\n\u{feff}B after a mark.\n\n\u{feff}C.\n",
             "",
         ] {
             for piece in [1, 5, 1000] {
