@@ -146,12 +146,13 @@ fn add_prepared(
                 Streamed::Ready { passages, sections } => Some(record(passages, sections as u64, false)),
                 Streamed::Skipped => Some(record(0, 0, true)),
                 Streamed::Unreadable => {
+                    // Passages still in the batch were dropped above; those already sent are
+                    // deleted (tantivy deletes what was added before the delete: this file's
+                    // passages in this build, none of another file's).
                     if sent > 0 {
-                        // Tantivy deletes what was added before the delete: the passages
-                        // of this file in this build, none of another file's.
                         writer.delete_term(Term::from_field_text(fields.source, &entry.source));
-                        units.clear();
                     }
+                    units.clear();
                     None
                 }
             };
@@ -290,12 +291,18 @@ mod tests {
     use tantivy::query::TermQuery;
     use tantivy::schema::IndexRecordOption;
 
-    /// Hands on `count` passages of `entry`, then fails when its name says so, as a read that
+    /// Hands on the passages of `entry`, then fails before its last when its name says so, as a read that
     /// fails partway through a large file streamed a piece at a time does.
     fn cut_then_fail(entry: &FileEntry, warnings: &mut Vec<String>, each: &mut PassageSink) -> Streamed {
         let fails = entry.source.starts_with("fails");
-        for ordinal in 1..=3 {
-            if fails && ordinal == 3 {
+        // A long file fails after whole batches of it were sent, a short one before any was.
+        let count = if entry.source.contains("long") {
+            2 * BATCH_PASSAGES as u64 + 3
+        } else {
+            3
+        };
+        for ordinal in 1..=count {
+            if fails && ordinal == count {
                 warnings.push(format!(
                     "skipping {}: reading it: Input/output error (os error 5)",
                     entry.source
@@ -310,7 +317,7 @@ mod tests {
             each(&entry.source, "title", &passage, &Labels::default());
         }
         Streamed::Ready {
-            passages: 3,
+            passages: count,
             sections: 0,
         }
     }
@@ -322,7 +329,7 @@ mod tests {
         index.tokenizers().register(ANALYZER, indexing_analyzer());
         let fields = Fields::of(&index.schema()).unwrap();
         let mut writer = new_writer(&index, MEMORY_PER_THREAD_MIN, 0).unwrap();
-        let files: Vec<FileEntry> = ["fails.txt", "good.txt", "fails-too.md"]
+        let files: Vec<FileEntry> = ["fails.txt", "good.txt", "fails-too-long.md"]
             .iter()
             .map(|name| FileEntry {
                 source: name.to_string(),
@@ -357,7 +364,7 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(
-            (count("fails.txt"), count("good.txt"), count("fails-too.md")),
+            (count("fails.txt"), count("good.txt"), count("fails-too-long.md")),
             (0, 3, 0)
         );
     }
