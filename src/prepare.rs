@@ -95,19 +95,48 @@ pub fn each_passage(
             return Streamed::Unreadable;
         }
     };
-    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
-    let no_labels = Labels::default();
-    let mut passages = 0;
+    let mut labeller = Labeller::new(&source.source, taxonomy);
     let (_, sections) = segment::each_passage(&source, &hints(taxonomy), &mut |title, passage| {
-        passages += 1;
-        if unlabelled {
-            each(&source.source, title, &passage, &no_labels);
-        } else {
-            let labels = taxonomy.label(&passage.section, &passage.text);
-            each(&source.source, title, &passage, &labels);
-        }
+        labeller.hand(title, &passage, each)
     });
-    Streamed::Ready { passages, sections }
+    Streamed::Ready {
+        passages: labeller.passages,
+        sections,
+    }
+}
+
+/// Labels a file's passages as they are cut and hands them on, counting them: what every way
+/// of cutting a file in [`each_passage`] shares.
+struct Labeller<'a> {
+    source: &'a str,
+    taxonomy: &'a Taxonomy,
+    /// Labelling without a taxonomy finds nothing: then no passage is labelled.
+    unlabelled: bool,
+    no_labels: Labels,
+    passages: u64,
+}
+
+impl<'a> Labeller<'a> {
+    fn new(source: &'a str, taxonomy: &'a Taxonomy) -> Labeller<'a> {
+        Labeller {
+            source,
+            taxonomy,
+            unlabelled: taxonomy.roles.is_empty() && taxonomy.topics.is_empty(),
+            no_labels: Labels::default(),
+            passages: 0,
+        }
+    }
+
+    /// Hands `passage`, with its labels, to `each`.
+    fn hand(&mut self, title: &str, passage: &Passage, each: &mut dyn FnMut(&str, &str, &Passage, &Labels)) {
+        self.passages += 1;
+        if self.unlabelled {
+            each(self.source, title, passage, &self.no_labels);
+        } else {
+            let labels = self.taxonomy.label(&passage.section, &passage.text);
+            each(self.source, title, passage, &labels);
+        }
+    }
 }
 
 /// A Markdown or plain-text file this large is read and cut a piece at a time (see
@@ -125,18 +154,8 @@ fn each_passage_in_pieces(
     warnings: &mut Vec<String>,
     each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
 ) -> Streamed {
-    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
-    let no_labels = Labels::default();
-    let mut passages = 0;
-    let mut sink = |title: &str, passage: Passage| {
-        passages += 1;
-        if unlabelled {
-            each(&entry.source, title, &passage, &no_labels);
-        } else {
-            let labels = taxonomy.label(&passage.section, &passage.text);
-            each(&entry.source, title, &passage, &labels);
-        }
-    };
+    let mut labeller = Labeller::new(&entry.source, taxonomy);
+    let mut sink = |title: &str, passage: Passage| labeller.hand(title, &passage, each);
     let mut pieces = segment::MarkdownPieces::new(&entry.source, PIECE_BYTES);
     match corpus::read_pieces(entry, PIECE_BYTES, warnings, &mut |text| {
         pieces.feed(text, &mut sink)
@@ -149,7 +168,10 @@ fn each_passage_in_pieces(
         }
     }
     let (_, sections) = pieces.finish(&mut sink);
-    Streamed::Ready { passages, sections }
+    Streamed::Ready {
+        passages: labeller.passages,
+        sections,
+    }
 }
 
 /// [`each_passage`] of a large plain-text file, read twice a piece at a time: telling its
@@ -173,18 +195,8 @@ fn each_passage_in_two_passes(
             return Streamed::Unreadable;
         }
     }
-    let unlabelled = taxonomy.roles.is_empty() && taxonomy.topics.is_empty();
-    let no_labels = Labels::default();
-    let mut passages = 0;
-    let mut sink = |title: &str, passage: Passage| {
-        passages += 1;
-        if unlabelled {
-            each(&entry.source, title, &passage, &no_labels);
-        } else {
-            let labels = taxonomy.label(&passage.section, &passage.text);
-            each(&entry.source, title, &passage, &labels);
-        }
-    };
+    let mut labeller = Labeller::new(&entry.source, taxonomy);
+    let mut sink = |title: &str, passage: Passage| labeller.hand(title, &passage, each);
     let mut pieces = segment::TextPieces::new(&entry.source, outline.finish(), PIECE_BYTES);
     // The first read gave the warnings about the text; the second gives the same ones.
     let read = corpus::read_pieces(entry, PIECE_BYTES, &mut Vec::new(), &mut |text| {
@@ -195,7 +207,10 @@ fn each_passage_in_two_passes(
         return Streamed::Unreadable;
     }
     match pieces.finish(&mut sink) {
-        Some((_, sections)) => Streamed::Ready { passages, sections },
+        Some((_, sections)) => Streamed::Ready {
+            passages: labeller.passages,
+            sections,
+        },
         None => {
             warnings.push(format!("skipping {}: it changed while it was read", entry.source));
             Streamed::Unreadable
