@@ -75,15 +75,8 @@ impl Capped {
                 .collect()
         };
         for name in names.into_iter().skip(MAX_REOPENED).rev() {
-            let close = Tag {
-                kind: TagKind::EndTag,
-                name,
-                self_closing: false,
-                attrs: Vec::new(),
-                had_duplicate_attributes: false,
-            };
             // An end tag of a formatting element never pauses the tokenizer.
-            let _ = self.builder.process_token(Token::TagToken(close), line_number);
+            let _ = self.builder.process_token(end_tag(name), line_number);
         }
     }
 
@@ -110,14 +103,7 @@ impl TokenSink for Capped {
         // tag, and a void element (`br`, `img`) is closed by the builder.
         if let (Some(name), TokenSinkResult::Continue) = (opened, &result) {
             if !is_void(&name) && self.made_too_deep(before, &name) {
-                let close = Tag {
-                    kind: TagKind::EndTag,
-                    name,
-                    self_closing: false,
-                    attrs: Vec::new(),
-                    had_duplicate_attributes: false,
-                };
-                return self.builder.process_token(Token::TagToken(close), line_number);
+                return self.builder.process_token(end_tag(name), line_number);
             }
         }
         result
@@ -131,6 +117,17 @@ impl TokenSink for Capped {
         self.builder
             .adjusted_current_node_present_but_not_in_html_namespace()
     }
+}
+
+/// The end tag of the element named `name`, as the tokenizer would have made it.
+fn end_tag(name: html5ever::LocalName) -> Token {
+    Token::TagToken(Tag {
+        kind: TagKind::EndTag,
+        name,
+        self_closing: false,
+        attrs: Vec::new(),
+        had_duplicate_attributes: false,
+    })
 }
 
 /// Most formatting elements one token may open again (see
