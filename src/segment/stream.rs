@@ -67,8 +67,14 @@ impl MarkdownPieces {
         }
         let mut at = self.scanned;
         for raw in self.pending[self.scanned..end].split_inclusive('\n') {
+            // The document's first line is read without its byte order mark, as `blocks`
+            // reads it: a fence opening there is a fence.
+            let first = at == 0 && self.assembly.is_none();
             at += raw.len();
-            let line = raw.trim_end_matches('\n').trim_end_matches('\r');
+            let mut line = raw.trim_end_matches('\n').trim_end_matches('\r');
+            if first {
+                line = line.strip_prefix('\u{feff}').unwrap_or(line);
+            }
             if line.trim_start().starts_with("```") {
                 self.in_fence = !self.in_fence;
             }
@@ -174,6 +180,7 @@ mod tests {
             "---\ntitle: x\n\nno closing line\n\n# Real\n\nBody.\n",
             "Just one paragraph without a heading.\n\nAnd another.\n",
             "# T\n\nAB.\n\n\u{feff}B after a mark.\n\n\u{feff}C.\n",
+            "\u{feff}```info\ncode\n\nmore code\n\nstill code\n",
             "",
         ] {
             for piece in [1, 5, 1000] {
