@@ -24,7 +24,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the index of a corpus folder (every .txt and .md file under it).
+    /// Build the index of a corpus folder (every .txt, .md and .html file under it).
     #[command(after_help = "Example:\n  rsearch index --corpus corpus --index index")]
     Index(IndexArgs),
     /// Search the index; builds or refreshes it first when the corpus changed.

@@ -1,7 +1,10 @@
 //! HTML reading for segmentation: a web page's title, headings, captions and text blocks, in
 //! reading order, with page furniture (navigation, headers, scripts, forms) left out.
 
+use std::collections::HashSet;
+
 use ego_tree::iter::Edge;
+use ego_tree::NodeId;
 use scraper::{Html, Node};
 
 mod depth;
@@ -44,6 +47,49 @@ const DROPPED_ROLES: &[&str] = &[
     "menu",
     "menubar",
     "dialog",
+];
+
+/// Words of a `class` or `id` (split at anything not a letter or digit) that site templates
+/// give to furniture kept in plain `div`s: consent banners, newsletter and share boxes, related
+/// links, comments, tables of contents, bylines and advertisements.
+const FURNITURE_WORDS: &[&str] = &[
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "comment",
+    "comments",
+    "consent",
+    "cookie",
+    "cookies",
+    "disqus",
+    "gdpr",
+    "meta",
+    "newsletter",
+    "pagination",
+    "popup",
+    "promo",
+    "related",
+    "share",
+    "sharing",
+    "sidebar",
+    "signup",
+    "social",
+    "sponsor",
+    "sponsored",
+    "subscribe",
+    "subscription",
+    "toc",
+    "widget",
+];
+
+/// Elements never taken for furniture by their `class` or `id`: they hold the page or the
+/// article whatever their template calls them.
+const NEVER_FURNITURE: &[&str] = &[
+    "html", "body", "main", "article", "h1", "h2", "h3", "h4", "h5", "h6",
 ];
 
 /// Elements that end the text before them and start a new block.
@@ -242,6 +288,78 @@ fn is_dropped(name: &str, element: &scraper::node::Element) -> bool {
             .is_some_and(|role| DROPPED_ROLES.contains(&role.trim().to_ascii_lowercase().as_str()))
 }
 
+/// Does the element's `class` or `id` name furniture ([`FURNITURE_WORDS`], or a table of
+/// contents spelled out)?
+fn is_furniture_by_name(name: &str, element: &scraper::node::Element) -> bool {
+    if NEVER_FURNITURE.contains(&name) {
+        return false;
+    }
+    let names = [element.attr("class"), element.attr("id")];
+    names.into_iter().flatten().any(|value| {
+        let value = value.to_ascii_lowercase();
+        value.contains("table-of-contents")
+            || value.contains("tableofcontents")
+            || value
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| FURNITURE_WORDS.contains(&word))
+    })
+}
+
+/// The elements named as furniture ([`is_furniture_by_name`]) that a page can lose without
+/// losing its article: those holding no `h1` and at most half the page's letters and digits
+/// (a wrapper called `has-sidebar` around the whole article stays). One pass over the tree.
+fn furniture_by_name(html: &Html) -> HashSet<NodeId> {
+    // Per open element: its id, whether it is a candidate, its letters so far, an h1 inside.
+    let mut open: Vec<(NodeId, bool, usize, bool)> = Vec::new();
+    let mut candidates: Vec<(NodeId, usize)> = Vec::new();
+    let mut total = 0usize;
+    let mut skipping = None;
+    for edge in html.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) if skipping.is_none() => match node.value() {
+                Node::Element(element) => {
+                    let name = element.name();
+                    if is_dropped(name, element) {
+                        skipping = Some(node.id());
+                    } else {
+                        let candidate = is_furniture_by_name(name, element);
+                        open.push((node.id(), candidate, 0, name == "h1"));
+                    }
+                }
+                Node::Text(text) => {
+                    let letters = text.chars().filter(|c| c.is_alphanumeric()).count();
+                    total += letters;
+                    if let Some(top) = open.last_mut() {
+                        top.2 += letters;
+                    }
+                }
+                _ => {}
+            },
+            Edge::Open(_) => {}
+            Edge::Close(node) => {
+                if skipping == Some(node.id()) {
+                    skipping = None;
+                } else if skipping.is_none() && open.last().is_some_and(|top| top.0 == node.id()) {
+                    if let Some((id, candidate, letters, has_h1)) = open.pop() {
+                        if candidate && !has_h1 {
+                            candidates.push((id, letters));
+                        }
+                        if let Some(parent) = open.last_mut() {
+                            parent.2 += letters;
+                            parent.3 |= has_h1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|&(_, letters)| letters * 2 <= total)
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// Reads a page: `<title>` (else the first `h1`; the `h1` when the `<title>` holds it and
 /// more, such as the site's name) gives the title, `h1`–`h6` the headings,
 /// `figcaption`, table captions, image alt text and blocks that are only link text the
@@ -284,6 +402,7 @@ fn first_h1(html: &Html) -> Option<String> {
 /// The items of a parsed page, in reading order.
 fn walk(html: &Html) -> Page {
     let mut reader = Reader::default();
+    let furniture = furniture_by_name(html);
     let mut skipping = None;
     for edge in html.tree.root().traverse() {
         match edge {
@@ -294,7 +413,7 @@ fn walk(html: &Html) -> Page {
                 match node.value() {
                     Node::Element(element) => {
                         let name = element.name();
-                        if is_dropped(name, element) {
+                        if is_dropped(name, element) || furniture.contains(&node.id()) {
                             skipping = Some(node.id());
                             // Furniture between two words still separates them.
                             reader.current.space = true;
@@ -447,6 +566,61 @@ mod tests {
             <style>p {}</style><form><label>Email</label><input></form>\
             <div role=navigation>Menu</div><p hidden>Secret</p><footer>Legal</footer>";
         assert_eq!(texts(html), ["Kept text."]);
+    }
+
+    #[test]
+    fn blocks_a_template_names_as_furniture_are_dropped() {
+        let article = "<p>The editor shapes the manuscript and the publisher pays for the print run, \
+            while the writer drafts every chapter and revises it after each round of notes.</p>";
+        for furniture in [
+            "<div class=\"cookie-banner\">We use cookies to improve your experience.</div>",
+            "<div id=gdpr-consent>Accept all</div>",
+            "<p class=\"byline\">By Jane Roe · 8 min read</p>",
+            "<div class=\"ez-toc-container\"><p>Table of contents</p><ol><li>One</li></ol></div>",
+            "<div class=\"table-of-contents\"><p>Contents</p></div>",
+            "<section class=\"related_posts\"><h3>Related posts</h3><p>Ten tips</p></section>",
+            "<div class=\"newsletter signup\"><h3>Subscribe</h3><p>Tips every week.</p></div>",
+            "<ul class=\"social-share\"><li>Share on X</li></ul>",
+            "<div id=\"comments\"><p>Great post!</p></div>",
+        ] {
+            let html = format!("<h2>Roles</h2>{article}{furniture}");
+            assert_eq!(texts(&html), ["Roles", &texts(article)[0]], "{furniture}");
+        }
+    }
+
+    #[test]
+    fn a_wrapper_named_like_furniture_that_holds_the_article_stays() {
+        // Half or more of the page, or the page's h1, is the article whatever the class says.
+        let body = "<p>The editor shapes the manuscript.</p><p>The publisher pays for the print run.</p>";
+        for html in [
+            format!("<div class=\"has-sidebar\">{body}</div><div class=ad>Buy now</div>"),
+            format!("<div class=\"post-meta-wrapper\"><h1>Roles</h1>{body}</div>"),
+            format!("<main class=sidebar>{body}</main>"),
+        ] {
+            let got = texts(&html);
+            assert!(
+                got.iter().any(|t| t == "The publisher pays for the print run."),
+                "{html}: {got:?}"
+            );
+            assert!(!got.iter().any(|t| t == "Buy now"), "{html}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn class_words_match_whole_words_only() {
+        // `shared`, `loading`, `metallic` and `tocsin` hold furniture words inside other words.
+        let html = "<p class=shared>One.</p><p class=loading>Two.</p><p id=metallic>Three.</p>\
+            <p class=tocsin>Four.</p><p>Five more words to keep the page long.</p>";
+        assert_eq!(
+            texts(html),
+            [
+                "One.",
+                "Two.",
+                "Three.",
+                "Four.",
+                "Five more words to keep the page long."
+            ]
+        );
     }
 
     #[test]
