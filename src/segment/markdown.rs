@@ -288,6 +288,9 @@ pub(super) fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
             if let Some(level) = setext_heading(block) {
                 return Kind::Heading(Some(level));
             }
+            if is_bold_line(block) {
+                return Kind::BoldLine;
+            }
             if block_is_markdown_caption(block) {
                 Kind::Caption
             } else {
@@ -296,6 +299,28 @@ pub(super) fn classify_markdown(blocks: &[Block]) -> Vec<Kind> {
         })
         .collect()
 }
+
+/// A block of one line that is one bold span (`**…**` or `__…__`, a colon inside or after it)
+/// of at most [`MAX_BOLD_LINE_WORDS`] words with a letter: a subheading written in bold.
+pub(super) fn is_bold_line(block: &Block) -> bool {
+    let [line] = &block.lines[..] else {
+        return false;
+    };
+    let line = line.trim();
+    let line = line.strip_suffix(':').unwrap_or(line);
+    let inner = ["**", "__"].iter().find_map(|mark| {
+        let inner = line.strip_prefix(mark)?.strip_suffix(mark)?;
+        (!inner.contains(mark)).then_some(inner)
+    });
+    inner.is_some_and(|inner| {
+        inner.trim() == inner
+            && inner.chars().any(char::is_alphabetic)
+            && inner.split_whitespace().count() <= MAX_BOLD_LINE_WORDS
+    })
+}
+
+/// Longest bold line read as a subheading, in words: past it, a bold sentence is a passage.
+const MAX_BOLD_LINE_WORDS: usize = 12;
 
 /// An ATX heading `## Text` gives its level and text (closing `#`s removed).
 pub(super) fn atx_heading(line: &str) -> Option<(usize, &str)> {

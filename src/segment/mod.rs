@@ -4,6 +4,7 @@
 use unicode_segmentation::UnicodeSegmentation;
 
 mod html;
+mod inline;
 mod markdown;
 #[cfg(test)]
 mod properties;
@@ -94,7 +95,7 @@ fn cut(
         Format::Markdown => {
             let mut assembly = None;
             markdown_into(&source.text, &source.source, &mut assembly, outline, true, sink);
-            let assembly = assembly.unwrap_or_else(|| Assembly::new(file_stem(&source.source), outline));
+            let assembly = assembly.unwrap_or_else(|| Assembly::markdown(file_stem(&source.source), outline));
             assembly.finish(&source.source)
         }
         Format::Text => {
@@ -125,6 +126,10 @@ fn markdown_into(
     let opening = assembly.is_none();
     let (front_title, body_text) = if opening { front_matter(text) } else { (None, text) };
     if opening && !last && body_text.len() == text.len() && opens_front_matter(text) {
+        return false;
+    }
+    // With front matter, the block after it decides whether a `# Title` repeats the title.
+    if opening && !last && front_title.is_some() && body_text.trim().is_empty() {
         return false;
     }
     // Only the document's start may drop a byte order mark: a later piece keeps it as text.
@@ -169,8 +174,20 @@ fn markdown_into(
     if opening && front_title.is_none() && !title_first(&mut blocks, &mut stated) && !last {
         return false;
     }
-    let (title, body, stated) = if !opening || front_title.is_some() {
+    let (title, body, stated) = if !opening {
         (None, &blocks[..], &stated[..])
+    } else if let Some(front) = &front_title {
+        // A heading opening the body that repeats the front matter's title is that title.
+        match markdown_title(&blocks) {
+            (Some(heading), rest)
+                if stated.first().is_none_or(Option::is_none)
+                    && inline::plain(heading.clone()).to_lowercase()
+                        == inline::plain(front.clone()).to_lowercase() =>
+            {
+                (None, rest, stated.get(1..).unwrap_or_default())
+            }
+            _ => (None, &blocks[..], &stated[..]),
+        }
     } else if matches!(stated.first(), Some(Some((Kind::Tagged(1), _)))) {
         // An HTML `<h1>` opening the file is its title as a `#` heading would be.
         (
@@ -187,8 +204,10 @@ fn markdown_into(
         )
     };
     if opening {
-        let title = front_title.or(title).unwrap_or_else(|| file_stem(source));
-        *assembly = Some(Assembly::new(title, outline));
+        let title = front_title
+            .or(title)
+            .map_or_else(|| file_stem(source), inline::plain);
+        *assembly = Some(Assembly::markdown(title, outline));
     }
     let mut kinds = classify_markdown(body);
     // Reasons are only shown in an outline: without one, none is written.
@@ -198,6 +217,9 @@ fn markdown_into(
         .map(|k| match k {
             Kind::Caption => vec!["a Markdown block that is only an image or a link".to_string()],
             Kind::Heading(Some(level)) => vec![format!("a Markdown heading of level {level}")],
+            Kind::BoldLine => {
+                vec!["a short Markdown line set in bold alone: a heading under the last one".to_string()]
+            }
             _ => Vec::new(),
         })
         .collect();
@@ -431,6 +453,10 @@ enum Kind {
     OuterHeading,
     /// A heading whose level and text the markup states (HTML `h1`–`h6`): taken as written.
     Tagged(usize),
+    /// A short Markdown line set in bold and standing alone (`**Key responsibilities:**`), as
+    /// pages turned into Markdown write a subheading: a heading one level under the last
+    /// heading that is not one, beside the previous one.
+    BoldLine,
     Caption,
     Paragraph,
 }
@@ -526,6 +552,10 @@ fn assemble(
 struct Assembly {
     title: String,
     outline: bool,
+    /// Markdown: inline markup is taken out of headings, captions and passages.
+    markdown: bool,
+    /// The innermost open heading is a [`Kind::BoldLine`].
+    bold_open: bool,
     sections: Vec<Section>,
     headings: usize,
     passages: u64,
@@ -541,6 +571,8 @@ impl Assembly {
         Assembly {
             title,
             outline,
+            markdown: false,
+            bold_open: false,
             sections: vec![Section {
                 path: Vec::new(),
                 heading_reasons: Vec::new(),
@@ -556,6 +588,28 @@ impl Assembly {
         }
     }
 
+    /// An assembly of Markdown blocks, read as rendered (see [`inline::plain`]).
+    fn markdown(title: String, outline: bool) -> Assembly {
+        Assembly {
+            markdown: true,
+            ..Assembly::new(title, outline)
+        }
+    }
+
+    /// A block's text as a reader sees it: Markdown's inline markup taken out, except in
+    /// fenced code, which is shown as written.
+    fn shown(markdown: bool, block: &Block, text: String) -> String {
+        let fenced = block
+            .lines
+            .first()
+            .is_some_and(|l| l.trim_start().starts_with("```"));
+        if markdown && !fenced {
+            inline::plain(text)
+        } else {
+            text
+        }
+    }
+
     /// Takes the next blocks with their kinds (and their reasons, read only for an outline
     /// and may be empty without one); passages go to `sink` as they are cut.
     fn feed(
@@ -568,6 +622,8 @@ impl Assembly {
         let Assembly {
             title,
             outline,
+            markdown,
+            bold_open,
             sections,
             headings,
             passages,
@@ -576,13 +632,17 @@ impl Assembly {
             path_is_current,
         } = self;
         let outline = *outline;
+        let markdown = *markdown;
         let mut i = 0;
         while i < blocks.len() {
             match kinds[i] {
-                Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) => {
+                Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) | Kind::BoldLine => {
                     let run_end = (i..blocks.len())
                         .find(|&j| {
-                            !matches!(kinds[j], Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_))
+                            !matches!(
+                                kinds[j],
+                                Kind::Heading(_) | Kind::OuterHeading | Kind::Tagged(_) | Kind::BoldLine
+                            )
                         })
                         .unwrap_or(blocks.len());
                     let run = run_end - i;
@@ -591,13 +651,20 @@ impl Assembly {
                         let level = match kinds[j] {
                             Kind::Heading(Some(level)) | Kind::Tagged(level) => level,
                             Kind::OuterHeading => leaf_level.saturating_sub(1).max(1),
+                            // Beside an open bold line, else under the innermost heading.
+                            Kind::BoldLine => {
+                                open.last()
+                                    .map_or(1, |(level, _)| if *bold_open { *level } else { level + 1 })
+                            }
                             _ if run > 1 => offset + 1,
                             _ => leaf_level,
                         };
                         while open.last().is_some_and(|(l, _)| *l >= level) {
                             open.pop();
                         }
-                        open.push((level, heading_text(&blocks[j], kinds[j])));
+                        let text = Assembly::shown(markdown, &blocks[j], heading_text(&blocks[j], kinds[j]));
+                        open.push((level, text));
+                        *bold_open = kinds[j] == Kind::BoldLine;
                         *headings += 1;
                         *path_is_current = false;
                         if outline {
@@ -617,7 +684,9 @@ impl Assembly {
                 }
                 Kind::Caption => {
                     if let Some(section) = sections.last_mut().filter(|_| outline) {
-                        section.captions.push(blocks[i].normalised());
+                        section
+                            .captions
+                            .push(Assembly::shown(markdown, &blocks[i], blocks[i].normalised()));
                         section.caption_reasons.push(reasons[i].clone());
                     }
                 }
@@ -640,7 +709,7 @@ impl Assembly {
                             section.passages += 1;
                         }
                     };
-                    let text = blocks[i].normalised();
+                    let text = Assembly::shown(markdown, &blocks[i], blocks[i].normalised());
                     // Most paragraphs are one passage: they move on without a copy.
                     if normalised_words(&text) <= MAX_PASSAGE_WORDS && text.len() <= MAX_PASSAGE_BYTES {
                         emit(text);

@@ -53,7 +53,7 @@ impl MarkdownPieces {
         self.cut(true, sink);
         let assembly = self
             .assembly
-            .unwrap_or_else(|| Assembly::new(file_stem(&self.source), false));
+            .unwrap_or_else(|| Assembly::markdown(file_stem(&self.source), false));
         assembly.finish(&self.source)
     }
 
@@ -181,6 +181,9 @@ mod tests {
             "Just one paragraph without a heading.\n\nAnd another.\n",
             "# T\n\nAB.\n\n\u{feff}B after a mark.\n\n\u{feff}C.\n",
             "\u{feff}```info\ncode\n\nmore code\n\nstill code\n",
+            "---\ntitle: The *Guide*\n---\n\n\n\n# The Guide\n\n**Bold** words [link](u).\n",
+            "---\ntitle: The Guide\n---\n\n## Other heading\n\nBody.\n",
+            "# T\n\n## A\n\n**Bold one**\n\nText.\n\n**Bold two:**\n\nMore.\n\n## B\n\n**Three**\n\nEnd.\n",
             "",
         ] {
             for piece in [1, 5, 1000] {

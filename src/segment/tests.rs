@@ -186,12 +186,79 @@ fn markdown_front_matter_gives_the_title_and_is_no_passage() {
 }
 
 #[test]
+fn markdown_reads_as_rendered_without_its_inline_markup() {
+    let doc = md_doc(
+        "---\ntitle: \"Teacher vs Principal\"\n---\n\n# Teacher vs **Principal**\n\n*Updated May 2024*\n\n\
+         ## The `teacher`\n\n**Key responsibilities:** planning [lessons](#l) and ~~grading~~ marking.\n\n\
+         - [Overview](#overview)\n\n| **Role** | Pay |\n|---|---|\n| _Teacher_ | $50,000 |\n\n```\nlet x = **y**;\n```\n",
+    );
+    // The heading repeating the front matter's title is the title, not a section over all.
+    assert_eq!(doc.title, "Teacher vs Principal");
+    assert_eq!(paths(&doc), ["", "The teacher"]);
+    assert_eq!(doc.sections[1].captions, ["Overview"]);
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Updated May 2024",
+            "Key responsibilities: planning lessons and grading marking.",
+            "Role | Pay",
+            "Teacher | $50,000",
+            "``` let x = **y**; ```"
+        ]
+    );
+    // A different heading after front matter stays a section.
+    let doc = md_doc("---\ntitle: Guide\n---\n\n# Getting started\n\nBody.\n");
+    assert_eq!(doc.title, "Guide");
+    assert_eq!(paths(&doc), ["Getting started"]);
+}
+
+#[test]
+fn markdown_bold_lines_alone_are_subheadings_beside_each_other() {
+    let doc = md_doc(
+        "# T\n\n## Teacher\n\nTeachers plan lessons.\n\n**Key responsibilities:**\n\n- Planning lessons.\n- Marking tests.\n\n\
+         __Skills__:\n\nPatience and clarity.\n\n**A bold sentence that runs on for far too many words to be any kind of heading.**\n\n\
+         ## Principal\n\n**Can a principal teach?**\nYes, some do.\n\n**Not** a heading, only bold at the start.\n",
+    );
+    assert_eq!(
+        paths(&doc),
+        [
+            "Teacher",
+            "Teacher > Key responsibilities:",
+            "Teacher > Skills:",
+            "Principal"
+        ]
+    );
+    let sections: Vec<(String, &str)> = doc
+        .passages
+        .iter()
+        .map(|p| (p.section.join(" > "), p.text.as_str()))
+        .collect();
+    assert_eq!(
+        sections[1],
+        ("Teacher > Key responsibilities:".to_string(), "Planning lessons.")
+    );
+    assert_eq!(
+        sections[3],
+        ("Teacher > Skills:".to_string(), "Patience and clarity.")
+    );
+    // Too long to be a heading: a passage of the bold line's section.
+    assert_eq!(sections[4].0, "Teacher > Skills:");
+    // A bold question with its answer on the next line is one passage.
+    assert_eq!(
+        sections[5],
+        ("Principal".to_string(), "Can a principal teach? Yes, some do.")
+    );
+    assert_eq!(sections[6].1, "Not a heading, only bold at the start.");
+}
+
+#[test]
 fn markdown_link_reference_definitions_are_no_passages() {
     let doc = md_doc(
         "# T\n\nSee [the guide][g].\n\n[g]: https://example.com/guide \"Guide\"\n[h]: https://example.com\n",
     );
     assert_eq!(doc.passages.len(), 1);
-    assert_eq!(doc.passages[0].text, "See [the guide][g].");
+    assert_eq!(doc.passages[0].text, "See the guide.");
 }
 
 #[test]
@@ -347,7 +414,7 @@ fn markdown_headings_give_levels_and_first_heading_is_title() {
     let doc = md_doc(&format!("# Title\n\nIntro text here.\n\n## A\n\n{BODY}\n\n### A1\n\n{BODY}\n\n## B\n\n![a picture](x.png)\n\n{BODY}"));
     assert_eq!(doc.title, "Title");
     assert_eq!(paths(&doc), ["", "A", "A > A1", "B"]);
-    assert_eq!(doc.sections[3].captions, ["![a picture](x.png)"]);
+    assert_eq!(doc.sections[3].captions, ["a picture"]);
     assert_eq!(doc.passages.len(), 4);
 }
 
@@ -486,7 +553,7 @@ fn markdown_list_items_nested_or_not_are_passages_without_markers() {
             "Other number"
         ]
     );
-    assert_eq!(doc.sections[0].captions, ["[A link](https://x.org)"]);
+    assert_eq!(doc.sections[0].captions, ["A link"]);
 }
 
 #[test]
@@ -501,7 +568,7 @@ fn markdown_html_blocks_show_their_text_never_their_tags() {
             "More",
             "Hidden & shown.",
             "Run it.",
-            "<https://example.org> is a link, not HTML."
+            "https://example.org is a link, not HTML."
         ]
     );
     assert_eq!(
@@ -522,7 +589,7 @@ fn markdown_level_one_heading_after_only_a_logo_is_the_title() {
     let doc = md_doc("<p align=\"center\"><img src=\"logo.png\" alt=\"Logo\"></p>\n\n[![build](b.svg)](ci)\n\n# My Tool\n\nIt does things.\n\n## Use\n\nRun it.\n");
     assert_eq!(doc.title, "My Tool");
     assert_eq!(paths(&doc), ["", "Use"]);
-    assert_eq!(doc.sections[0].captions, ["Logo", "[![build](b.svg)](ci)"]);
+    assert_eq!(doc.sections[0].captions, ["Logo", "build"]);
     let doc = md_doc("![Logo](l.png)\n\n## Not a title\n\nText.\n");
     assert_eq!(doc.title, "notes");
 }
