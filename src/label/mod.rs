@@ -94,6 +94,9 @@ impl Taxonomy {
             c.slug.eq_ignore_ascii_case(value.trim())
                 || words(&c.name) == wanted
                 || c.patterns.contains(&wanted)
+                || c.patterns
+                    .iter()
+                    .any(|p| p.len() == wanted.len() && plural_at(p, &wanted))
         });
         match found {
             Some(category) => Ok(&category.slug),
@@ -141,18 +144,27 @@ impl Category {
         }
     }
 
-    /// How often each term occurs in `text_words`, for the terms that occur.
+    /// How often each term occurs in `text_words`, for the terms that occur. A term's last
+    /// word also matches its plural (`writer` finds `writers`, `company` `companies`), and an
+    /// occurrence counts for the first term written that way, else the first it is a plural of.
     fn matches(&self, text_words: &[String]) -> Vec<(String, usize)> {
+        let mut counts = vec![0usize; self.terms.len()];
+        for start in 0..text_words.len() {
+            let rest = &text_words[start..];
+            let exact = self
+                .patterns
+                .iter()
+                .position(|p| !p.is_empty() && rest.starts_with(p));
+            let found = exact.or_else(|| self.patterns.iter().position(|p| plural_at(p, rest)));
+            if let Some(term) = found {
+                counts[term] += 1;
+            }
+        }
         self.terms
             .iter()
-            .zip(&self.patterns)
-            .filter_map(|(term, pattern)| {
-                let n = text_words
-                    .windows(pattern.len())
-                    .filter(|w| *w == pattern.as_slice())
-                    .count();
-                (n > 0).then(|| (term.clone(), n))
-            })
+            .zip(counts)
+            .filter(|&(_, n)| n > 0)
+            .map(|(term, n)| (term.clone(), n))
             .collect()
     }
 }
@@ -196,6 +208,25 @@ fn from_headings(kind: LabelKind, list: &[Category], section: &[String]) -> Vec<
     Vec::new()
 }
 
+/// Do `words` open with `pattern` with its last word in the plural (`-s`; `-es` after s, x,
+/// z, ch, sh; `-ies` for a `-y` after a consonant)?
+fn plural_at(pattern: &[String], words: &[String]) -> bool {
+    let Some((last, head)) = pattern.split_last() else {
+        return false;
+    };
+    if words.len() < pattern.len() || words[..head.len()] != *head {
+        return false;
+    }
+    let word = words[head.len()].as_str();
+    let Some(ending) = word.strip_prefix(last.as_str()) else {
+        return last.strip_suffix('y').is_some_and(|stem| {
+            !stem.ends_with(['a', 'e', 'i', 'o', 'u']) && word.strip_prefix(stem) == Some("ies")
+        });
+    };
+    let sibilant = ["s", "x", "z", "ch", "sh"].iter().any(|end| last.ends_with(end));
+    last.chars().any(char::is_alphabetic) && (ending == "s" || (sibilant && ending == "es"))
+}
+
 /// Lower-case words of `text` (Unicode word boundaries; `’` read as `'` so "CEO’s" is "ceo's"),
 /// each with the symbols that make it another token: `+` and `#` right after it (`C++`, `C#`)
 /// and a `.` right before it at the start of a token (`.NET`). So the alias `C++` matches the
@@ -217,7 +248,12 @@ fn words(text: &str) -> Vec<String> {
                 .next()
                 .is_none_or(|c| c.is_whitespace() || "([{\"'/“‘".contains(c));
         let start = if dotted { start - 1 } else { start };
-        out.push(text[start..end + suffix].to_lowercase());
+        let word = text[start..end + suffix].to_lowercase();
+        // A possessive is its word: "publisher's" names the publisher.
+        match word.strip_suffix("'s") {
+            Some(base) if !base.is_empty() => out.push(base.to_string()),
+            _ => out.push(word),
+        }
     }
     out
 }
@@ -303,6 +339,47 @@ aliases = ["Net"]
         assert_eq!(t.resolve(LabelKind::Role, "c++"), Ok("cpp"));
         assert_eq!(t.resolve(LabelKind::Role, "C"), Ok("c"));
         assert_eq!(t.resolve(LabelKind::Role, "c#"), Ok("csharp"));
+    }
+
+    #[test]
+    fn possessives_and_plurals_of_an_alias_match_without_being_listed() {
+        let t = Taxonomy::parse(
+            "[[role]]\nslug = \"publisher\"\nname = \"Publisher\"\naliases = [\"publisher\"]\n\n\
+             [[role]]\nslug = \"coach\"\nname = \"Coach\"\naliases = [\"coach\"]\n\n\
+             [[role]]\nslug = \"deputy\"\nname = \"Deputy\"\naliases = [\"deputy\"]\n\n\
+             [[role]]\nslug = \"pm\"\nname = \"Product Manager\"\naliases = [\"product manager\"]\n",
+        )
+        .expect("taxonomy parses");
+        for (text, roles) in [
+            ("It is the publisher's risk.", vec!["publisher"]),
+            ("It is the publisher’s risk.", vec!["publisher"]),
+            ("Publishers pay.", vec!["publisher"]),
+            ("Two coaches and three deputies.", vec!["coach", "deputy"]),
+            ("Product managers write specs.", vec!["pm"]),
+            // Not plurals of the alias: other words that start with it.
+            (
+                "Publishing, coaching, publishers-to-be aside: a deputyship.",
+                vec![],
+            ),
+            ("Products manager.", vec![]),
+        ] {
+            let labels = t.label(&[], text);
+            let want: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            if text.starts_with("Publishing") {
+                // "publishers-to-be" holds the plural as a word of its own.
+                assert_eq!(labels.roles, ["publisher"], "{text}");
+            } else {
+                assert_eq!(labels.roles, want, "{text}");
+            }
+        }
+        assert_eq!(t.resolve(LabelKind::Role, "Publishers"), Ok("publisher"));
+        // An occurrence counts once, for the alias written that way when there is one.
+        let ceo = article_taxonomy();
+        let reasons = ceo.explain(&[], "CEOs and a CEO.");
+        let Some(Evidence::Text(found)) = reasons.first().map(|r| &r.evidence) else {
+            panic!("no text evidence: {reasons:?}");
+        };
+        assert_eq!(found, &[("CEO".to_string(), 1), ("CEOs".to_string(), 1)]);
     }
 
     #[test]
