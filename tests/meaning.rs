@@ -616,14 +616,23 @@ fn an_update_quantises_a_changed_files_rows_and_keeps_the_others_bytes() {
     }
     // The changed file's rows are its new texts quantised: each number within half a step.
     let embedder = Embedder::load(&model()).expect("load model");
-    let units = embed::passage_units(text);
+    let mut units = embed::passage_units(text);
+    let mut expected: Vec<String> = (0..units.len())
+        .map(|k| Vectors::row_id("security.txt:1", k))
+        .collect();
+    // Its 14 words also give three windows of 8 words every 4, the last ending on the last word.
+    units.extend([
+        "Backups are copied to another site every night.",
+        "another site every night. A restore is tested",
+        "A restore is tested each month.",
+    ]);
+    expected.extend((1..=3).map(|k| Vectors::window_id("security.txt:1", k)));
     let fresh = embedder.embed(&units).expect("embed");
     let mut new_ids: Vec<&str> = after.ids().filter(|id| id.starts_with("security.txt:")).collect();
     new_ids.sort();
-    let expected: Vec<String> = (0..units.len())
-        .map(|k| Vectors::row_id("security.txt:1", k))
-        .collect();
-    assert_eq!(new_ids, expected);
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(new_ids, sorted);
     for (id, exact) in expected.iter().zip(&fresh) {
         let stored = after.get(id).expect("a row");
         let step = exact.iter().fold(0f32, |m, x| m.max(x.abs())) / 127.0;
@@ -835,4 +844,48 @@ fn the_explanation_gives_the_words_weight_in_hybrid_mode_only() {
         args
     });
     assert!(plain.stdout.contains("words weighted 0.25"), "{}", plain.stdout);
+}
+
+#[test]
+fn words_lost_in_a_short_passage_are_found_by_its_windows_of_words() {
+    let env = TestEnv::new();
+    let place = devset(&env, "nurse-doctor-pharmacist");
+    // "bandaging injuries" is 0.18 from the sentence "Nurses monitor vital signs, give
+    // medication, dress wounds and …" (below the floor); the window holding "dress wounds" is
+    // far closer.
+    let meaning = devset_query(&env, &place, &["bandaging injuries", "--mode", "semantic"]);
+    assert_eq!(meaning.hits[0].ordinal, 2, "{}", meaning.hits[0].text);
+    assert!(
+        meaning.hits[0].snippet.starts_with("Nurses monitor vital signs"),
+        "{}",
+        meaning.hits[0].snippet
+    );
+    let results = devset_query(&env, &place, &["bandaging injuries"]);
+    assert_eq!(results.hits[0].ordinal, 2, "{}", results.hits[0].text);
+    let place = devset(&env, "pilot-attendant-controller");
+    let results = devset_query(&env, &place, &["refreshments on board"]);
+    assert_eq!(results.hits[0].ordinal, 4, "{}", results.hits[0].text);
+}
+
+#[test]
+fn vectors_made_before_windows_of_words_are_made_again_whole() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    // The same vectors as an rsearch without window rows wrote them: no windows mark.
+    let mut old = live_vectors(&env);
+    assert!(old.windows);
+    old.windows = false;
+    old.write(&vectors_file(&env)).expect("write vectors");
+    std::fs::write(
+        env.corpus().join("security.txt"),
+        "Network security\n\nThe firewall keeps intruders out of the company network.\n",
+    )
+    .expect("write file");
+    let rebuilt = run(&env, &["index"]).expect_code(0);
+    assert!(
+        rebuilt.stderr.contains("embedded 42 passages"),
+        "{}",
+        rebuilt.stderr
+    );
+    assert!(live_vectors(&env).windows);
 }

@@ -200,6 +200,9 @@ fn update_in_place(
         {
             return Ok(None)
         }
+        // Vectors of an earlier rsearch have no window rows: kept beside new files' rows
+        // with windows, the new files would rank above the old ones by meaning.
+        (Some(vectors), _, Some(_)) if !vectors.has_windows().unwrap_or(false) => return Ok(None),
         _ => {}
     }
     let diff = manifest.diff(&scan.files);

@@ -50,12 +50,60 @@ pub enum VectorChoice {
 /// its 8,000–14,000 quantised rows takes about a millisecond (the README has the figures).
 pub const AUTO_VECTORS_MAX_BYTES: u64 = 1 << 20;
 
-/// The texts a passage is embedded as, with their row ids.
+/// The texts a passage is embedded as, with their row ids: the passage, its sentences, and its
+/// windows of words.
 pub(super) fn units_of<'a>(id: &'a str, text: &'a str) -> impl Iterator<Item = Unit> + 'a {
-    crate::embed::passage_units(text)
+    let whole = crate::embed::passage_units(text)
         .into_iter()
         .enumerate()
-        .map(move |(k, unit)| (Vectors::row_id(id, k), unit.to_string()))
+        .map(move |(k, unit)| (Vectors::row_id(id, k), unit.to_string()));
+    let windows = windows(text)
+        .into_iter()
+        .enumerate()
+        .map(move |(k, window)| (Vectors::window_id(id, k + 1), window.to_string()));
+    whole.chain(windows)
+}
+
+/// Words in a window row, and words from one window's start to the next's.
+const WINDOW_WORDS: usize = 8;
+const WINDOW_STEP: usize = 4;
+/// Passages of more words than this (more than eight windows) get no window rows. A few words
+/// said in other words can be lost in a short passage's vector ("bandaging injuries" is 0.18
+/// from "Nurses monitor vital signs, give medication, dress wounds and …", 0.57 from "dress
+/// wounds" alone); in a longer one its many windows crowd the meaning side with chance matches
+/// (windows in every passage cost Cranfield's abstracts 0.034 nDCG@10 and the bundled
+/// article's paragraphs 0.050 on queries in other words). The README has the measurements.
+pub const WINDOW_MAX_WORDS: usize = 36;
+/// How much less a window row's cosine counts than the passage's or a sentence's: a window
+/// stands in for its passage only when it is clearly closer to the query (a window naming a
+/// role is otherwise as close to "what does a flight attendant do?" as the passage answering
+/// it).
+pub const WINDOW_DISCOUNT: f32 = 0.03;
+
+/// The windows of [`WINDOW_WORDS`] words every [`WINDOW_STEP`] words of a text (the last one
+/// ending on its last word), as slices of it; none for a text of at most [`WINDOW_WORDS`] words
+/// or of more than [`WINDOW_MAX_WORDS`].
+pub(super) fn windows(text: &str) -> Vec<&str> {
+    let words: Vec<(usize, usize)> = text
+        .split_whitespace()
+        .map(|w| {
+            let start = w.as_ptr() as usize - text.as_ptr() as usize;
+            (start, start + w.len())
+        })
+        .collect();
+    let mut out = Vec::new();
+    if words.len() <= WINDOW_WORDS || words.len() > WINDOW_MAX_WORDS {
+        return out;
+    }
+    let mut start = 0;
+    loop {
+        let end = (start + WINDOW_WORDS).min(words.len());
+        out.push(&text[words[start].0..words[end - 1].1]);
+        if end == words.len() {
+            return out;
+        }
+        start += WINDOW_STEP;
+    }
 }
 
 /// How many passages the rows to embed are of (each passage has a row `#0`).
@@ -164,6 +212,7 @@ pub struct StoredVectors {
 #[derive(Debug, Clone, PartialEq)]
 struct Header {
     fingerprint: String,
+    windows: bool,
     rows: usize,
 }
 
@@ -191,7 +240,13 @@ impl StoredVectors {
         Ok(&self.header()?.fingerprint)
     }
 
-    /// How many rows (passages and sentences) the file holds, from its first bytes.
+    /// Whether the file was made with window rows for its passages (by this rsearch, not an
+    /// earlier one), from its first bytes.
+    pub fn has_windows(&self) -> Result<bool> {
+        Ok(self.header()?.windows)
+    }
+
+    /// How many rows (passages, sentences and windows) the file holds, from its first bytes.
     pub fn rows(&self) -> Result<usize> {
         Ok(self.header()?.rows)
     }
@@ -248,10 +303,15 @@ fn read_header(path: &Path) -> Result<Header> {
     let header = (|| -> Result<(Header, usize, Layout)> {
         let layout = Layout::of(&first)?;
         let mut at = MAGIC.len();
-        let fingerprint = take_str(&first, &mut at)?;
+        let (fingerprint, windows) = unmark(take_str(&first, &mut at)?);
         let dimensions = u32::from_le_bytes(take(&first, &mut at, 4)?.try_into()?) as usize;
         let rows = u64::from_le_bytes(take(&first, &mut at, 8)?.try_into()?) as usize;
-        Ok((Header { fingerprint, rows }, dimensions, layout))
+        let header = Header {
+            fingerprint,
+            windows,
+            rows,
+        };
+        Ok((header, dimensions, layout))
     })()
     .with_context(what)?;
     let (header, dimensions, layout) = header;
@@ -267,16 +327,52 @@ fn read_header(path: &Path) -> Result<Header> {
     Ok(header)
 }
 
+/// Follows the model's fingerprint in a file whose passages got window rows. A file without it
+/// was made before window rows existed: an update embeds the whole corpus again rather than
+/// mix passages with windows and passages without. An rsearch that predates window rows takes
+/// the marked fingerprint for another model's, and so rebuilds rather than misreads.
+const WINDOWS_MARK: &str = " +windows";
+
+/// The model's fingerprint and whether it carried [`WINDOWS_MARK`].
+fn unmark(stored: String) -> (String, bool) {
+    match stored.strip_suffix(WINDOWS_MARK) {
+        Some(model) => (model.to_string(), true),
+        None => (stored, false),
+    }
+}
+
 /// The source file of a passage or row id (`source:ordinal#k`).
 pub(super) fn source_of(id: &str) -> &str {
     id.rsplit_once(':').map_or(id, |(source, _)| source)
 }
 
-/// The passage of a row id and the row's unit number (0 the passage, 1… its sentences).
-fn split_row(id: &str) -> (&str, usize) {
+/// What a row of a passage holds, in the order a passage's rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RowKind {
+    /// The whole passage (`#0`, or an id without `#`).
+    Whole,
+    /// Its sentence k (`#k`, from 1).
+    Sentence(usize),
+    /// Its window of words k (`#wk`, from 1).
+    Window(usize),
+}
+
+/// The passage of a row id and what the row holds. Files written before window rows existed
+/// hold only `#0` and `#k` rows; a reader that predates them takes a `#wk` row for a whole
+/// passage.
+fn split_row(id: &str) -> (&str, RowKind) {
     match id.rsplit_once('#') {
-        Some((passage, k)) => (passage, k.parse().unwrap_or(0)),
-        None => (id, 0),
+        Some((passage, k)) => {
+            let kind = match k.strip_prefix('w') {
+                Some(k) => RowKind::Window(k.parse().unwrap_or(0)),
+                None => match k.parse().unwrap_or(0) {
+                    0 => RowKind::Whole,
+                    k => RowKind::Sentence(k),
+                },
+            };
+            (passage, kind)
+        }
+        None => (id, RowKind::Whole),
     }
 }
 
@@ -329,6 +425,9 @@ pub struct Near<'a> {
 pub struct Vectors {
     /// Names the model that made the vectors ([`crate::embed::Embedder::fingerprint`]).
     pub fingerprint: String,
+    /// Whether the passages got window rows (every set made by this rsearch; not one read
+    /// from an earlier rsearch's file).
+    pub windows: bool,
     pub dimensions: usize,
     /// Every row id, one after the other; row r's is `names[starts[r]..starts[r + 1]]`, so a
     /// file of millions of rows is read without an allocation a row.
@@ -345,6 +444,7 @@ pub struct Vectors {
 impl PartialEq for Vectors {
     fn eq(&self, other: &Vectors) -> bool {
         self.fingerprint == other.fingerprint
+            && self.windows == other.windows
             && self.dimensions == other.dimensions
             && self.len() == other.len()
             && (0..self.len()).all(|row| {
@@ -360,6 +460,8 @@ impl PartialEq for Vectors {
 /// is row r's passage.
 #[derive(Debug, Clone, Default)]
 struct Passages {
+    /// Whether each row is a window of words.
+    window: Vec<bool>,
     /// Whether the rows come in strictly increasing (passage, unit) order.
     sorted: bool,
     of_row: Vec<u32>,
@@ -372,6 +474,7 @@ impl Vectors {
     pub fn new(fingerprint: &str, dimensions: usize) -> Vectors {
         Vectors {
             fingerprint: fingerprint.to_string(),
+            windows: true,
             dimensions,
             starts: vec![0],
             ..Vectors::default()
@@ -455,6 +558,7 @@ impl Vectors {
     /// The same vectors without those `keep` rejects (passages of removed or changed files).
     pub fn retain(&self, keep: impl Fn(&str) -> bool) -> Vectors {
         let mut out = Vectors::new(&self.fingerprint, self.dimensions);
+        out.windows = self.windows;
         for row in 0..self.len() {
             let id = self.id(row);
             if keep(id) {
@@ -467,6 +571,11 @@ impl Vectors {
     /// The row name of unit `k` of a passage: 0 the whole passage, 1… its sentences.
     pub fn row_id(passage: &str, k: usize) -> String {
         format!("{passage}#{k}")
+    }
+
+    /// The row name of window `k` (1…) of a passage.
+    pub fn window_id(passage: &str, k: usize) -> String {
+        format!("{passage}#w{k}")
     }
 
     /// Every passage with its cosine to `query` (the best of its rows) and the sentence (1…)
@@ -499,9 +608,14 @@ impl Vectors {
             query_scale,
             coarse_floor,
         );
+        let groups = self.passage_groups();
         let mut ranked: Vec<(f32, u32)> = candidates
             .into_iter()
-            .map(|row| (self.score(query, row as usize), row))
+            .map(|row| {
+                let r = row as usize;
+                let discount = if groups.window[r] { WINDOW_DISCOUNT } else { 0.0 };
+                (self.score(query, r) - discount, row)
+            })
             .filter(|&(score, _)| score >= floor)
             .collect();
         ranked.sort_unstable_by(|a, b| {
@@ -528,7 +642,7 @@ impl Vectors {
             let n = self.len();
             let mut of_row = Vec::with_capacity(n);
             let mut sorted = true;
-            let mut last: Option<(&str, usize)> = None;
+            let mut last: Option<(&str, RowKind)> = None;
             let mut count = 0u32;
             for row in 0..n {
                 let key = split_row(self.id(row));
@@ -552,12 +666,13 @@ impl Vectors {
                     }
                 }
                 first.push(n as u32);
-                return Passages {
+                return self.with_kinds(Passages {
                     sorted,
                     of_row,
                     first,
                     rows: (0..n as u32).collect(),
-                };
+                    ..Passages::default()
+                });
             }
             let mut number: HashMap<&str, u32> = HashMap::new();
             let of_row: Vec<u32> = (0..n)
@@ -579,13 +694,22 @@ impl Vectors {
                 rows[fill[p as usize] as usize] = row as u32;
                 fill[p as usize] += 1;
             }
-            Passages {
+            self.with_kinds(Passages {
                 sorted,
                 of_row,
                 first,
                 rows,
-            }
+                ..Passages::default()
+            })
         })
+    }
+
+    /// The groups with whether each row is a window of words.
+    fn with_kinds(&self, mut groups: Passages) -> Passages {
+        groups.window = (0..self.len())
+            .map(|row| matches!(split_row(self.id(row)).1, RowKind::Window(_)))
+            .collect();
+        groups
     }
 
     /// Every row id with its cosine to `query` (a unit vector), closest first.
@@ -605,7 +729,8 @@ impl Vectors {
         order.sort_by(|&a, &b| split_row(self.id(a)).cmp(&split_row(self.id(b))));
         let mut bytes = Vec::with_capacity(32 + self.codes.len() + self.len() * 8 + self.names.len());
         bytes.extend_from_slice(MAGIC);
-        put_str(&mut bytes, &self.fingerprint);
+        let mark = if self.windows { WINDOWS_MARK } else { "" };
+        put_str(&mut bytes, &format!("{}{mark}", self.fingerprint));
         bytes.extend_from_slice(&(self.dimensions as u32).to_le_bytes());
         bytes.extend_from_slice(&(self.len() as u64).to_le_bytes());
         for &row in &order {
@@ -645,10 +770,11 @@ impl Vectors {
             bail!("bad checksum");
         }
         let mut at = MAGIC.len();
-        let fingerprint = take_str(body, &mut at)?;
+        let (fingerprint, windows) = unmark(take_str(body, &mut at)?);
         let dimensions = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
         let count = u64::from_le_bytes(take(body, &mut at, 8)?.try_into()?) as usize;
         let mut vectors = Vectors::new(&fingerprint, dimensions);
+        vectors.windows = windows;
         vectors.starts.reserve(count.min(body.len()));
         for _ in 0..count {
             let n = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
@@ -700,6 +826,7 @@ impl Vectors {
         }
         // A repeated id (not written by this rsearch): the last vector wins, as on insert.
         let mut unique = Vectors::new(&fingerprint, dimensions);
+        unique.windows = windows;
         for row in 0..vectors.len() {
             unique.put(vectors.id(row), vectors.codes_of(row), vectors.scales[row]);
         }
@@ -732,8 +859,10 @@ impl<'a> Iterator for PassagesNear<'a> {
             let rows = &groups.rows[groups.first[p] as usize..groups.first[p + 1] as usize];
             let sentence = rows
                 .iter()
-                .map(|&r| (split_row(vectors.id(r as usize)).1, r as usize))
-                .filter(|&(k, _)| k > 0)
+                .filter_map(|&r| match split_row(vectors.id(r as usize)).1 {
+                    RowKind::Sentence(k) => Some((k, r as usize)),
+                    _ => None,
+                })
                 .map(|(k, r)| (vectors.score(&self.query, r), vectors.id(r), k))
                 .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
                 .map(|(_, _, k)| k);
@@ -945,10 +1074,32 @@ mod tests {
             ("a.txt:2", &[0.6, 0.8]),
             ("b.txt:1", &[0.0, 1.0]),
         ];
+        // Files of these layouts predate window rows.
+        let mut expected = sample();
+        expected.windows = false;
         for (magic, sum) in [(MAGIC_V1, fnv1a as fn(&[u8]) -> u64), (MAGIC_V2, checksum)] {
             write_exact(&path, magic, sum, &rows);
-            assert_eq!(Vectors::read(&path).expect("read"), sample());
+            assert_eq!(Vectors::read(&path).expect("read"), expected);
+            assert!(!read_header(&path).expect("header").windows);
             assert_eq!(read_header(&path).expect("header").rows, 3);
+        }
+    }
+
+    #[test]
+    fn a_file_made_before_window_rows_reads_without_the_windows_mark() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vectors");
+        for windows in [true, false] {
+            let mut written = sample();
+            written.windows = windows;
+            written.write(&path).expect("write");
+            let read = Vectors::read(&path).expect("read");
+            assert_eq!((read.fingerprint.as_str(), read.windows), ("model/1", windows));
+            let header = read_header(&path).expect("header");
+            assert_eq!(
+                (header.fingerprint.as_str(), header.windows),
+                ("model/1", windows)
+            );
         }
     }
 
@@ -1117,6 +1268,68 @@ mod tests {
         assert!((near[0].similarity - 1.0).abs() < 1e-6);
         assert_eq!(near[0].sentence, Some(2));
         assert_eq!(near[1].passage, "b.txt:1");
+        assert_eq!(near[1].sentence, None);
+    }
+
+    #[test]
+    fn windows_of_eight_words_every_four_end_on_the_last_word() {
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen";
+        assert_eq!(
+            windows(text),
+            [
+                "one two three four five six seven eight",
+                "five six seven eight nine ten eleven twelve",
+                "nine ten eleven twelve thirteen"
+            ]
+        );
+        assert!(windows("one two three four five six seven eight").is_empty());
+        let longest = vec!["word"; WINDOW_MAX_WORDS].join(" ");
+        assert_eq!(
+            windows(&longest).len(),
+            (WINDOW_MAX_WORDS - WINDOW_WORDS) / WINDOW_STEP + 1
+        );
+        assert!(windows(&format!("{longest} more")).is_empty());
+        // Slices of the text as it is: spacing and punctuation inside a window kept.
+        let spaced = "a  b\tc d e f g h, i";
+        assert_eq!(windows(spaced), ["a  b\tc d e f g h,", "e f g h, i"]);
+    }
+
+    #[test]
+    fn row_ids_name_the_passage_its_sentences_and_its_windows() {
+        for (id, passage, kind) in [
+            ("a.txt:3#0", "a.txt:3", RowKind::Whole),
+            ("a.txt:3", "a.txt:3", RowKind::Whole),
+            ("a.txt:3#2", "a.txt:3", RowKind::Sentence(2)),
+            ("a.txt:3#w4", "a.txt:3", RowKind::Window(4)),
+            ("dir#x/a.txt:3#w1", "dir#x/a.txt:3", RowKind::Window(1)),
+        ] {
+            assert_eq!(split_row(id), (passage, kind), "{id}");
+        }
+        let ids: Vec<String> = units_of("a.txt:1", "One two three four. Five six seven eight nine ten.")
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["a.txt:1#0", "a.txt:1#1", "a.txt:1#2", "a.txt:1#w1", "a.txt:1#w2"]
+        );
+        assert!(RowKind::Sentence(9) < RowKind::Window(1));
+    }
+
+    #[test]
+    fn a_window_counts_less_than_the_passage_and_its_sentences() {
+        let mut v = Vectors::new("model/1", 2);
+        v.insert("a.txt:1#0", &[0.6, 0.8]);
+        v.insert("a.txt:1#w1", &[0.0, 1.0]);
+        v.insert("b.txt:1#0", &[0.141, 0.99]);
+        let near = v.nearest_passages(&[0.0, 1.0]);
+        // a's window is the closest row (1.0) but counts 1.0 − the discount, below b's 0.99.
+        assert_eq!(near[0].passage, "b.txt:1");
+        assert_eq!(near[1].passage, "a.txt:1");
+        assert!(
+            (near[1].similarity - (1.0 - WINDOW_DISCOUNT)).abs() < 1e-3,
+            "{near:?}"
+        );
+        // A window is no sentence: the snippet falls back to the passage's opening.
         assert_eq!(near[1].sentence, None);
     }
 
