@@ -144,6 +144,11 @@ impl<'a> Labeller<'a> {
 pub const PIECES_MIN_BYTES: u64 = 16 << 20;
 /// The size of those pieces.
 const PIECE_BYTES: usize = 1 << 20;
+/// The size of the pieces of a plain-text file: smaller, as the first pass's plan is held
+/// beside them while the writer's threads fill (the read buffer and the text gathered up to
+/// a cut take about 6 MB with pieces of 1 MB, 1.5 MB with these; the passages are the same
+/// whatever the size).
+const TEXT_PIECE_BYTES: usize = 256 << 10;
 
 /// [`each_passage`] of a large Markdown file, read and cut a piece at a time: its passages
 /// need only what is near them (unlike plain text, whose headings are told from captions by
@@ -186,8 +191,8 @@ fn each_passage_in_two_passes(
     each: &mut dyn FnMut(&str, &str, &Passage, &Labels),
 ) -> Streamed {
     let hints = hints(taxonomy);
-    let mut outline = segment::TextOutline::new(&hints, PIECE_BYTES);
-    match corpus::read_pieces(entry, PIECE_BYTES, warnings, &mut |text| outline.feed(text)) {
+    let mut outline = segment::TextOutline::new(&hints, TEXT_PIECE_BYTES);
+    match corpus::read_pieces(entry, TEXT_PIECE_BYTES, warnings, &mut |text| outline.feed(text)) {
         Ok(true) => {}
         Ok(false) => return Streamed::Skipped,
         Err(e) => {
@@ -195,11 +200,16 @@ fn each_passage_in_two_passes(
             return Streamed::Unreadable;
         }
     }
+    let plan = outline.finish();
+    // The first read's state (a few entries a block: about 25 MB for the 436,000 blocks of a
+    // 200 MB text) is freed; glibc keeps it in the reading thread's heap, which the passages
+    // handed on reuse only in part, under the writer's threads' own.
+    return_freed_memory();
     let mut labeller = Labeller::new(&entry.source, taxonomy);
     let mut sink = |title: &str, passage: Passage| labeller.hand(title, &passage, each);
-    let mut pieces = segment::TextPieces::new(&entry.source, outline.finish(), PIECE_BYTES);
+    let mut pieces = segment::TextPieces::new(&entry.source, plan, TEXT_PIECE_BYTES);
     // The first read gave the warnings about the text; the second gives the same ones.
-    let read = corpus::read_pieces(entry, PIECE_BYTES, &mut Vec::new(), &mut |text| {
+    let read = corpus::read_pieces(entry, TEXT_PIECE_BYTES, &mut Vec::new(), &mut |text| {
         pieces.feed(text, &mut sink)
     });
     if let Err(e) = read {
@@ -214,6 +224,23 @@ fn each_passage_in_two_passes(
         None => {
             warnings.push(format!("skipping {}: it changed while it was read", entry.source));
             Streamed::Unreadable
+        }
+    }
+}
+
+/// Gives the memory freed so far back to the system: glibc's allocator keeps freed memory in
+/// its heaps for later allocations, and a thread's heap serves only that thread, so a large
+/// state freed by one thread stays in the process's resident memory while others fill theirs.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        }
+        // SAFETY: `malloc_trim` only returns free pages of glibc's heaps to the system; it
+        // touches no memory in use and is safe to call from any thread at any time.
+        unsafe {
+            malloc_trim(0);
         }
     }
 }
