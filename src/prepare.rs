@@ -247,12 +247,13 @@ pub fn return_freed_memory() {
 }
 
 /// Fixes glibc's allocator thresholds for the rest of the process: blocks of 4 MB or more are
-/// mapped on their own, and free memory at the top of a heap beyond 128 KB (glibc's default)
-/// goes back to the system. Left to itself, glibc raises both each time a mapped block larger
-/// than the last is freed (up to 32 and 64 MB): the first pass over a large plain-text file
-/// frees its tables of 5–9 MB, after which the writer's buffers of a few MB came from the
-/// threads' heaps and stayed there once freed, into the merge (a 200 MB text peaked at
-/// 109–135 MB where the folder of the same text peaked at 110–116 MB; fixed: 103–106 MB).
+/// mapped on their own, and free memory at the top of a heap beyond 1 MB goes back to the
+/// system. Left to itself, glibc raises both each time a mapped block larger than the last is
+/// freed (up to 32 and 64 MB): the first pass over a large plain-text file frees its tables
+/// of 5–9 MB, after which the writer's buffers of a few MB came from the threads' heaps and
+/// stayed there once freed, into the merge (a 200 MB text peaked at 111–135 MB where the
+/// folder of the same text peaked at 110–116 MB; fixed: 103–105 MB). Glibc's own 128 KB for
+/// the top of a heap costs a second of system time on that text; 1 MB costs none.
 fn fix_allocator_thresholds() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -265,7 +266,7 @@ fn fix_allocator_thresholds() {
         // SAFETY: `mallopt` only sets the allocator's parameters (under its own lock); it
         // touches no memory in use and is safe to call from any thread at any time.
         unsafe {
-            mallopt(M_TRIM_THRESHOLD, 128 << 10);
+            mallopt(M_TRIM_THRESHOLD, 1 << 20);
             mallopt(M_MMAP_THRESHOLD, 4 << 20);
         }
     }
