@@ -540,7 +540,12 @@ mod tests {
             .filter(|(_, block)| short_line(block).is_some())
             .map(|(i, _)| (i, kinds[i]))
             .collect();
-        assert!(short.len() > 100 && short.len() * 2 < blocks.len(), "{} of {}", short.len(), blocks.len());
+        assert!(
+            short.len() > 100 && short.len() * 2 < blocks.len(),
+            "{} of {}",
+            short.len(),
+            blocks.len()
+        );
         // Nothing reserved beyond the short lines, 8 bytes each, and each kind as classified.
         assert_eq!(plan.kinds.capacity(), short.len());
         assert_eq!(std::mem::size_of_val(&plan.kinds[0]), 8);
@@ -552,7 +557,12 @@ mod tests {
 
     #[test]
     fn kinds_pack_with_their_block_and_unpack_as_they_were() {
-        for kind in [Kind::Heading(None), Kind::OuterHeading, Kind::Caption, Kind::Paragraph] {
+        for kind in [
+            Kind::Heading(None),
+            Kind::OuterHeading,
+            Kind::Caption,
+            Kind::Paragraph,
+        ] {
             for at in [0, 1, 436_000, usize::MAX >> KIND_BITS] {
                 let packed = pack(at, kind);
                 assert_eq!((packed >> KIND_BITS, unpack(packed)), (at as u64, kind));

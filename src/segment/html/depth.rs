@@ -111,12 +111,9 @@ impl Capped {
             let hiding = if hidden_already {
                 None
             } else {
-                reopened[MAX_REOPENED..].iter().find_map(|node| {
-                    node.value()
-                        .as_element()
-                        .filter(|e| hides(e))
-                        .map(start_tag_of)
-                })
+                reopened[MAX_REOPENED..]
+                    .iter()
+                    .find_map(|node| node.value().as_element().filter(|e| hides(e)).map(start_tag_of))
             };
             (names, hiding)
         };
@@ -398,7 +395,11 @@ mod tests {
                 super::super::walk(&Html::parse_document(&page)),
                 "{inner}"
             );
-            assert!(deepest(&capped) <= MAX_DEPTH + HIDDEN_EXTRA_DEPTH + 2, "{}", deepest(&capped));
+            assert!(
+                deepest(&capped) <= MAX_DEPTH + HIDDEN_EXTRA_DEPTH + 2,
+                "{}",
+                deepest(&capped)
+            );
         }
         // Hiding elements nested without end stay within the bound, a few levels further.
         let page = nested(MAX_DEPTH - 1, &format!("{}secret", "<div hidden>".repeat(5_000)));
