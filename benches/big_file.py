@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the same text twice: as one large Markdown file (`one/handbook.md`) and as a folder of
-small files (`many/part-NNNN.md`), for comparing `rsearch index` and `rsearch sections` on one
-file against a folder of the same size. Usage: big_file.py OUT_DIR [MEGABYTES] (default 200).
-With RSEARCH=path/to/rsearch set, it then indexes each (into OUT_DIR/index-one and
-OUT_DIR/index-many, removed after) under GNU time and prints wall, CPU and peak RSS of each."""
+"""Writes the same text three times: as one large Markdown file (`one/handbook.md`), as a folder
+of small files (`many/part-NNNN.md`) and as one large plain-text file (`txt/handbook.txt`, a
+hard link to the Markdown file where the file system allows, else a copy), for comparing
+`rsearch index` and `rsearch sections` on one file against a folder of the same size.
+Usage: big_file.py OUT_DIR [MEGABYTES] (default 200). With RSEARCH=path/to/rsearch set, it
+then indexes each (into OUT_DIR/index-NAME, removed after) under GNU time and prints wall, CPU
+and peak RSS of each; RSEARCH may name several binaries separated by commas (say, a build
+before a change and one after), measured in turn, each folder RUNS times (default 1)."""
 
 import os
 import random
@@ -49,11 +52,21 @@ def main():
                 small.write(chapter)
             written += len(chapter)
             part += 1
+    os.makedirs(os.path.join(out, "txt"), exist_ok=True)
+    txt = os.path.join(out, "txt", "handbook.txt")
+    if os.path.exists(txt):
+        os.remove(txt)
+    try:
+        os.link(os.path.join(out, "one", "handbook.md"), txt)
+    except OSError:
+        shutil.copyfile(os.path.join(out, "one", "handbook.md"), txt)
     print(f"{written / 1e6:.1f} MB, {n} headings, {part} small files")
-    rsearch = os.environ.get("RSEARCH")
-    if rsearch:
-        for name in ("one", "many"):
-            measure(rsearch, out, name)
+    binaries = [b for b in os.environ.get("RSEARCH", "").split(",") if b]
+    runs = int(os.environ.get("RUNS", "1"))
+    for _ in range(runs):
+        for rsearch in binaries:
+            for name in ("one", "txt", "many"):
+                measure(rsearch, out, name)
 
 
 def measure(rsearch, out, name):
@@ -65,7 +78,7 @@ def measure(rsearch, out, name):
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     shutil.rmtree(index, ignore_errors=True)
     wall, user, system, rss = done.stderr.strip().splitlines()[-1].split()
-    print(f"index {name:<5} {float(wall):7.2f} s wall {float(user) + float(system):7.2f} s CPU "
+    print(f"{rsearch}: index {name:<5} {float(wall):7.2f} s wall {float(user) + float(system):7.2f} s CPU "
           f"peak RSS {int(rss) / 1024:7.1f} MB (exit {done.returncode})")
 
 

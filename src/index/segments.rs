@@ -51,7 +51,9 @@ pub(super) fn merge_into_few<D: Document>(
     let segments: Vec<_> = segments.into_iter().map(|(_, id, docs)| (id, docs)).collect();
     let total: u64 = segments.iter().map(|(_, docs)| docs).sum();
     let groups = total.div_ceil(FINAL_SEGMENT_MAX_DOCS).max(1) as usize;
-    return_freed_memory();
+    // glibc's allocator keeps what the indexing threads freed (about 70 MB of their buffers
+    // on the 197 MB corpus), which the merge's mapped files came on top of in the build's peak.
+    crate::prepare::return_freed_memory();
     for group in contiguous_groups(segments, groups) {
         if group.len() >= 2 {
             writer.merge(&group).wait().context("merging index segments")?;
@@ -62,23 +64,6 @@ pub(super) fn merge_into_few<D: Document>(
         .wait()
         .context("removing merged segments")?;
     Ok(())
-}
-
-/// Gives the memory the indexing threads freed back to the system before the merge maps its
-/// segments: glibc's allocator keeps what they freed (about 70 MB of their buffers on the
-/// 197 MB corpus), which the merge's mapped files came on top of in the build's peak.
-fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-        }
-        // SAFETY: `malloc_trim` only returns free pages of glibc's heaps to the system; it
-        // touches no memory in use and is safe to call from any thread at any time.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
 }
 
 /// Splits items weighed by a count, in order, into at most `groups` runs of neighbours of

@@ -131,17 +131,19 @@ impl TextOutline {
         self.lines.shrink_to_fit();
         let (kinds, _) = classify_lines(&self.lines, &self.hints, false, &mut self.around);
         // Only short lines are other than paragraphs: their kinds, at their blocks' places.
-        let kinds = self
-            .lines
-            .iter()
-            .zip(kinds)
-            .filter(|(line, _)| line.is_some())
-            .zip(&self.positions)
-            .map(|((_, kind), &at)| (at, kind))
-            .collect();
+        let mut packed = Vec::with_capacity(self.positions.len());
+        packed.extend(
+            self.lines
+                .iter()
+                .zip(kinds)
+                .filter(|(line, _)| line.is_some())
+                .zip(&self.positions)
+                .map(|((_, kind), &at)| pack(at, kind)),
+        );
+        drop(self.lines);
         TextPlan {
             title: self.title,
-            kinds,
+            kinds: packed,
             blocks: self.blocks,
             bytes: self.bytes,
         }
@@ -236,10 +238,13 @@ impl Around for Gathered {
 
 /// What the first pass settled of a plain-text document: its title, the kind of each short
 /// line of its body with its block's index (every other block is a paragraph), its number of
-/// blocks and the length of its text.
+/// blocks and the length of its text. It is kept while the second pass hands passages to the
+/// index writer, so each short line costs 8 bytes (its index and its kind in one number;
+/// 16 bytes more as a pair), and no more are reserved than there are short lines.
 pub struct TextPlan {
     title: Option<String>,
-    kinds: Vec<(usize, Kind)>,
+    /// [`pack`]ed, in order of the blocks.
+    kinds: Vec<u64>,
     blocks: usize,
     bytes: u64,
 }
@@ -248,8 +253,33 @@ impl TextPlan {
     /// The kind of the body's block `i`.
     fn kind(&self, i: usize) -> Kind {
         self.kinds
-            .binary_search_by_key(&i, |(at, _)| *at)
-            .map_or(Kind::Paragraph, |n| self.kinds[n].1)
+            .binary_search_by_key(&(i as u64), |packed| packed >> KIND_BITS)
+            .map_or(Kind::Paragraph, |n| unpack(self.kinds[n]))
+    }
+}
+
+/// Bits of a packed kind that hold the kind (the rest hold the block's index).
+const KIND_BITS: u32 = 2;
+
+/// Block `at` and its kind in one number: [`classify_lines`] gives a short line one of four
+/// kinds (a heading's level is settled later, when the passages are cut).
+fn pack(at: usize, kind: Kind) -> u64 {
+    let code = match kind {
+        Kind::Heading(_) | Kind::Tagged(_) => 0,
+        Kind::OuterHeading => 1,
+        Kind::Caption => 2,
+        Kind::Paragraph => 3,
+    };
+    ((at as u64) << KIND_BITS) | code
+}
+
+/// The kind [`pack`] packed.
+fn unpack(packed: u64) -> Kind {
+    match packed & ((1 << KIND_BITS) - 1) {
+        0 => Kind::Heading(None),
+        1 => Kind::OuterHeading,
+        2 => Kind::Caption,
+        _ => Kind::Paragraph,
     }
 }
 
@@ -491,6 +521,51 @@ mod tests {
                     expected,
                     "{text:?} piece {piece} feed {feed}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_kept_for_the_second_pass_holds_one_number_a_short_line() {
+        let text = generated();
+        let hints = Hints::default();
+        let mut outline = TextOutline::new(&hints, 64);
+        outline.feed(&text);
+        let plan = outline.finish();
+        let blocks = blocks(&text, Format::Text);
+        let (kinds, _) = classify_text(&blocks[1..], &hints, false);
+        let short: Vec<(usize, Kind)> = blocks[1..]
+            .iter()
+            .enumerate()
+            .filter(|(_, block)| short_line(block).is_some())
+            .map(|(i, _)| (i, kinds[i]))
+            .collect();
+        assert!(
+            short.len() > 100 && short.len() * 2 < blocks.len(),
+            "{} of {}",
+            short.len(),
+            blocks.len()
+        );
+        // Nothing reserved beyond the short lines, 8 bytes each, and each kind as classified.
+        assert_eq!(plan.kinds.capacity(), short.len());
+        assert_eq!(std::mem::size_of_val(&plan.kinds[0]), 8);
+        for (i, kind) in short {
+            assert_eq!(plan.kind(i), kind, "block {i}");
+        }
+        assert_eq!(plan.kind(0), Kind::Paragraph);
+    }
+
+    #[test]
+    fn kinds_pack_with_their_block_and_unpack_as_they_were() {
+        for kind in [
+            Kind::Heading(None),
+            Kind::OuterHeading,
+            Kind::Caption,
+            Kind::Paragraph,
+        ] {
+            for at in [0, 1, 436_000, usize::MAX >> KIND_BITS] {
+                let packed = pack(at, kind);
+                assert_eq!((packed >> KIND_BITS, unpack(packed)), (at as u64, kind));
             }
         }
     }

@@ -7,7 +7,7 @@ use ego_tree::NodeId;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::{BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer};
 use html5ever::tree_builder::TreeBuilder;
-use html5ever::TokenizerResult;
+use html5ever::{Attribute, TokenizerResult};
 use scraper::{Html, HtmlTreeSink, Node};
 
 /// Deepest an element may stand in the page's tree (the document is 0, `<html>` 1): an
@@ -15,6 +15,11 @@ use scraper::{Html, HtmlTreeSink, Node};
 /// stands beside it, at this depth. Real pages stay far below (a few dozen levels; browsers
 /// stop nesting at 512), so they parse as before.
 pub(super) const MAX_DEPTH: usize = 256;
+
+/// Levels past [`MAX_DEPTH`] an element may stand in one that hides what it holds (see
+/// [`Capped::made_too_deep`]): the depth stays bounded, the more so as such an element nested
+/// that deep holds nothing of the page's text.
+pub(super) const HIDDEN_EXTRA_DEPTH: usize = 64;
 
 /// [`Html::parse_document`], with elements nested deeper than [`MAX_DEPTH`] flattened: the
 /// work stays linear in the page's size whatever its depth, and every text is kept.
@@ -38,7 +43,12 @@ struct Capped {
 
 impl Capped {
     /// Whether the newest node of the tree (made by the token just processed, when `before`
-    /// nodes were there until then) is an element named `name` deeper than [`MAX_DEPTH`].
+    /// nodes were there until then) is an element named `name` deeper than [`MAX_DEPTH`] that
+    /// is to be closed at once. One that hides what it holds (`<div hidden>`, `<nav>`), or
+    /// stands in such an element, is closed only deeper than [`HIDDEN_EXTRA_DEPTH`] more:
+    /// closed at once, the first would hide nothing, and the end tags of those inside it
+    /// (closed at once, each end tag closes the next element of that name above) would
+    /// close it early and show the rest of what it holds.
     fn made_too_deep(&self, before: usize, name: &str) -> bool {
         let html = self.builder.sink.0.borrow();
         let mut nodes = html.tree.nodes();
@@ -47,8 +57,19 @@ impl Capped {
         }
         // The newest node is the arena's last (`last()` would walk them all).
         nodes.next_back().is_some_and(|node| {
-            matches!(node.value(), Node::Element(e) if e.name() == name)
-                && node.ancestors().nth(MAX_DEPTH).is_some()
+            let Node::Element(element) = node.value() else {
+                return false;
+            };
+            if element.name() != name || node.ancestors().nth(MAX_DEPTH).is_none() {
+                return false;
+            }
+            let hidden = || {
+                hides(element)
+                    || node
+                        .ancestors()
+                        .any(|a| a.value().as_element().is_some_and(hides))
+            };
+            node.ancestors().nth(MAX_DEPTH + HIDDEN_EXTRA_DEPTH).is_some() || !hidden()
         })
     }
 
@@ -58,25 +79,53 @@ impl Capped {
     /// alike, but any number that differ by an attribute). When the token just processed
     /// opened more than [`MAX_REOPENED`] of them again, the newest beyond that are closed, so
     /// the next blocks open at most that many again; the text they hold stays in the page.
+    /// One of the closed that hides what it holds (`<b hidden>`) would have hidden every text
+    /// after it, in this block and the next: then the newest kept is closed too and a copy of
+    /// the hiding one opened in its place, so what follows stays hidden, as without the bound.
     fn close_reopened_past_the_bound(&self, before: usize, line_number: u64) {
-        let names: Vec<_> = {
+        let (names, hiding) = {
             let html = self.builder.sink.0.borrow();
             let made = html.tree.nodes().len() - before;
             if made <= MAX_REOPENED {
                 return;
             }
-            html.tree
+            let reopened: Vec<_> = html
+                .tree
                 .nodes()
                 .skip(before)
-                .filter_map(|node| match node.value() {
-                    Node::Element(e) if is_formatting(&e.name.local) => Some(e.name.local.clone()),
-                    _ => None,
-                })
-                .collect()
+                .filter(|node| matches!(node.value(), Node::Element(e) if is_formatting(&e.name.local)))
+                .collect();
+            if reopened.len() <= MAX_REOPENED {
+                return;
+            }
+            let names: Vec<_> = reopened
+                .iter()
+                .filter_map(|node| node.value().as_element().map(|e| e.name.local.clone()))
+                .collect();
+            // What the newest kept element holds is hidden already when it or one above it
+            // hides (an element left open outside the formatting ones too).
+            let kept = reopened[MAX_REOPENED - 1];
+            let hidden_already = std::iter::once(kept)
+                .chain(kept.ancestors())
+                .any(|node| node.value().as_element().is_some_and(hides));
+            let hiding = if hidden_already {
+                None
+            } else {
+                reopened[MAX_REOPENED..]
+                    .iter()
+                    .find_map(|node| node.value().as_element().filter(|e| hides(e)).map(start_tag_of))
+            };
+            (names, hiding)
         };
-        for name in names.into_iter().skip(MAX_REOPENED).rev() {
+        // With a copy to open, it takes the place of the newest kept.
+        let keep = MAX_REOPENED - usize::from(hiding.is_some());
+        for name in names.into_iter().skip(keep).rev() {
             // An end tag of a formatting element never pauses the tokenizer.
             let _ = self.builder.process_token(end_tag(name), line_number);
+        }
+        if let Some(tag) = hiding {
+            // Nor does a start tag of one.
+            let _ = self.builder.process_token(Token::TagToken(tag), line_number);
         }
     }
 
@@ -116,6 +165,29 @@ impl TokenSink for Capped {
     fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
         self.builder
             .adjusted_current_node_present_but_not_in_html_namespace()
+    }
+}
+
+/// Whether `element` hides what it holds from the page's text (the reader leaves it out).
+fn hides(element: &scraper::node::Element) -> bool {
+    super::is_dropped(element.name(), element)
+}
+
+/// The start tag that makes an element like `element` (same name, same attributes).
+fn start_tag_of(element: &scraper::node::Element) -> Tag {
+    Tag {
+        kind: TagKind::StartTag,
+        name: element.name.local.clone(),
+        self_closing: false,
+        attrs: element
+            .attrs
+            .iter()
+            .map(|(name, value)| Attribute {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        had_duplicate_attributes: false,
     }
 }
 
@@ -253,6 +325,88 @@ mod tests {
         }
         page.push_str("<p>one<p>two<div>three</div>");
         assert_eq!(parse_document(&page).html(), Html::parse_document(&page).html());
+    }
+
+    /// A paragraph opening `tags` formatting elements left open, the one at `hidden_at`
+    /// written as `hidden` (its attributes), then `paragraphs` paragraphs and a closing block.
+    fn hidden_among_left_open(tags: usize, hidden_at: usize, hidden: &str, paragraphs: usize) -> String {
+        let mut page = String::from("<p>");
+        for n in 0..tags {
+            let attrs = if n == hidden_at { hidden } else { "" };
+            let name = if n % 3 == 0 { "i" } else { "b" };
+            page.push_str(&format!("<{name} class=c{n} {attrs}>w{n} "));
+        }
+        for n in 0..paragraphs {
+            page.push_str(&format!("<p>para{n} <em>more{n}</em></p>"));
+        }
+        page.push_str("<div>tail</div>");
+        page
+    }
+
+    #[test]
+    fn a_hiding_formatting_element_past_the_bound_still_hides_what_follows() {
+        let tags = 40;
+        for hidden_at in [0, MAX_REOPENED - 1, MAX_REOPENED, MAX_REOPENED + 3, tags - 1] {
+            for hidden in ["hidden", "aria-hidden=true", "role=navigation"] {
+                let page = hidden_among_left_open(tags, hidden_at, hidden, 20);
+                let expected = super::super::walk(&Html::parse_document(&page));
+                assert_eq!(
+                    super::super::walk(&parse_document(&page)),
+                    expected,
+                    "hidden at {hidden_at} ({hidden})"
+                );
+                // What follows the hiding element is left out (and the text before it kept).
+                let text: String = expected.items.iter().map(|(_, t)| t.as_str()).collect();
+                assert!(!text.contains("para"), "{text}");
+                assert!(text.contains(&format!("w{}", hidden_at.max(1) - 1)) || hidden_at == 0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hiding_formatting_element_left_open_past_the_bound_keeps_the_node_count_bounded() {
+        let (tags, paragraphs) = (250, 400);
+        let page = hidden_among_left_open(tags, 200, "hidden", paragraphs);
+        let html = parse_document(&page);
+        let nodes = html.tree.nodes().len();
+        // The tags and their words, then the first paragraph opens all of them again; each
+        // next one opens the bound again (the copy of the hiding one among them) and holds its
+        // own four nodes.
+        let bound = 3 * tags + paragraphs * (MAX_REOPENED + 4) + 10;
+        assert!(nodes <= bound, "{nodes} nodes, bound {bound}");
+        assert!(Html::parse_document(&page).tree.nodes().len() > paragraphs * tags);
+        assert_eq!(
+            super::super::walk(&html),
+            super::super::walk(&Html::parse_document(&page))
+        );
+    }
+
+    #[test]
+    fn a_hiding_element_past_the_depth_bound_still_hides_what_it_holds() {
+        for inner in [
+            "<div hidden>secret<p>deeper secret</p><b>bold secret</b></div><p>shown</p>",
+            "<nav><ul><li>menu</ul></nav><p>shown <span aria-hidden=true>x<i>y</i></span>too</p>",
+            "<section role=search><div hidden><p>twice hidden</p></div>find</section><p>shown</p>",
+        ] {
+            let page = nested(MAX_DEPTH + 10, inner);
+            let capped = parse_document(&page);
+            assert_eq!(
+                super::super::walk(&capped),
+                super::super::walk(&Html::parse_document(&page)),
+                "{inner}"
+            );
+            assert!(
+                deepest(&capped) <= MAX_DEPTH + HIDDEN_EXTRA_DEPTH + 2,
+                "{}",
+                deepest(&capped)
+            );
+        }
+        // Hiding elements nested without end stay within the bound, a few levels further.
+        let page = nested(MAX_DEPTH - 1, &format!("{}secret", "<div hidden>".repeat(5_000)));
+        let capped = parse_document(&page);
+        let deepest = deepest(&capped);
+        assert!(deepest <= MAX_DEPTH + HIDDEN_EXTRA_DEPTH + 2, "{deepest}");
+        assert!(super::super::walk(&capped).items.is_empty());
     }
 
     #[test]
