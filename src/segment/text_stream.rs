@@ -265,7 +265,8 @@ const KIND_BITS: u32 = 2;
 /// kinds (a heading's level is settled later, when the passages are cut).
 fn pack(at: usize, kind: Kind) -> u64 {
     let code = match kind {
-        Kind::Heading(_) | Kind::Tagged(_) => 0,
+        // Markup kinds (tags, bold lines) never come from plain text.
+        Kind::Heading(_) | Kind::Tagged(_) | Kind::BoldLine => 0,
         Kind::OuterHeading => 1,
         Kind::Caption => 2,
         Kind::Paragraph => 3,
