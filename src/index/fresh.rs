@@ -135,6 +135,9 @@ pub fn search_while_checking<T>(
         std::thread::scope(|scope| {
             let checking = scope.spawn(|| watch.unchanged());
             let opened = open_and_search();
+            // The check usually takes longer than the search: the clean-up waits with it
+            // rather than after it.
+            dir.remove_leftovers_if_idle();
             (checking.join().unwrap_or(false), opened)
         })
     };
@@ -143,7 +146,9 @@ pub fn search_while_checking<T>(
         return None;
     }
     let found = searched.ok()?;
-    dir.remove_leftovers_if_idle();
+    if watch.text.len() <= INLINE_WATCH_BYTES {
+        dir.remove_leftovers_if_idle();
+    }
     Some((live, found))
 }
 
