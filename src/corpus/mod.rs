@@ -16,7 +16,7 @@ mod stat;
 mod watch;
 
 pub use read::{format_of, read, read_pieces};
-pub use watch::Watch;
+pub use watch::{Watch, WatchCheck};
 pub(crate) use watch::{escape_line, unescape_line};
 
 /// A file found in the corpus, with what `stat` says of it.
