@@ -766,7 +766,10 @@ mod tests {
         let pieces: Vec<&str> = (0..check.pieces).filter_map(|i| check.piece(i)).collect();
         assert_eq!(pieces.join("\n"), entries);
         for piece in &pieces {
-            assert!(piece.split('\n').all(|line| parse_entry(line).is_some()), "{piece:?}");
+            assert!(
+                piece.split('\n').all(|line| parse_entry(line).is_some()),
+                "{piece:?}"
+            );
         }
         // A line longer than a piece leaves the pieces it covers empty.
         let long = format!("d 1 {}\nd 2 b", "a".repeat(3 * PIECE_BYTES));
