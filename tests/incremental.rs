@@ -274,3 +274,44 @@ fn a_query_sees_a_file_added_in_a_deep_folder_then_its_folder_renamed() {
     let again = env.run(&["query", "puffin"]).expect_code(0);
     assert!(again.stderr.is_empty(), "{}", again.stderr);
 }
+
+#[test]
+fn a_query_over_hundreds_of_folders_sees_a_file_added_in_any_of_them() {
+    // Enough folders that the watch is checked in pieces shared by two threads, the search's
+    // taking its share once it has its answer.
+    let env = indexed_env();
+    for i in 0..240 {
+        fs::create_dir_all(env.corpus().join(format!("region-{i:03}/shelf-of-records"))).expect("mkdir");
+    }
+    env.run(&["index"]).expect_code(0);
+    let first = env.run(&["query", "lighthouse", "--json"]).expect_code(0);
+    assert!(first.stderr.is_empty(), "{}", first.stderr);
+    let again = env.run(&["query", "lighthouse", "--json"]).expect_code(0);
+    assert_eq!(again.stdout, first.stdout);
+    assert!(again.stderr.is_empty(), "{}", again.stderr);
+    for (i, folder) in [
+        "region-239/shelf-of-records",
+        "region-120",
+        "region-000/shelf-of-records",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let word = ["puffin", "gannet", "kittiwake"][i];
+        fs::write(
+            env.corpus().join(folder).join(format!("{word}.txt")),
+            format!("Birds\n\nA {word} nested on the far northern cliffs.\n"),
+        )
+        .expect("write");
+        let run = env.run(&["query", word, "--json"]).expect_code(0);
+        assert!(
+            run.stderr.contains("updating the index"),
+            "{folder}: {}",
+            run.stderr
+        );
+        assert_eq!(run.json().hits[0].source, format!("{folder}/{word}.txt"));
+        let quiet = env.run(&["query", word, "--json"]).expect_code(0);
+        assert!(quiet.stderr.is_empty(), "{folder}: {}", quiet.stderr);
+        assert_eq!(quiet.stdout, run.stdout, "{folder}");
+    }
+}

@@ -28,23 +28,32 @@ pub fn run(settings: &QuerySettings) -> Result<Outcome> {
     // the other core), before the mode is known; unused, it is dropped with the process.
     let mut pending = start_embedding(settings);
     // Most queries find the index current: they are answered without waiting for the check.
+    // The answer is also written out (not printed) there, so that only printing it waits
+    // for the check.
     let quick = index::search_while_checking(&settings.index, |live| {
         let (request, vector) = request_of(settings, live, &mut pending)?;
         let results = guarded(|| search::run_in_mode(live, &request, vector.as_ref()))?;
-        Ok((request, vector, results))
+        let written = written_ahead(settings, &request, &results)?;
+        Ok((request, vector, results, written))
     });
-    let (live, (request, vector, results)) = match quick {
+    let (live, (request, vector, results, written)) = match quick {
         Some(done) => done,
         None => {
             let live = open_index(&settings.index)?;
             let (request, vector) = request_of(settings, &live, &mut pending)?;
             let (live, results) = search_or_repair(&settings.index, live, &request, vector.as_ref())?;
-            (live, (request, vector, results))
+            (live, (request, vector, results, None))
         }
     };
     let (roles, vector) = (&request.roles, vector.as_ref());
     if let Some(suggestion) = &results.did_you_mean {
         eprintln!("did you mean: {}?", terminal_safe(suggestion));
+    }
+    if let Some(written) = written {
+        let mut out = io::stdout().lock();
+        out.write_all(&written)?;
+        out.flush()?;
+        return Ok(outcome_of(results.total_hits > 0));
     }
     if results.total_hits == 0 && !(request.roles.is_empty() && request.topics.is_empty()) {
         let unfiltered = guarded(|| search::run_in_mode(&live, &unfiltered(&request), vector))?;
@@ -91,6 +100,18 @@ fn request_of(
         prefix: false,
     };
     Ok((request, vector))
+}
+
+/// The output of a search that is printed as it is (no `--by-role`, and not a search whose
+/// filters left no hit, which says more first), written to memory; `None` for the others.
+fn written_ahead(settings: &QuerySettings, request: &Request, results: &Results) -> Result<Option<Vec<u8>>> {
+    let filtered = !(request.roles.is_empty() && request.topics.is_empty());
+    if settings.by_role || (results.total_hits == 0 && filtered) {
+        return Ok(None);
+    }
+    let mut written = Vec::with_capacity(16 * 1024);
+    settings.printer.print(results, &mut written)?;
+    Ok(Some(written))
 }
 
 /// The request without its role and topic filters, for counting what they left out.
@@ -140,7 +161,16 @@ fn print(printer: &Printer, results: &Results, per_role: Option<&[RoleResults]>)
         }
     };
     out.flush()?;
-    Ok(if found { Outcome::Success } else { Outcome::NoHits })
+    Ok(outcome_of(found))
+}
+
+/// Success when something was found, else "no hits" (exit code 1).
+fn outcome_of(found: bool) -> Outcome {
+    if found {
+        Outcome::Success
+    } else {
+        Outcome::NoHits
+    }
 }
 
 /// The roles `--by-role` compares: those given with `--role`, else all, in taxonomy order.

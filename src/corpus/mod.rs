@@ -16,8 +16,8 @@ mod stat;
 mod watch;
 
 pub use read::{format_of, read, read_pieces};
-pub use watch::Watch;
 pub(crate) use watch::{escape_line, unescape_line};
+pub use watch::{Watch, WatchCheck};
 
 /// A file found in the corpus, with what `stat` says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 #[cfg(test)]
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -118,46 +118,140 @@ impl Watch {
 
 /// [`Watch::text_unchanged`] on as many threads as `threads` gives for the number of entries.
 fn text_unchanged_on(text: &str, root: &Path, threads: fn(usize) -> usize) -> Option<bool> {
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    let mut parts = text.splitn(3, '\n');
-    if parts.next()? != WATCH_HEADER {
-        return None;
-    }
-    let taxonomy = parse_taxonomy(parts.next()?)?;
-    let entries = parts.next();
-    let changed = AtomicBool::new(false);
-    // A corpus folder that cannot be opened is gone or unreadable: changed either way.
-    let corpus = Corpus::open(root);
-    match &corpus {
-        Some(corpus) if taxonomy_of(corpus) == taxonomy => {}
-        _ => changed.store(true, Ordering::Relaxed),
-    }
-    let Some(entries) = entries else {
-        return Some(!changed.load(Ordering::Relaxed));
-    };
+    let check = WatchCheck::new(text, root)?;
     // Only whether there are at least [`PARALLEL_STAT_MIN`] lines matters: counting them all
     // cost a quarter of the check's own work.
-    let lines = entries
+    let lines = check
+        .entries
         .bytes()
         .filter(|&b| b == b'\n')
         .take(PARALLEL_STAT_MIN)
         .count()
         + 1;
-    let runs = runs_of_lines(entries, threads(lines));
-    let check = |run: &str| check_lines(corpus.as_ref(), run, &changed);
-    let well_formed = match runs.split_first() {
-        Some((first, rest)) if !rest.is_empty() => std::thread::scope(|scope| {
-            let others: Vec<_> = rest.iter().map(|run| scope.spawn(|| check(run))).collect();
-            // The calling thread takes the first run itself: one thread fewer to start.
-            let mine = check(first);
-            others
-                .into_iter()
-                .fold(mine, |all, h| h.join().unwrap_or(false) && all)
+    match threads(lines) {
+        0 | 1 => check.help(),
+        n => std::thread::scope(|scope| {
+            for _ in 1..n {
+                scope.spawn(|| check.help());
+            }
+            // The calling thread takes pieces too: one thread fewer to start.
+            check.help();
         }),
-        _ => check(entries),
-    };
-    well_formed.then(|| !changed.load(Ordering::Relaxed))
+    }
+    check.outcome()
 }
+
+/// A check of a watch's text that any number of threads share: its entry lines are cut into
+/// pieces of whole lines ([`PIECE_BYTES`] long or so), and each thread that [`helps`] takes
+/// the next piece not yet taken until none is left. A query starts one on a thread of its own
+/// beside its search, and the search's thread helps once it has its answer: the check, not the
+/// search, is the longer of the two on a large corpus, and this way neither core idles.
+///
+/// [`helps`]: WatchCheck::help
+pub struct WatchCheck<'t> {
+    corpus: Option<Corpus>,
+    /// The entry lines, without the line break after the last.
+    entries: &'t str,
+    pieces: usize,
+    next: AtomicUsize,
+    changed: AtomicBool,
+    malformed: AtomicBool,
+}
+
+impl<'t> WatchCheck<'t> {
+    /// A check of `text` ([`Watch::to_text`]) against the corpus at `root`, its corpus folder
+    /// opened and its taxonomy compared; `None` when the text is no watch.
+    pub fn new(text: &'t str, root: &Path) -> Option<WatchCheck<'t>> {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let mut parts = text.splitn(3, '\n');
+        if parts.next()? != WATCH_HEADER {
+            return None;
+        }
+        let taxonomy = parse_taxonomy(parts.next()?)?;
+        // No entry line at all is a watch; an empty one is not (the pieces below skip
+        // nothing but empty stretches between whole lines).
+        let entries = parts.next();
+        if entries == Some("") {
+            return None;
+        }
+        let entries = entries.unwrap_or_default();
+        // A corpus folder that cannot be opened is gone or unreadable: changed either way.
+        let corpus = Corpus::open(root);
+        let changed = match &corpus {
+            Some(corpus) => taxonomy_of(corpus) != taxonomy,
+            None => true,
+        };
+        Some(WatchCheck {
+            corpus,
+            entries,
+            pieces: entries.len().div_ceil(PIECE_BYTES),
+            next: AtomicUsize::new(0),
+            changed: AtomicBool::new(changed),
+            malformed: AtomicBool::new(false),
+        })
+    }
+
+    /// Checks pieces not yet taken by another thread until none is left. Once a change is
+    /// found the lines left are still read (a bad line makes the text no watch), not statted.
+    pub fn help(&self) {
+        loop {
+            let piece = self.next.fetch_add(1, Ordering::Relaxed);
+            if piece >= self.pieces {
+                return;
+            }
+            let Some(run) = self.piece(piece) else {
+                continue;
+            };
+            if !check_lines(self.corpus.as_ref(), run, &self.changed) {
+                self.malformed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether the corpus looks as the watch recorded; `None` when the text is no watch.
+    /// Meaningful once every thread that helped has finished (joined).
+    pub fn outcome(&self) -> Option<bool> {
+        if self.malformed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(!self.changed.load(Ordering::Relaxed))
+    }
+
+    /// The lines of piece `i`: those that start in its stretch of [`PIECE_BYTES`] bytes,
+    /// without the line break after the last; `None` when no line starts there.
+    fn piece(&self, i: usize) -> Option<&'t str> {
+        let (start, end) = (line_start_from(self.entries, i * PIECE_BYTES), {
+            line_start_from(self.entries, (i + 1) * PIECE_BYTES)
+        });
+        if start >= end {
+            return None;
+        }
+        // The line break before the next piece's first line is left out; the last piece
+        // ends with the text.
+        let end = if end < self.entries.len() { end - 1 } else { end };
+        self.entries.get(start..end)
+    }
+}
+
+/// The first line start of `text` at or after `at` (the length of `text` when none): a line
+/// starts at 0 and after every line break.
+fn line_start_from(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    if at == 0 || at >= bytes.len() {
+        return at.min(bytes.len());
+    }
+    if bytes[at - 1] == b'\n' {
+        return at;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |offset| at + offset + 1)
+}
+
+/// Length of a piece of a watch's lines that one thread checks at a time: about 40 folders,
+/// some 50 µs of `stat` calls, so that two threads finish within that of each other.
+const PIECE_BYTES: usize = 2048;
 
 /// The taxonomy's size and time in the corpus folder, when it is a file.
 fn taxonomy_of(corpus: &Corpus) -> Option<(u64, u128)> {
@@ -165,25 +259,6 @@ fn taxonomy_of(corpus: &Corpus) -> Option<(u64, u128)> {
         .stat(TAXONOMY_FILE)
         .filter(|s| s.kind == Kind::File)
         .map(|s| (s.size, s.mtime_ns))
-}
-
-/// `text` cut into up to `runs` runs of whole lines of about equal length (a run holds no
-/// line break at its end, as `text` does not).
-fn runs_of_lines(text: &str, runs: usize) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(runs);
-    let mut start = 0;
-    for i in 1..runs {
-        let target = (bytes.len() * i / runs).max(start);
-        // A line break is a character of its own: cutting beside it keeps characters whole.
-        let Some(offset) = bytes[target..].iter().position(|&b| b == b'\n') else {
-            break;
-        };
-        out.push(&text[start..target + offset]);
-        start = target + offset + 1;
-    }
-    out.push(&text[start..]);
-    out
 }
 
 /// Reads the entry lines of `run` (separated by line breaks) and, until `changed` is set,
@@ -679,18 +754,30 @@ mod tests {
     }
 
     #[test]
-    fn runs_of_lines_cut_between_whole_lines_and_keep_every_line() {
-        let text = "d 1 a\nd 2 bé\nd 3 ccc\nd 4 dddd\nd 5 é";
-        for runs in 1..=8 {
-            let cut = runs_of_lines(text, runs);
-            assert!(cut.len() <= runs, "{runs}: {cut:?}");
-            assert_eq!(cut.join("\n"), text, "{runs}");
-            assert!(cut
-                .iter()
-                .all(|run| parse_entry(run.split('\n').next().unwrap_or_default()).is_some()));
+    fn watch_check_pieces_cut_between_whole_lines_and_keep_every_line() {
+        let lines: Vec<String> = (0..700)
+            .map(|i| format!("d {i} {}", "é/x".repeat(i % 37)))
+            .collect();
+        let entries = lines.join("\n");
+        let text = format!("{WATCH_HEADER}\nt -\n{entries}\n");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let check = WatchCheck::new(&text, dir.path()).expect("a watch");
+        assert!(check.pieces > 10, "{} pieces", check.pieces);
+        let pieces: Vec<&str> = (0..check.pieces).filter_map(|i| check.piece(i)).collect();
+        assert_eq!(pieces.join("\n"), entries);
+        for piece in &pieces {
+            assert!(
+                piece.split('\n').all(|line| parse_entry(line).is_some()),
+                "{piece:?}"
+            );
         }
-        assert_eq!(runs_of_lines("d 1 a", 4), vec!["d 1 a"]);
-        assert_eq!(runs_of_lines("d 1 a\n\nd 2 b", 1), vec!["d 1 a\n\nd 2 b"]);
+        // A line longer than a piece leaves the pieces it covers empty.
+        let long = format!("d 1 {}\nd 2 b", "a".repeat(3 * PIECE_BYTES));
+        let text = format!("{WATCH_HEADER}\nt -\n{long}");
+        let check = WatchCheck::new(&text, dir.path()).expect("a watch");
+        let pieces: Vec<&str> = (0..check.pieces).filter_map(|i| check.piece(i)).collect();
+        assert_eq!(pieces.join("\n"), long);
+        assert_eq!(pieces.len(), 2);
     }
 
     #[test]

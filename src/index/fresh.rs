@@ -11,7 +11,7 @@ use super::folder::{is_read_only, reader_wait, IndexDir, WriteLock};
 use super::open::{damaged_files, open_live, read_stamp, LiveIndex, Unfit};
 use super::stamp::{canonical, read_watch_text, watch_unchanged, Stamp};
 use super::vectors::VectorSettings;
-use crate::corpus::{Scan, Watch};
+use crate::corpus::{Scan, Watch, WatchCheck};
 use crate::model::Progress;
 use crate::prepare;
 
@@ -104,8 +104,9 @@ pub fn open_fresh(
 
 /// The common case of a search, made without waiting for the freshness check: the live
 /// commit's watch is read ([`LiveWatch`]), the live index is opened as it is and `search` runs
-/// on it while another thread checks the watch against the corpus (a small watch, a few
-/// `stat` calls, is checked on this thread first: that costs less than starting a thread);
+/// on it while another thread checks the watch against the corpus, this thread taking its
+/// share of the check once the search is done ([`WatchCheck`]; a small watch, a few `stat`
+/// calls, is checked on this thread first: that costs less than starting a thread);
 /// what the search gave counts only when the check finds nothing changed for the very commit
 /// that was searched. `None` whenever anything else happens (no usable index, a stale one, a
 /// commit made between the two, a failed search, [`Freshness::AsIs`]): the caller then takes
@@ -132,10 +133,16 @@ pub fn search_while_checking<T>(
         }
         (true, open_and_search())
     } else {
+        // The check usually takes longer than the search: once the search is done, its
+        // thread cleans up and then takes its share of the check.
+        let check = WatchCheck::new(&watch.text, &watch.root)?;
         std::thread::scope(|scope| {
-            let checking = scope.spawn(|| watch.unchanged());
+            let checking = scope.spawn(|| check.help());
             let opened = open_and_search();
-            (checking.join().unwrap_or(false), opened)
+            dir.remove_leftovers_if_idle();
+            check.help();
+            let finished = checking.join().is_ok();
+            (finished && check.outcome() == Some(true), opened)
         })
     };
     let (live, searched) = opened?;
@@ -143,7 +150,9 @@ pub fn search_while_checking<T>(
         return None;
     }
     let found = searched.ok()?;
-    dir.remove_leftovers_if_idle();
+    if watch.text.len() <= INLINE_WATCH_BYTES {
+        dir.remove_leftovers_if_idle();
+    }
     Some((live, found))
 }
 
