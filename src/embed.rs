@@ -9,6 +9,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::Tokenizer;
 
+mod activation;
+mod int8;
 mod mapped;
 mod quantized;
 mod wordpiece;
