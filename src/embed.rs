@@ -255,6 +255,13 @@ impl QueryEmbedder {
         self.model.has_quant()
     }
 
+    /// Whether the 8-bit copy serves and a record beside it said an earlier process had
+    /// checked this very file whole, so its checksums were skipped (a copy written since has
+    /// another change time, and is checked again).
+    pub fn uses_copy_checked_before(&self) -> bool {
+        self.model.quant_was_recorded()
+    }
+
     fn load_with(dir: &Path, half: bool, quant: bool) -> Result<QueryEmbedder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

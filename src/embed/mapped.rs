@@ -135,6 +135,11 @@ impl MappedModel {
         self.quant().is_some()
     }
 
+    /// Whether the 8-bit copy serves and was found checked whole by an earlier process.
+    pub(super) fn quant_was_recorded(&self) -> bool {
+        self.quant().is_some_and(Quant::was_recorded)
+    }
+
     /// Forgets the half copy: the f32 weights serve (or the 8-bit copy, while there).
     pub(super) fn drop_half(&mut self) {
         self.half = None;

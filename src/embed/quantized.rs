@@ -134,6 +134,8 @@ pub(super) struct Quant {
     /// Where the copy is (its record is beside it) and the state of the file mapped.
     path: std::path::PathBuf,
     identity: Option<Identity>,
+    /// Whether the record said this file was checked whole (its parts start as passed).
+    recorded: bool,
     /// Vector name → (byte offset, length).
     vectors: HashMap<String, (usize, usize)>,
     /// Matrix name → (part number, byte offset of its scales, rows, columns).
@@ -179,14 +181,16 @@ impl Quant {
             matrices.insert(name.clone(), (k + 1, at, *rows, *columns));
             at += 4 * rows + rows * columns;
         }
+        // Part 0, the vectors, has just passed (or was recorded as passed).
         let state = if recorded { GOOD } else { UNCHECKED };
         let checked = (0..=layout.matrices.len())
-            .map(|_| AtomicU8::new(state))
+            .map(|part| AtomicU8::new(if part == 0 { GOOD } else { state }))
             .collect();
         Ok(Some(Quant {
             map,
             path: path.to_path_buf(),
             identity,
+            recorded,
             vectors,
             matrices,
             checked,
@@ -236,6 +240,12 @@ impl Quant {
 }
 
 impl Quant {
+    /// Whether a record beside the copy said this state of its file was checked whole, so its
+    /// checksums were not computed again.
+    pub(super) fn was_recorded(&self) -> bool {
+        self.recorded
+    }
+
     /// Whether every part has passed its check in this process (or a record said so).
     pub(super) fn is_checked_whole(&self) -> bool {
         self.checked.iter().all(|c| c.load(Ordering::Relaxed) == GOOD)
