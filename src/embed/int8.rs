@@ -11,97 +11,84 @@
 //! numbers far larger than the rest, which 8 bits would round away (cosine 0.9970 to the
 //! full-weight vectors instead of 0.9994), so it gets 16.
 
-/// Token rows in 8 bits: each row's largest magnitude maps to ±127 (so −128 never occurs,
-/// which the AVX2 kernel's sign trick relies on), with that row's scale.
-pub(super) struct QuantRows {
-    codes: Vec<i8>,
+/// Token rows rounded to integer codes: each row's largest magnitude maps to the largest code
+/// `top` (so an 8-bit row never holds −128, which the AVX2 kernel's sign trick relies on), with
+/// that row's scale; every number is within half a step (scale / 2) of the original.
+pub(super) struct Rows<C> {
+    codes: Vec<C>,
     scales: Vec<f32>,
     inputs: usize,
 }
 
+/// Token rows in 8 bits (codes −127..=127).
+pub(super) type QuantRows = Rows<i8>;
+/// Token rows in 16 bits: the largest code is the largest for which no dot product with a row
+/// of 8-bit weights (at most 127 each) can overflow 32 bits, at most 32,767 (11,008 for rows of
+/// 1,536 numbers: still 2,000 times finer than 8 bits).
+pub(super) type WideRows = Rows<i16>;
+
 impl QuantRows {
-    /// The rows of `x` (`inputs` numbers each) rounded to 8 bits: every number within half a
-    /// step (its row's scale / 2) of the original.
+    /// The rows of `x` (`inputs` numbers each) in 8 bits.
     pub(super) fn of(x: &[f32], inputs: usize) -> QuantRows {
+        Rows::round(x, inputs, 127.0, |v| v as i8)
+    }
+}
+
+impl WideRows {
+    /// The rows of `x` (`inputs` numbers each) in 16 bits.
+    pub(super) fn of(x: &[f32], inputs: usize) -> WideRows {
+        let top = (i32::MAX as usize / (127 * inputs.max(1))).min(i16::MAX as usize);
+        Rows::round(x, inputs, top as f32, |v| v as i16)
+    }
+}
+
+impl<C: Copy + Default> Rows<C> {
+    fn round(x: &[f32], inputs: usize, top_code: f32, cast: fn(f32) -> C) -> Rows<C> {
         let inputs = inputs.max(1);
-        let mut codes = Vec::with_capacity(x.len());
-        let mut scales = Vec::with_capacity(x.len() / inputs);
-        for row in x.chunks_exact(inputs) {
+        let rows = x.len() / inputs;
+        let mut codes = vec![C::default(); rows * inputs];
+        let mut scales = Vec::with_capacity(rows);
+        for (row, out) in x.chunks_exact(inputs).zip(codes.chunks_exact_mut(inputs)) {
             let top = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             if !(top > 0.0 && top.is_finite()) {
                 // All zeros (or an infinity, which no layer makes): the row contributes
                 // nothing rather than spreading a NaN. A NaN alone counts as 0 (`max` skips
-                // it and the cast below makes it 0).
+                // it and the cast makes it 0).
                 scales.push(0.0);
-                codes.extend(std::iter::repeat_n(0i8, inputs));
-                continue;
-            }
-            let scale = top / 127.0;
-            let inverse = 127.0 / top;
-            scales.push(scale);
-            // In range by construction (|v| ≤ top); the clamp only guards rounding.
-            codes.extend(
-                row.iter()
-                    .map(|&v| (v * inverse).round().clamp(-127.0, 127.0) as i8),
-            );
-        }
-        QuantRows {
-            codes,
-            scales,
-            inputs,
-        }
-    }
-
-    fn rows(&self) -> usize {
-        self.scales.len()
-    }
-}
-
-/// Token rows in 16 bits: each row's largest magnitude maps to the largest code for which no
-/// dot product with a row of 8-bit weights (at most 127 each) can overflow 32 bits, at most
-/// 32,767 (11,008 for rows of 1,536 numbers: still 2,000 times finer than 8 bits).
-pub(super) struct WideRows {
-    codes: Vec<i16>,
-    scales: Vec<f32>,
-    inputs: usize,
-}
-
-impl WideRows {
-    /// The rows of `x` (`inputs` numbers each) rounded to 16-bit codes, as [`QuantRows::of`].
-    pub(super) fn of(x: &[f32], inputs: usize) -> WideRows {
-        let inputs = inputs.max(1);
-        let top_code = (i32::MAX as usize / (127 * inputs)).min(i16::MAX as usize) as f32;
-        let mut codes = Vec::with_capacity(x.len());
-        let mut scales = Vec::with_capacity(x.len() / inputs);
-        for row in x.chunks_exact(inputs) {
-            let top = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            if !(top > 0.0 && top.is_finite()) {
-                scales.push(0.0);
-                codes.extend(std::iter::repeat_n(0i16, inputs));
                 continue;
             }
             scales.push(top / top_code);
-            let inverse = top_code / top;
-            codes.extend(
-                row.iter()
-                    .map(|&v| (v * inverse).round().clamp(-top_code, top_code) as i16),
-            );
+            round_row(row, top_code / top, top_code, cast, out);
         }
-        WideRows {
+        Rows {
             codes,
             scales,
             inputs,
         }
     }
-
-    fn rows(&self) -> usize {
-        self.scales.len()
-    }
 }
 
-/// `y = x Wᵀ + b` for the 16-bit token rows `x`, as [`linear`].
-pub(super) fn linear_wide(x: &WideRows, weight: &[i8], scales: &[f32], bias: &[f32]) -> Vec<f32> {
-    finish(&dots_wide(x, weight, bias.len()), &x.scales, scales, bias)
+/// `out[i] = round(row[i] × inverse)`, clamped to ±`top` (in range by construction; the clamp
+/// only guards rounding), compiled for eight numbers a vector where the processor has AVX2.
+fn round_row<C>(row: &[f32], inverse: f32, top: f32, cast: fn(f32) -> C, out: &mut [C]) {
+    #[inline(always)]
+    fn each<C>(row: &[f32], inverse: f32, top: f32, cast: fn(f32) -> C, out: &mut [C]) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = cast((v * inverse).round_ties_even().clamp(-top, top));
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn each_avx2<C>(row: &[f32], inverse: f32, top: f32, cast: fn(f32) -> C, out: &mut [C]) {
+        each(row, inverse, top, cast, out);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor was just checked to have AVX2.
+        unsafe { each_avx2(row, inverse, top, cast, out) };
+        return;
+    }
+    each(row, inverse, top, cast, out);
 }
 
 /// `y = x Wᵀ + b` for the 8-bit token rows `x` and the 8-bit weight `weight` (`outputs` ×
@@ -109,6 +96,11 @@ pub(super) fn linear_wide(x: &WideRows, weight: &[i8], scales: &[f32], bias: &[f
 /// product times the token's and the weight row's scales, plus the bias.
 pub(super) fn linear(x: &QuantRows, weight: &[i8], scales: &[f32], bias: &[f32]) -> Vec<f32> {
     finish(&dots(x, weight, bias.len()), &x.scales, scales, bias)
+}
+
+/// `y = x Wᵀ + b` for the 16-bit token rows `x`, as [`linear`].
+pub(super) fn linear_wide(x: &WideRows, weight: &[i8], scales: &[f32], bias: &[f32]) -> Vec<f32> {
+    finish(&dots_wide(x, weight, bias.len()), &x.scales, scales, bias)
 }
 
 /// Each output from its integer sum (token-major): times the token's scale and the weight
@@ -128,94 +120,201 @@ fn finish(sums: &[i32], tokens: &[f32], scales: &[f32], bias: &[f32]) -> Vec<f32
     y
 }
 
+/// Which code computes the integer dot products: each gives the same sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Plain,
+    /// `vpmaddubsw` (8-bit tokens) or `vpmaddwd` (16-bit), then adds.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// `vpdpbusd` or `vpdpwssd`: products and adds in one instruction (AVX-512 VNNI with VL,
+    /// on 256-bit vectors).
+    #[cfg(target_arch = "x86_64")]
+    Vnni,
+}
+
+impl Kernel {
+    /// The kernels this processor runs, fastest last.
+    fn available() -> Vec<Kernel> {
+        let mut kernels = vec![Kernel::Plain];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                kernels.push(Kernel::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                kernels.push(Kernel::Vnni);
+            }
+        }
+        kernels
+    }
+
+    fn best() -> Kernel {
+        static BEST: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Kernel::available().pop().unwrap_or(Kernel::Plain))
+    }
+}
+
 /// The integer dot products of every token row with every weight row, token-major
 /// (`rows` × `outputs`), by the fastest kernel the processor runs.
 fn dots(x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<i32> {
-    assert_eq!(weight.len(), outputs * x.inputs, "weight size");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if vnni() {
-            // SAFETY: the processor was just checked to have AVX-512 VNNI and VL.
-            return unsafe { dots_vnni(x, weight, outputs) };
+    dots_by(Kernel::best(), x, weight, outputs)
+}
+
+fn dots_by(kernel: Kernel, x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<i32> {
+    let inputs = x.inputs;
+    assert_eq!(weight.len(), outputs * inputs, "weight size");
+    let part = inputs - inputs % 32;
+    let mut sums = match kernel {
+        Kernel::Plain => return plain(&x.codes, inputs, weight, outputs),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Kernel::available` found AVX2 on this processor.
+        Kernel::Avx2 => unsafe { bytes_avx2(&x.codes, inputs, weight, outputs, part) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Vnni => {
+            // `vpdpbusd` multiplies unsigned by signed bytes: the codes are shifted by 128
+            // into 1..=255, and 128 × the weight row's sum (over the same numbers) is taken
+            // off each product.
+            let shifted: Vec<u8> = x.codes.iter().map(|&c| (c as u8) ^ 0x80).collect();
+            // SAFETY: `Kernel::available` found AVX-512 VNNI and VL on this processor.
+            let mut sums = unsafe { bytes_vnni(&shifted, inputs, weight, outputs, part) };
+            let offsets: Vec<i32> = weight
+                .chunks_exact(inputs)
+                .map(|w| 128 * w[..part].iter().map(|&v| i32::from(v)).sum::<i32>())
+                .collect();
+            for row in sums.chunks_exact_mut(outputs.max(1)) {
+                for (s, o) in row.iter_mut().zip(&offsets) {
+                    *s -= o;
+                }
+            }
+            sums
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor was just checked to have AVX2.
-            return unsafe { dots_avx2(x, weight, outputs) };
-        }
-    }
-    dots_plain(x, weight, outputs)
+    };
+    add_tails(&mut sums, &x.codes, inputs, weight, part);
+    sums
 }
 
 /// The integer dot products of every 16-bit token row with every weight row, as [`dots`].
 fn dots_wide(x: &WideRows, weight: &[i8], outputs: usize) -> Vec<i32> {
-    assert_eq!(weight.len(), outputs * x.inputs, "weight size");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if vnni() {
-            // SAFETY: the processor was just checked to have AVX-512 VNNI and VL.
-            return unsafe { dots_wide_vnni(x, weight, outputs) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor was just checked to have AVX2.
-            return unsafe { dots_wide_avx2(x, weight, outputs) };
-        }
-    }
-    dots_wide_plain(x, weight, outputs)
+    dots_wide_by(Kernel::best(), x, weight, outputs)
 }
 
-/// The 16-bit dot products one number at a time: what the vector kernels must equal.
-fn dots_wide_plain(x: &WideRows, weight: &[i8], outputs: usize) -> Vec<i32> {
+fn dots_wide_by(kernel: Kernel, x: &WideRows, weight: &[i8], outputs: usize) -> Vec<i32> {
     let inputs = x.inputs;
-    let mut sums = vec![0i32; x.rows() * outputs];
-    for (t, out) in sums.chunks_exact_mut(outputs.max(1)).enumerate() {
-        let token = &x.codes[t * inputs..(t + 1) * inputs];
-        for (o, w) in out.iter_mut().zip(weight.chunks_exact(inputs)) {
-            *o = wide_tail(token, w, 0);
-        }
-    }
+    assert_eq!(weight.len(), outputs * inputs, "weight size");
+    let part = inputs - inputs % 16;
+    let mut sums = match kernel {
+        Kernel::Plain => return plain(&x.codes, inputs, weight, outputs),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Kernel::available` found AVX2 on this processor.
+        Kernel::Avx2 => unsafe { wide_avx2(&x.codes, inputs, weight, outputs, part) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Kernel::available` found AVX-512 VNNI and VL on this processor.
+        Kernel::Vnni => unsafe { wide_vnni(&x.codes, inputs, weight, outputs, part) },
+    };
+    add_tails(&mut sums, &x.codes, inputs, weight, part);
     sums
 }
 
-/// Plain sum of the 16-bit products from `from` on.
-fn wide_tail(token: &[i16], weight: &[i8], from: usize) -> i32 {
-    token[from..]
-        .iter()
-        .zip(&weight[from..])
-        .map(|(&a, &b)| i32::from(a) * i32::from(b))
-        .sum()
+/// The dot products one number at a time: what the vector kernels must equal.
+fn plain<C: Copy + Into<i32>>(codes: &[C], inputs: usize, weight: &[i8], outputs: usize) -> Vec<i32> {
+    let mut sums = vec![0i32; codes.len() / inputs.max(1) * outputs];
+    add_tails(&mut sums, codes, inputs, weight, 0);
+    sums
 }
 
-/// The 16-bit kernels, VNNI (`vpdpwssd`: pairs of 16-bit products added to 32-bit sums in one
-/// instruction) or AVX2 (`vpmaddwd` then an add): 16 weights, widened once to 16 bits, feed
-/// every token of a group.
-macro_rules! wide_kernel {
-    ($name:ident, $features:literal, $step:expr) => {
+/// Adds to each sum the products past the vector part (`from` on; none for the model's widths).
+fn add_tails<C: Copy + Into<i32>>(sums: &mut [i32], codes: &[C], inputs: usize, weight: &[i8], from: usize) {
+    if from >= inputs {
+        return;
+    }
+    let outputs = weight.len() / inputs;
+    for (token, out) in codes
+        .chunks_exact(inputs)
+        .zip(sums.chunks_exact_mut(outputs.max(1)))
+    {
+        for (o, w) in out.iter_mut().zip(weight.chunks_exact(inputs)) {
+            *o += token[from..]
+                .iter()
+                .zip(&w[from..])
+                .map(|(&a, &b)| a.into() * i32::from(b))
+                .sum::<i32>();
+        }
+    }
+}
+
+/// Token rows are taken in groups of at most eight, of sizes as even as can be (9 tokens are
+/// 5 + 4, not 8 + 1), so each weight vector, once loaded, feeds several independent sums.
+fn groups(rows: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = rows.div_ceil(8).max(1);
+    (0..count)
+        .map(move |g| (g * rows / count, (g + 1) * rows / count - g * rows / count))
+        .filter(|&(_, size)| size > 0)
+}
+
+/// A vector kernel: `$group::<G>` sums G token rows (`inputs` codes apart) with one weight
+/// row over its first `part` numbers, `$width` at a time: `$load` reads the weights once,
+/// `$step` adds one token's products to its sum. `$name` runs it over every weight row and
+/// group of tokens, token-major.
+macro_rules! kernel {
+    ($name:ident, $group:ident, $features:literal, $code:ty, $width:expr, $load:expr, $step:expr) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        fn $name(x: &WideRows, weight: &[i8], outputs: usize) -> Vec<i32> {
+        /// SAFETY: `codes` holds G rows of `inputs` codes, `weight` holds `part` numbers.
+        unsafe fn $group<const G: usize>(
+            codes: *const $code,
+            inputs: usize,
+            weight: *const i8,
+            part: usize,
+        ) -> [i32; 8] {
             use std::arch::x86_64::*;
-            let (inputs, rows) = (x.inputs, x.rows());
-            let part = inputs - inputs % 16;
+            let mut acc = [_mm256_setzero_si256(); G];
+            let mut i = 0;
+            while i < part {
+                let w = $load(weight.add(i));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = $step(*a, _mm256_loadu_si256(codes.add(k * inputs + i).cast()), w);
+                }
+                i += $width;
+            }
+            let mut sums = [0i32; 8];
+            for (s, a) in sums.iter_mut().zip(acc) {
+                *s = sum_lanes(a);
+            }
+            sums
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name(codes: &[$code], inputs: usize, weight: &[i8], outputs: usize, part: usize) -> Vec<i32> {
+            assert!(part <= inputs && part % $width == 0, "vector part");
+            assert!(
+                weight.len() == outputs * inputs && codes.len() % inputs == 0,
+                "sizes"
+            );
+            let rows = codes.len() / inputs;
             let mut sums = vec![0i32; rows * outputs];
             for (j, w) in weight.chunks_exact(inputs).enumerate() {
                 for (start, size) in groups(rows) {
-                    let mut acc = [_mm256_setzero_si256(); 8];
-                    let mut i = 0;
-                    while i < part {
-                        // SAFETY: i + 16 ≤ part ≤ inputs = w.len(); each token row t < rows
-                        // holds `inputs` codes; unaligned loads.
-                        let wv = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(w.as_ptr().add(i).cast()) });
-                        for (k, a) in acc.iter_mut().enumerate().take(size) {
-                            let at = (start + k) * inputs + i;
-                            let xv = unsafe { _mm256_loadu_si256(x.codes.as_ptr().add(at).cast()) };
-                            *a = $step(*a, xv, wv);
+                    let (x, w) = (codes[start * inputs..].as_ptr(), w.as_ptr());
+                    // SAFETY: rows start..start + size hold `inputs` codes each and `w` holds
+                    // `inputs` ≥ `part` numbers; the loads are unaligned.
+                    let got = unsafe {
+                        match size {
+                            8 => $group::<8>(x, inputs, w, part),
+                            7 => $group::<7>(x, inputs, w, part),
+                            6 => $group::<6>(x, inputs, w, part),
+                            5 => $group::<5>(x, inputs, w, part),
+                            4 => $group::<4>(x, inputs, w, part),
+                            3 => $group::<3>(x, inputs, w, part),
+                            2 => $group::<2>(x, inputs, w, part),
+                            _ => $group::<1>(x, inputs, w, part),
                         }
-                        i += 16;
-                    }
-                    for (k, a) in acc.iter().enumerate().take(size) {
-                        let t = start + k;
-                        let token = &x.codes[t * inputs..(t + 1) * inputs];
-                        sums[t * outputs + j] = sum_lanes(*a) + wide_tail(token, w, part);
+                    };
+                    for (k, &sum) in got.iter().enumerate().take(size) {
+                        sums[(start + k) * outputs + j] = sum;
                     }
                 }
             }
@@ -224,145 +323,56 @@ macro_rules! wide_kernel {
     };
 }
 
-wide_kernel!(dots_wide_vnni, "avx2,avx512vnni,avx512vl", |a, x, w| {
-    _mm256_dpwssd_epi32(a, x, w)
-});
-wide_kernel!(dots_wide_avx2, "avx2", |a, x, w| _mm256_add_epi32(
-    a,
-    _mm256_madd_epi16(x, w)
-));
-
-/// Whether the processor has 8-bit dot products on 256-bit vectors (AVX-512 VNNI with VL).
-#[cfg(target_arch = "x86_64")]
-fn vnni() -> bool {
-    std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512vl")
-}
-
-/// The dot products one number at a time: what the vector kernels must equal.
-fn dots_plain(x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<i32> {
-    let inputs = x.inputs;
-    let mut sums = vec![0i32; x.rows() * outputs];
-    for (t, out) in sums.chunks_exact_mut(outputs.max(1)).enumerate() {
-        let token = &x.codes[t * inputs..(t + 1) * inputs];
-        for (o, w) in out.iter_mut().zip(weight.chunks_exact(inputs)) {
-            *o = token
-                .iter()
-                .zip(w)
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
-        }
-    }
-    sums
-}
-
-/// The part of a row the vector kernels take 32 numbers at a time; the rest is summed plainly.
-fn vector_part(inputs: usize) -> usize {
-    inputs - inputs % 32
-}
-
-/// Plain sum of the products past the vector part (none for the model's widths).
-fn tail(token: &[i8], weight: &[i8], from: usize) -> i32 {
-    token[from..]
-        .iter()
-        .zip(&weight[from..])
-        .map(|(&a, &b)| i32::from(a) * i32::from(b))
-        .sum()
-}
-
-/// Token rows are taken eight at a time, then four, two and one, so each 32 weights, once
-/// loaded, feed as many sums as there are tokens left (up to eight).
-fn groups(rows: usize) -> impl Iterator<Item = (usize, usize)> {
-    let mut t = 0;
-    std::iter::from_fn(move || {
-        let size = [8, 4, 2, 1].into_iter().find(|&g| g <= rows - t)?;
-        t += size;
-        Some((t - size, size))
-    })
-}
-
-/// VNNI: `vpdpbusd` multiplies unsigned by signed bytes, so the tokens' codes are shifted by
-/// 128 into 1..=255 and 128 × (the weight row's sum) is taken off each dot product; the row's
-/// sum comes from the same instruction with all-ones bytes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-fn dots_vnni(x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<i32> {
-    use std::arch::x86_64::*;
-    let (inputs, rows) = (x.inputs, x.rows());
-    let part = vector_part(inputs);
-    let shifted: Vec<u8> = x.codes.iter().map(|&c| (c as u8) ^ 0x80).collect();
-    let mut sums = vec![0i32; rows * outputs];
-    let ones = _mm256_set1_epi8(1);
-    for (j, w) in weight.chunks_exact(inputs).enumerate() {
-        let mut row_sum = _mm256_setzero_si256();
-        let mut i = 0;
-        while i < part {
-            // SAFETY: i + 32 ≤ part ≤ inputs = w.len(); unaligned loads.
-            let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(i).cast()) };
-            row_sum = _mm256_dpbusd_epi32(row_sum, ones, wv);
-            i += 32;
-        }
-        let offset = 128 * sum_lanes(row_sum);
-        for (start, size) in groups(rows) {
-            let mut acc = [_mm256_setzero_si256(); 8];
-            let mut i = 0;
-            while i < part {
-                // SAFETY: as above, and each token row t < rows holds `inputs` bytes.
-                let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(i).cast()) };
-                for (k, a) in acc.iter_mut().enumerate().take(size) {
-                    let xv =
-                        unsafe { _mm256_loadu_si256(shifted.as_ptr().add((start + k) * inputs + i).cast()) };
-                    *a = _mm256_dpbusd_epi32(*a, xv, wv);
-                }
-                i += 32;
-            }
-            for (k, a) in acc.iter().enumerate().take(size) {
-                let t = start + k;
-                let token = &x.codes[t * inputs..(t + 1) * inputs];
-                sums[t * outputs + j] = sum_lanes(*a) - offset + tail(token, w, part);
-            }
-        }
-    }
-    sums
-}
-
-/// AVX2: `vpmaddubsw` multiplies unsigned by signed bytes into pairs of 16-bit sums, which
-/// saturate; with the token's magnitude (≤ 127) as the unsigned side and the weight given the
-/// token's sign, a pair is at most 2 × 127 × 127 and never saturates.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dots_avx2(x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<i32> {
-    use std::arch::x86_64::*;
-    let (inputs, rows) = (x.inputs, x.rows());
-    let part = vector_part(inputs);
-    let magnitudes: Vec<u8> = x.codes.iter().map(|&c| c.unsigned_abs()).collect();
-    let mut sums = vec![0i32; rows * outputs];
-    let ones = _mm256_set1_epi16(1);
-    for (j, w) in weight.chunks_exact(inputs).enumerate() {
-        for (start, size) in groups(rows) {
-            let mut acc = [_mm256_setzero_si256(); 8];
-            let mut i = 0;
-            while i < part {
-                // SAFETY: i + 32 ≤ part ≤ inputs = w.len(); each token row t < rows holds
-                // `inputs` bytes; unaligned loads.
-                let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(i).cast()) };
-                for (k, a) in acc.iter_mut().enumerate().take(size) {
-                    let at = (start + k) * inputs + i;
-                    let sign = unsafe { _mm256_loadu_si256(x.codes.as_ptr().add(at).cast()) };
-                    let magnitude = unsafe { _mm256_loadu_si256(magnitudes.as_ptr().add(at).cast()) };
-                    let pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(wv, sign));
-                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
-                }
-                i += 32;
-            }
-            for (k, a) in acc.iter().enumerate().take(size) {
-                let t = start + k;
-                let token = &x.codes[t * inputs..(t + 1) * inputs];
-                sums[t * outputs + j] = sum_lanes(*a) + tail(token, w, part);
-            }
-        }
-    }
-    sums
-}
+// 8-bit tokens, VNNI: `vpdpbusd` adds four products of unsigned (the shifted codes) by signed
+// bytes to each 32-bit lane.
+kernel!(
+    bytes_vnni,
+    bytes_vnni_group,
+    "avx2,avx512vnni,avx512vl",
+    u8,
+    32,
+    |w: *const i8| _mm256_loadu_si256(w.cast()),
+    |a, x, w| _mm256_dpbusd_epi32(a, x, w)
+);
+// 8-bit tokens, AVX2: `vpmaddubsw` multiplies unsigned by signed bytes into pairs of 16-bit
+// sums, which saturate; with the token's magnitude (≤ 127) as the unsigned side and the weight
+// given the token's sign, a pair is at most 2 × 127 × 127 and never saturates.
+kernel!(
+    bytes_avx2,
+    bytes_avx2_group,
+    "avx2",
+    i8,
+    32,
+    |w: *const i8| _mm256_loadu_si256(w.cast()),
+    |a, x, w| _mm256_add_epi32(
+        a,
+        _mm256_madd_epi16(
+            _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x)),
+            _mm256_set1_epi16(1)
+        )
+    )
+);
+// 16-bit tokens, VNNI: `vpdpwssd` adds two 16-bit products to each 32-bit lane; the weights
+// are widened to 16 bits once for the group.
+kernel!(
+    wide_vnni,
+    wide_vnni_group,
+    "avx2,avx512vnni,avx512vl",
+    i16,
+    16,
+    |w: *const i8| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.cast())),
+    |a, x, w| _mm256_dpwssd_epi32(a, x, w)
+);
+// 16-bit tokens, AVX2: `vpmaddwd`, then an add.
+kernel!(
+    wide_avx2,
+    wide_avx2_group,
+    "avx2",
+    i16,
+    16,
+    |w: *const i8| _mm256_cvtepi8_epi16(_mm_loadu_si128(w.cast())),
+    |a, x, w| _mm256_add_epi32(a, _mm256_madd_epi16(x, w))
+);
 
 /// The sum of a vector's eight 32-bit lanes (wrapping, as the lanes' own sums do).
 #[cfg(target_arch = "x86_64")]
@@ -418,67 +428,47 @@ mod tests {
     }
 
     #[test]
-    fn groups_cover_every_token_once_largest_first() {
+    fn groups_cover_every_token_once_in_even_sizes() {
         for rows in 0..20 {
             let all: Vec<(usize, usize)> = groups(rows).collect();
             assert_eq!(all.iter().map(|g| g.1).sum::<usize>(), rows);
-            assert!(all
-                .windows(2)
-                .all(|w| w[0].0 + w[0].1 == w[1].0 && w[0].1 >= w[1].1));
+            assert!(all.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            let sizes = all.iter().map(|g| g.1);
+            assert!(sizes.clone().max().unwrap_or(0) - sizes.min().unwrap_or(0) <= 1);
         }
-        assert_eq!(groups(13).collect::<Vec<_>>(), [(0, 8), (8, 4), (12, 1)]);
+        assert_eq!(groups(9).collect::<Vec<_>>(), [(0, 4), (4, 5)]);
+        assert_eq!(groups(17).collect::<Vec<_>>(), [(0, 5), (5, 6), (11, 6)]);
+        assert!(groups(200).all(|(_, size)| (1..=8).contains(&size)));
     }
 
-    /// Every kernel the processor runs gives the plain sums exactly, for widths with and
-    /// without a tail past the vector part and every token count up to 19.
+    /// Every kernel the processor runs gives the plain sums exactly, 8-bit and 16-bit, for
+    /// widths with and without a tail past the vector part and every token count up to 19.
     #[test]
     fn vector_kernels_equal_the_plain_sums() {
-        for (inputs, outputs) in [(384, 7), (33, 5), (31, 3), (96, 1), (1, 2), (1536, 3)] {
-            let (scales, weight) = weights(outputs, inputs, inputs as u64);
-            for rows in 1..20 {
-                let x = QuantRows::of(&numbers(rows * inputs, 7 + rows as u64), inputs);
-                let plain = dots_plain(&x, &weight, outputs);
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if std::arch::is_x86_feature_detected!("avx2") {
-                        // SAFETY: AVX2 checked.
-                        let avx2 = unsafe { dots_avx2(&x, &weight, outputs) };
-                        assert_eq!(avx2, plain, "avx2 {inputs}×{outputs}, {rows} rows");
-                    }
-                    if vnni() {
-                        // SAFETY: VNNI checked.
-                        let vnni = unsafe { dots_vnni(&x, &weight, outputs) };
-                        assert_eq!(vnni, plain, "vnni {inputs}×{outputs}, {rows} rows");
-                    }
-                }
-                assert_eq!(dots(&x, &weight, outputs), plain);
-                assert_eq!(scales.len(), outputs);
-            }
-        }
-    }
-
-    /// The same for the 16-bit kernels.
-    #[test]
-    fn wide_vector_kernels_equal_the_plain_sums() {
-        for (inputs, outputs) in [(384, 7), (17, 5), (15, 3), (96, 1), (1, 2), (1536, 3)] {
+        let kernels = Kernel::available();
+        assert!(kernels.contains(&Kernel::best()));
+        for (inputs, outputs) in [(384, 7), (33, 5), (31, 3), (17, 2), (96, 1), (1, 2), (1536, 3)] {
             let (_, weight) = weights(outputs, inputs, inputs as u64);
             for rows in 1..20 {
-                let x = WideRows::of(&numbers(rows * inputs, 7 + rows as u64), inputs);
-                let plain = dots_wide_plain(&x, &weight, outputs);
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if std::arch::is_x86_feature_detected!("avx2") {
-                        // SAFETY: AVX2 checked.
-                        let avx2 = unsafe { dots_wide_avx2(&x, &weight, outputs) };
-                        assert_eq!(avx2, plain, "avx2 {inputs}×{outputs}, {rows} rows");
-                    }
-                    if vnni() {
-                        // SAFETY: VNNI checked.
-                        let vnni = unsafe { dots_wide_vnni(&x, &weight, outputs) };
-                        assert_eq!(vnni, plain, "vnni {inputs}×{outputs}, {rows} rows");
-                    }
+                let x = numbers(rows * inputs, 7 + rows as u64);
+                let (bytes, wide) = (QuantRows::of(&x, inputs), WideRows::of(&x, inputs));
+                let plain = dots_by(Kernel::Plain, &bytes, &weight, outputs);
+                let plain_wide = dots_wide_by(Kernel::Plain, &wide, &weight, outputs);
+                assert_eq!(
+                    plain[0],
+                    (0..inputs)
+                        .map(|i| i32::from(bytes.codes[i]) * i32::from(weight[i]))
+                        .sum::<i32>()
+                );
+                for &kernel in &kernels {
+                    let what = format!("{kernel:?} {inputs}×{outputs}, {rows} rows");
+                    assert_eq!(dots_by(kernel, &bytes, &weight, outputs), plain, "8-bit {what}");
+                    assert_eq!(
+                        dots_wide_by(kernel, &wide, &weight, outputs),
+                        plain_wide,
+                        "16-bit {what}"
+                    );
                 }
-                assert_eq!(dots_wide(&x, &weight, outputs), plain);
             }
         }
     }
@@ -502,8 +492,13 @@ mod tests {
         let weight = vec![-127i8; inputs];
         let expected = i64::from(top.codes[0]) * -127 * inputs as i64;
         assert!(expected <= i64::from(i32::MAX) && top.codes[0] < -10_000);
-        assert_eq!(dots_wide(&top, &weight, 1), [expected as i32]);
-        assert_eq!(dots_wide_plain(&top, &weight, 1), [expected as i32]);
+        for kernel in Kernel::available() {
+            assert_eq!(
+                dots_wide_by(kernel, &top, &weight, 1),
+                [expected as i32],
+                "{kernel:?}"
+            );
+        }
     }
 
     /// Extreme codes (all ±127, the largest sums a row can make) do not overflow or saturate.
@@ -515,8 +510,9 @@ mod tests {
             .map(|i| if i < inputs { 127 } else { -127 })
             .collect();
         let expected = vec![127 * 127 * inputs as i32, -(127 * 127 * inputs as i32)];
-        assert_eq!(dots_plain(&x, &weight, 2), expected);
-        assert_eq!(dots(&x, &weight, 2), expected);
+        for kernel in Kernel::available() {
+            assert_eq!(dots_by(kernel, &x, &weight, 2), expected, "{kernel:?}");
+        }
     }
 
     /// The layer's numbers are those of the f32 product of the rounded tokens and weights,
