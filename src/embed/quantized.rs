@@ -136,6 +136,8 @@ pub(super) struct Quant {
     identity: Option<Identity>,
     /// Whether the record said this file was checked whole (its parts start as passed).
     recorded: bool,
+    /// Whether the record is there or was tried: a long-lived process writes it at most once.
+    record_done: std::sync::atomic::AtomicBool,
     /// Vector name → (byte offset, length).
     vectors: HashMap<String, (usize, usize)>,
     /// Matrix name → (part number, byte offset of its scales, rows, columns).
@@ -191,6 +193,7 @@ impl Quant {
             path: path.to_path_buf(),
             identity,
             recorded,
+            record_done: std::sync::atomic::AtomicBool::new(recorded),
             vectors,
             matrices,
             checked,
@@ -260,13 +263,17 @@ impl Quant {
         let Some(identity) = self.identity else {
             return;
         };
-        if !self.is_checked_whole() || is_recorded(&self.path, identity) {
+        if self.record_done.load(Ordering::Relaxed) || !self.is_checked_whole() {
             return;
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
         if now.saturating_sub(identity.changed_ns) < SETTLED.as_nanos() as i64 {
+            return;
+        }
+        self.record_done.store(true, Ordering::Relaxed);
+        if is_recorded(&self.path, identity) {
             return;
         }
         let record = self.path.with_file_name(CHECKED_FILE);
