@@ -9,6 +9,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::Tokenizer;
 
+mod activation;
+mod int8;
 mod mapped;
 mod quantized;
 mod wordpiece;
@@ -251,6 +253,13 @@ impl QueryEmbedder {
     /// its parts has failed its check so far).
     pub fn uses_quantized_copy(&self) -> bool {
         self.model.has_quant()
+    }
+
+    /// Whether the 8-bit copy serves and a record beside it said an earlier process had
+    /// checked this very file whole, so its checksums were skipped (a copy written since has
+    /// another change time, and is checked again).
+    pub fn uses_copy_checked_before(&self) -> bool {
+        self.model.quant_was_recorded()
     }
 
     fn load_with(dir: &Path, half: bool, quant: bool) -> Result<QueryEmbedder> {

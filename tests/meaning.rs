@@ -783,6 +783,39 @@ fn a_damaged_or_stale_8_bit_copy_is_ignored_and_rebuilt() {
 }
 
 #[test]
+fn a_copy_checked_whole_is_recorded_and_a_later_change_is_still_caught() {
+    let env = TestEnv::new();
+    let dir = private_model(&env);
+    let copy = dir.join("rsearch-layers-i8.bin");
+    let record = dir.join("rsearch-layers-i8.checked");
+    let text = "who talks to investors?";
+    // A copy is recorded only once it has not changed for 2 s (a change within a coarse
+    // clock's tick could keep its change time).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let settled = QueryEmbedder::load(&dir).expect("load");
+    assert!(!settled.uses_copy_checked_before());
+    let vector = settled.embed(text).expect("embed").vector;
+    assert!(record.is_file(), "no record once the copy was checked whole");
+    // The next process trusts the record: the same vector, no checksum computed.
+    let trusted = QueryEmbedder::load(&dir).expect("load");
+    assert!(trusted.uses_copy_checked_before());
+    assert_eq!(trusted.embed(text).expect("embed").vector, vector);
+    // A byte changed after the record: the file's change time no longer matches, its parts
+    // are checked, and the damaged one is caught as without a record.
+    let size = std::fs::metadata(&copy).expect("copy").len() as usize;
+    flip_byte(&copy, size / 2);
+    let damaged = QueryEmbedder::load(&dir).expect("load");
+    assert!(!damaged.uses_copy_checked_before());
+    assert_ne!(damaged.embed(text).expect("embed").vector, vector);
+    assert!(!damaged.uses_quantized_copy());
+    // A byte of the biases and norms (checked on opening) as well.
+    assert!(embed::prepare_query_weights(&dir).expect("copies"));
+    flip_byte(&copy, 512);
+    let damaged = QueryEmbedder::load(&dir).expect("load");
+    assert!(!damaged.uses_quantized_copy() && !damaged.uses_copy_checked_before());
+}
+
+#[test]
 fn a_damaged_or_stale_vocabulary_table_is_ignored_and_rebuilt() {
     let env = TestEnv::new();
     let dir = private_model(&env);

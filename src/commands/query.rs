@@ -292,7 +292,15 @@ fn start_embedding(settings: &QuerySettings) -> Option<Pending> {
     let query = settings.query.clone();
     std::thread::Builder::new()
         .name("embed-query".into())
-        .spawn(move || QueryEmbedder::load(&dir)?.embed(&query))
+        .spawn(move || {
+            let embedder = QueryEmbedder::load(&dir)?;
+            let vector = embedder.embed(&query);
+            // Unmapping the weights here, while the other thread runs, costs the kernel about
+            // a millisecond of page-table work and cross-core flushes; the process ends soon
+            // and frees them at once.
+            std::mem::forget(embedder);
+            vector
+        })
         .ok()
 }
 

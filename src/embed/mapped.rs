@@ -22,6 +22,7 @@ use safetensors::{Dtype, SafeTensors};
 use tokenizers::Tokenizer;
 
 use super::quantized::{self, Damaged, Quant, QuantMatrix, QUANT_FILE};
+use super::{activation, int8};
 use super::{DIMENSIONS, MAX_TOKENS};
 
 /// all-MiniLM-L6-v2's shape (its `config.json`), checked against the weights when mapped.
@@ -132,6 +133,11 @@ impl MappedModel {
     /// failed its check).
     pub(super) fn has_quant(&self) -> bool {
         self.quant().is_some()
+    }
+
+    /// Whether the 8-bit copy serves and was found checked whole by an earlier process.
+    pub(super) fn quant_was_recorded(&self) -> bool {
+        self.quant().is_some_and(Quant::was_recorded)
     }
 
     /// Forgets the half copy: the f32 weights serve (or the 8-bit copy, while there).
@@ -259,12 +265,16 @@ impl MappedModel {
     /// The unit-length sentence vector of one tokenized text (`[CLS] … [SEP]`): the model's
     /// token vectors, averaged and normalised as [`super::Embedder::embed`] does.
     pub(super) fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
-        match self.forward(ids) {
+        let vector = match self.forward(ids) {
             // A part of the 8-bit copy failed its check before it was used: it is now marked
             // damaged, and the same text runs again on the half or f32 weights.
             Err(e) if e.is::<Damaged>() => self.forward(ids),
             other => other,
+        }?;
+        if let Some(quant) = self.quant() {
+            quant.record_checked();
         }
+        Ok(vector)
     }
 
     fn forward(&self, ids: &[u32]) -> Result<Vec<f32>> {
@@ -391,11 +401,13 @@ pub(super) fn write_copies(dir: &Path) -> Result<bool> {
         replace(dir, HALF_FILE, &bytes)
     };
     let intact = model.quant.as_ref().is_some_and(|quant| {
-        MappedModel::half_order().iter().all(|(name, rows, columns)| {
+        let intact = MappedModel::half_order().iter().all(|(name, rows, columns)| {
             quant
                 .matrix(name, *rows, *columns)
                 .is_some_and(|(part, matrix)| quant.verify(part, matrix).is_ok())
-        })
+        });
+        quant.record_checked();
+        intact
     });
     let quant = intact || {
         let full = MappedModel {
@@ -466,8 +478,48 @@ impl Weights<'_> {
     }
 }
 
+/// The token rows a dense layer reads: their numbers, and the same rounded to 8 bits, made
+/// once for the layers that share the input (query, key and value).
+struct Input<'x> {
+    x: &'x [f32],
+    rows: usize,
+    quantized: std::cell::OnceCell<int8::QuantRows>,
+    wide: std::cell::OnceCell<int8::WideRows>,
+}
+
+/// How finely a dense layer's input tokens are rounded when its weights are in 8 bits.
+#[derive(Clone, Copy)]
+enum TokenBits {
+    /// An input with no outlying numbers (the attention's output).
+    Eight,
+    /// A layer-normalised input, or the feed-forward block's inner numbers.
+    Sixteen,
+}
+
+impl<'x> Input<'x> {
+    fn new(x: &'x [f32], rows: usize) -> Input<'x> {
+        Input {
+            x,
+            rows,
+            quantized: std::cell::OnceCell::new(),
+            wide: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn in_16_bits(&self) -> &int8::WideRows {
+        self.wide
+            .get_or_init(|| int8::WideRows::of(self.x, self.x.len() / self.rows.max(1)))
+    }
+
+    fn in_8_bits(&self) -> &int8::QuantRows {
+        self.quantized
+            .get_or_init(|| int8::QuantRows::of(self.x, self.x.len() / self.rows.max(1)))
+    }
+}
+
 /// A dense layer `y = x Wᵀ + b`, its weight stored output-major as PyTorch writes it.
 struct Linear<'a> {
+    tokens: TokenBits,
     weight: Weights<'a>,
     bias: &'a [f32],
     inputs: usize,
@@ -475,8 +527,15 @@ struct Linear<'a> {
 }
 
 impl<'a> Linear<'a> {
-    fn of(model: &'a MappedModel, name: &str, inputs: usize, outputs: usize) -> Result<Linear<'a>> {
+    fn of(
+        model: &'a MappedModel,
+        name: &str,
+        tokens: TokenBits,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Linear<'a>> {
         Ok(Linear {
+            tokens,
             weight: model.weight(&format!("{name}.weight"), outputs, inputs)?,
             bias: bias(model, &format!("{name}.bias"), outputs)?,
             inputs,
@@ -484,11 +543,20 @@ impl<'a> Linear<'a> {
         })
     }
 
-    /// `rows` input rows of `x` → `rows` output rows; an 8-bit matrix is checked first.
-    fn apply(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, Damaged> {
+    /// `rows` input rows of `x` → `rows` output rows; an 8-bit matrix is checked first. A
+    /// short text's rows meet an 8-bit matrix in 8 bits too (integer products, `int8.rs`).
+    fn apply(&self, input: &Input<'_>) -> Result<Vec<f32>, Damaged> {
+        let (x, rows) = (input.x, input.rows);
         assert_eq!(x.len(), rows * self.inputs, "linear input size");
         if let Weights::Quant(quant, part, matrix) = self.weight {
             quant.verify(part, matrix)?;
+            if rows <= DIRECT_ROWS {
+                let (values, scales) = (matrix.values, matrix.scales);
+                return Ok(match self.tokens {
+                    TokenBits::Eight => int8::linear(input.in_8_bits(), values, scales, self.bias),
+                    TokenBits::Sixteen => int8::linear_wide(input.in_16_bits(), values, scales, self.bias),
+                });
+            }
         }
         if rows <= DIRECT_ROWS {
             return Ok(self.apply_direct(x, rows));
@@ -765,34 +833,34 @@ struct Layer<'a> {
 impl<'a> Layer<'a> {
     fn of(model: &'a MappedModel, layer: usize) -> Result<Layer<'a>> {
         let name = |part: &str| format!("encoder.layer.{layer}.{part}");
-        let square = |part: &str| Linear::of(model, &name(part), DIMENSIONS, DIMENSIONS);
+        let square = |part: &str, bits| Linear::of(model, &name(part), bits, DIMENSIONS, DIMENSIONS);
+        let wide = TokenBits::Sixteen;
         Ok(Layer {
-            query: square("attention.self.query")?,
-            key: square("attention.self.key")?,
-            value: square("attention.self.value")?,
-            attention_out: square("attention.output.dense")?,
+            query: square("attention.self.query", wide)?,
+            key: square("attention.self.key", wide)?,
+            value: square("attention.self.value", wide)?,
+            attention_out: square("attention.output.dense", TokenBits::Eight)?,
             attention_norm: Norm::of(model, &name("attention.output.LayerNorm"))?,
-            intermediate: Linear::of(model, &name("intermediate.dense"), DIMENSIONS, INTERMEDIATE)?,
-            output: Linear::of(model, &name("output.dense"), INTERMEDIATE, DIMENSIONS)?,
+            intermediate: Linear::of(model, &name("intermediate.dense"), wide, DIMENSIONS, INTERMEDIATE)?,
+            output: Linear::of(model, &name("output.dense"), wide, INTERMEDIATE, DIMENSIONS)?,
             output_norm: Norm::of(model, &name("output.LayerNorm"))?,
         })
     }
 
     fn forward(&self, x: &mut [f32], n: usize) -> Result<(), Damaged> {
-        let q = self.query.apply(x, n)?;
-        let k = self.key.apply(x, n)?;
-        let v = self.value.apply(x, n)?;
+        let input = Input::new(x, n);
+        let q = self.query.apply(&input)?;
+        let k = self.key.apply(&input)?;
+        let v = self.value.apply(&input)?;
         let context = attention(&q, &k, &v, n);
-        let mut attended = self.attention_out.apply(&context, n)?;
+        let mut attended = self.attention_out.apply(&Input::new(&context, n))?;
         for (a, r) in attended.iter_mut().zip(x.iter()) {
             *a += r;
         }
         self.attention_norm.apply(&mut attended);
-        let mut inner = self.intermediate.apply(&attended, n)?;
-        for value in &mut inner {
-            *value = gelu(*value);
-        }
-        let mut out = self.output.apply(&inner, n)?;
+        let mut inner = self.intermediate.apply(&Input::new(&attended, n))?;
+        activation::gelu_in_place(&mut inner);
+        let mut out = self.output.apply(&Input::new(&inner, n))?;
         for (o, r) in out.iter_mut().zip(&attended) {
             *o += r;
         }
@@ -833,11 +901,6 @@ fn attention(q: &[f32], k: &[f32], v: &[f32], n: usize) -> Vec<f32> {
         }
     }
     context
-}
-
-/// GELU with the exact error function, as BERT's `gelu` activation (candle's `gelu_erf`).
-fn gelu(x: f32) -> f32 {
-    (candle_core::cpu::erf::erf_f32(x * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * x
 }
 
 /// The model's own tokenizer from `tokenizer.json`, for a model folder without `vocab.txt`.

@@ -76,9 +76,68 @@ impl std::fmt::Display for Damaged {
 
 impl std::error::Error for Damaged {}
 
-/// The 8-bit copy, mapped; each matrix checked on first use.
+/// The record that the copy was checked whole ([`Quant::record_checked`]), beside it.
+const CHECKED_FILE: &str = "rsearch-layers-i8.checked";
+/// First bytes of the record; then the copy's [`Identity`].
+const CHECKED_MAGIC: &[u8; 8] = b"RSQ8OK01";
+/// A copy changed less than this long ago is not recorded as checked: a later change is then
+/// sure to get a newer change time, even from a clock that ticks coarsely.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What tells one state of the copy's file from another: any write to it, or a file put in
+/// its place, gives another change time (set by the system, not by the writer) or inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified_ns: i64,
+    changed_ns: i64,
+}
+
+impl Identity {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt as _;
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        Some(Identity {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    /// Elsewhere there is no change time a writer cannot set: the copy is checked each time.
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<Identity> {
+        None
+    }
+
+    fn bytes(&self) -> [u8; 48] {
+        let mut bytes = [0u8; 48];
+        bytes[..8].copy_from_slice(CHECKED_MAGIC);
+        bytes[8..16].copy_from_slice(&self.device.to_le_bytes());
+        bytes[16..24].copy_from_slice(&self.inode.to_le_bytes());
+        bytes[24..32].copy_from_slice(&self.size.to_le_bytes());
+        bytes[32..40].copy_from_slice(&self.modified_ns.to_le_bytes());
+        bytes[40..48].copy_from_slice(&self.changed_ns.to_le_bytes());
+        bytes
+    }
+}
+
+/// The 8-bit copy, mapped; each matrix checked on first use, unless a record says this very
+/// file was checked whole before.
 pub(super) struct Quant {
     map: Mmap,
+    /// Where the copy is (its record is beside it) and the state of the file mapped.
+    path: std::path::PathBuf,
+    identity: Option<Identity>,
+    /// Whether the record said this file was checked whole (its parts start as passed).
+    recorded: bool,
+    /// Whether the record is there or was tried: a long-lived process writes it at most once.
+    record_done: std::sync::atomic::AtomicBool,
     /// Vector name → (byte offset, length).
     vectors: HashMap<String, (usize, usize)>,
     /// Matrix name → (part number, byte offset of its scales, rows, columns).
@@ -94,9 +153,13 @@ impl Quant {
         let (Ok(file), Some(stamp)) = (File::open(path), stamp) else {
             return Ok(None);
         };
-        if file.metadata().map(|m| m.len()).ok() != Some(layout.file_len() as u64) {
+        let Ok(meta) = file.metadata() else {
+            return Ok(None);
+        };
+        if meta.len() != layout.file_len() as u64 {
             return Ok(None);
         }
+        let identity = Identity::of(&meta);
         // SAFETY: mapped read-only; the copy is only ever replaced by renaming a new file over
         // it, which leaves this mapping on the old one.
         let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
@@ -105,7 +168,8 @@ impl Quant {
         }
         let start = layout.header_len();
         let vectors_end = start + layout.vectors_len();
-        if checksum(&map[start..vectors_end]) != stored_checksum(&map, 0) {
+        let recorded = identity.is_some_and(|id| is_recorded(path, id));
+        if !recorded && checksum(&map[start..vectors_end]) != stored_checksum(&map, 0) {
             return Ok(None);
         }
         let mut vectors = HashMap::new();
@@ -119,11 +183,17 @@ impl Quant {
             matrices.insert(name.clone(), (k + 1, at, *rows, *columns));
             at += 4 * rows + rows * columns;
         }
+        // Part 0, the vectors, has just passed (or was recorded as passed).
+        let state = if recorded { GOOD } else { UNCHECKED };
         let checked = (0..=layout.matrices.len())
-            .map(|_| AtomicU8::new(UNCHECKED))
+            .map(|part| AtomicU8::new(if part == 0 { GOOD } else { state }))
             .collect();
         Ok(Some(Quant {
             map,
+            path: path.to_path_buf(),
+            identity,
+            recorded,
+            record_done: std::sync::atomic::AtomicBool::new(recorded),
             vectors,
             matrices,
             checked,
@@ -170,6 +240,56 @@ impl Quant {
             Err(Damaged)
         }
     }
+}
+
+impl Quant {
+    /// Whether a record beside the copy said this state of its file was checked whole, so its
+    /// checksums were not computed again.
+    pub(super) fn was_recorded(&self) -> bool {
+        self.recorded
+    }
+
+    /// Whether every part has passed its check in this process (or a record said so).
+    pub(super) fn is_checked_whole(&self) -> bool {
+        self.checked.iter().all(|c| c.load(Ordering::Relaxed) == GOOD)
+    }
+
+    /// Records, beside the copy, that this state of its file was checked whole, so the next
+    /// processes skip the checksums (about a millisecond a query): once every part passed,
+    /// and only when the file has not changed for [`SETTLED`]. Any later write to the copy
+    /// changes its change time, so the record no longer names it and the parts are checked
+    /// again. Best effort: a folder rsearch cannot write keeps checking every time.
+    pub(super) fn record_checked(&self) {
+        let Some(identity) = self.identity else {
+            return;
+        };
+        if self.record_done.load(Ordering::Relaxed) || !self.is_checked_whole() {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        if now.saturating_sub(identity.changed_ns) < SETTLED.as_nanos() as i64 {
+            return;
+        }
+        self.record_done.store(true, Ordering::Relaxed);
+        if is_recorded(&self.path, identity) {
+            return;
+        }
+        let record = self.path.with_file_name(CHECKED_FILE);
+        let temp = record.with_extension(format!("tmp-{}", std::process::id()));
+        if std::fs::write(&temp, identity.bytes())
+            .and_then(|_| std::fs::rename(&temp, &record))
+            .is_err()
+        {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+}
+
+/// Whether the record beside the copy at `path` names the copy's file as it is.
+fn is_recorded(path: &Path, identity: Identity) -> bool {
+    std::fs::read(path.with_file_name(CHECKED_FILE)).is_ok_and(|bytes| bytes[..] == identity.bytes()[..])
 }
 
 fn stored_checksum(map: &[u8], part: usize) -> u64 {
