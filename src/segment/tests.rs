@@ -207,6 +207,11 @@ fn markdown_reads_as_rendered_without_its_inline_markup() {
             "``` let x = **y**; ```"
         ]
     );
+    // Markup that renders as nothing is kept as written: no empty passage or heading.
+    let doc = md_doc("# T\n\n## <span></span>\n\n`\n`\n\n[^1]\n\nText.\n");
+    assert_eq!(paths(&doc), ["<span></span>"]);
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["` `", "[^1]", "Text."]);
     // A different heading after front matter stays a section.
     let doc = md_doc("---\ntitle: Guide\n---\n\n# Getting started\n\nBody.\n");
     assert_eq!(doc.title, "Guide");
