@@ -14,6 +14,9 @@ pub struct MarkdownPieces {
     scanned: usize,
     /// Whether the scan stands inside a fenced block.
     in_fence: bool,
+    /// Whether the scan stands inside the front matter opening the document, whose lines are
+    /// no blocks (a fence there opens nothing).
+    in_front_matter: bool,
     /// The last place to cut found by the scan (the end of a blank line outside a fence).
     cut_at: Option<usize>,
     /// Bytes gathered before a piece is cut.
@@ -30,6 +33,7 @@ impl MarkdownPieces {
             pending: String::new(),
             scanned: 0,
             in_fence: false,
+            in_front_matter: false,
             cut_at: None,
             piece_bytes: piece_bytes.max(1),
             assembly: None,
@@ -74,6 +78,19 @@ impl MarkdownPieces {
             let mut line = raw.trim_end_matches('\n').trim_end_matches('\r');
             if first {
                 line = line.strip_prefix('\u{feff}').unwrap_or(line);
+                // As `front_matter` reads it: a first line of `---` opens front matter.
+                let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+                if raw == "---\n" || raw == "---\r\n" {
+                    self.in_front_matter = true;
+                    continue;
+                }
+            }
+            if self.in_front_matter {
+                // Until its closing line nothing is cut (the opening piece would be refused),
+                // and if it never closes the last piece is cut whole.
+                let trimmed = line.trim();
+                self.in_front_matter = !(trimmed == "---" || trimmed == "...");
+                continue;
             }
             if line.trim_start().starts_with("```") {
                 self.in_fence = !self.in_fence;
@@ -183,6 +200,8 @@ mod tests {
             "\u{feff}```info\ncode\n\nmore code\n\nstill code\n",
             "---\ntitle: The *Guide*\n---\n\n\n\n# The Guide\n\n**Bold** words [link](u).\n",
             "---\ntitle: The Guide\n---\n\n## Other heading\n\nBody.\n",
+            "---\r\nkey: a\n```\n\n---\n\nBody one.\n\n```\ncode\n\nmore\n```\n\nAfter.\n\nEnd.\n",
+            "---\nkey: a\n```\n\nnever closed\n\n```\ncode\n\nmore\n",
             "# T\n\n## A\n\n**Bold one**\n\nText.\n\n**Bold two:**\n\nMore.\n\n## B\n\n**Three**\n\nEnd.\n",
             "",
         ] {
