@@ -22,7 +22,9 @@ enum Piece<'a> {
 /// `` `code` `` its ticks, `[text](url)` and `[text][ref]` give their text, `![alt](src)` its alt
 /// text, `<https://…>` its address, footnote marks (`[^1]`) and inline tags (`<br>`, `<kbd>`)
 /// go, and `\*` is a `*`. Marks that do not pair (`5 * 3`, `snake_case`, `*nix`) stay as
-/// written. Spaces stay collapsed and trimmed. Work is linear in the text, with bounded look-ahead.
+/// written. Spaces stay collapsed and trimmed. Text that would render as nothing (a code span
+/// of spaces, a lone footnote mark) is returned as written, so no heading or passage is empty.
+/// Work is linear in the text, with bounded look-ahead.
 pub(super) fn plain(text: String) -> String {
     if !text
         .bytes()
@@ -137,7 +139,12 @@ pub(super) fn plain(text: String) -> String {
             Piece::Marks { text, .. } => out.push_str(text),
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    let shown = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if shown.is_empty() {
+        text
+    } else {
+        shown
+    }
 }
 
 /// How many `mark` bytes run from `at`.

@@ -596,22 +596,17 @@ impl Assembly {
         }
     }
 
-    /// A block's text as a reader sees it: Markdown's inline markup taken out, except in
-    /// fenced code, which is shown as written, and except when nothing would be left (a lone
-    /// `<br>` or code span of spaces): no heading or passage is ever empty.
+    /// A block's text as a reader sees it: Markdown's inline markup taken out
+    /// ([`inline::plain`], which never leaves it empty), except in fenced code, shown as written.
     fn shown(markdown: bool, block: &Block, text: String) -> String {
         let fenced = block
             .lines
             .first()
             .is_some_and(|l| l.trim_start().starts_with("```"));
-        if !markdown || fenced {
-            return text;
-        }
-        let plain = inline::plain(text.clone());
-        if plain.is_empty() {
-            text
+        if markdown && !fenced {
+            inline::plain(text)
         } else {
-            plain
+            text
         }
     }
 
