@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// A piece of a Markdown block: its kind, its text, and why it is of that kind.
-pub(super) type Piece = (Kind, String, &'static str);
+/// A piece of a Markdown block: its kind (`None`: lines read as any block is, by
+/// [`classify_markdown`]), its text (lines joined by `\n`), and why it is of that kind.
+pub(super) type Piece = (Option<Kind>, String, &'static str);
 
 /// The pieces a Markdown block holds when it is more than one paragraph, each with its kind
 /// and why: an HTML block is read as HTML (tags never shown, comments and scripts dropped);
@@ -17,14 +18,14 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
         let pieces = html::read_fragment(&block.lines.join("\n"))
             .into_iter()
             .map(|(item, text)| match item {
-                html::Item::Heading(level) => (Kind::Tagged(level), text, ""),
-                html::Item::Caption(why) => (Kind::Caption, text, why),
+                html::Item::Heading(level) => (Some(Kind::Tagged(level)), text, ""),
+                html::Item::Caption(why) => (Some(Kind::Caption), text, why),
                 html::Item::Text if is_markdown_caption(&text) => (
-                    Kind::Caption,
+                    Some(Kind::Caption),
                     text,
                     "a Markdown block that is only an image or a link",
                 ),
-                html::Item::Text => (Kind::Paragraph, text, ""),
+                html::Item::Text => (Some(Kind::Paragraph), text, ""),
             })
             .collect();
         return Some(pieces);
@@ -44,15 +45,33 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
         return Some(if text.is_empty() {
             Vec::new()
         } else {
-            vec![(Kind::Paragraph, text, "")]
+            vec![(Some(Kind::Paragraph), text, "")]
         });
     }
     if let Some(rows) = table_rows(block) {
-        return Some(rows.into_iter().map(|r| (Kind::Paragraph, r, "")).collect());
+        return Some(rows.into_iter().map(|r| (Some(Kind::Paragraph), r, "")).collect());
     }
-    if list_marker(first).is_some() {
+    if block.lines.len() == 1 && thematic_break(first).is_some() {
+        // A thematic break: a line across the page, no text.
+        return Some(Vec::new());
+    }
+    let fenced = first.starts_with("```");
+    if fenced
+        && block.lines[1..]
+            .iter()
+            .all(|line| line.trim_start().starts_with("```"))
+    {
+        // Fences around no code: nothing to read.
+        return Some(Vec::new());
+    }
+    let lead = if fenced || list_marker(first).is_some() {
+        0
+    } else {
+        list_interrupts(block)?
+    };
+    if list_marker(first).is_some() || lead > 0 {
         let mut items: Vec<String> = Vec::new();
-        for line in &block.lines {
+        for line in &block.lines[lead..] {
             let line = line.trim();
             match list_marker(line) {
                 Some(rest) => items.push(rest.split_whitespace().collect::<Vec<_>>().join(" ")),
@@ -66,20 +85,21 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
                 }
             }
         }
-        let pieces = items
+        // The paragraph the list interrupts keeps its lines, read as any block is.
+        let lead_in = (lead > 0).then(|| (None, block.lines[..lead].join("\n"), ""));
+        let pieces = lead_in
             .into_iter()
-            .filter(|item| !item.is_empty())
-            .map(|item| {
+            .chain(items.into_iter().filter(|item| !item.is_empty()).map(|item| {
                 if is_markdown_caption(&item) {
                     (
-                        Kind::Caption,
+                        Some(Kind::Caption),
                         item,
                         "a Markdown list item that is only an image or a link",
                     )
                 } else {
-                    (Kind::Paragraph, item, "")
+                    (Some(Kind::Paragraph), item, "")
                 }
-            })
+            }))
             .collect();
         return Some(pieces);
     }
@@ -148,6 +168,61 @@ pub(super) fn list_marker(line: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// Whether a Markdown line ends the block before it and stands alone ([`raw_blocks`]): an ATX
+/// heading or a thematic break (`***`, `___`, `- - -`; a line of dashes only under text is a
+/// setext underline), indented at most three spaces, outside an HTML block.
+pub(super) fn interrupts_a_block(line: &str, current: &[&str]) -> bool {
+    if current
+        .first()
+        .is_some_and(|first| is_html_block_start(first.trim_start()))
+    {
+        return false;
+    }
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > 3 {
+        return false;
+    }
+    if atx_heading(line).is_some() {
+        return true;
+    }
+    match thematic_break(line) {
+        Some('-') => current.is_empty() || line.trim().contains([' ', '\t']),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// The character of a thematic break: three or more of one of `*`, `-`, `_` and nothing else
+/// but spaces and tabs.
+pub(super) fn thematic_break(line: &str) -> Option<char> {
+    let mut marks = line.chars().filter(|c| !matches!(c, ' ' | '\t'));
+    let mark = marks.next().filter(|c| matches!(c, '*' | '-' | '_'))?;
+    let mut count = 1;
+    for c in marks {
+        if c != mark {
+            return None;
+        }
+        count += 1;
+    }
+    (count >= 3).then_some(mark)
+}
+
+/// The line at which a list interrupts the paragraph that opens a block, as CommonMark lets
+/// it: a bullet item, or a numbered one starting at 1, with text after the marker.
+fn list_interrupts(block: &Block) -> Option<usize> {
+    block
+        .lines
+        .iter()
+        .skip(1)
+        .position(|line| {
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            let opens_item = indent <= 3 && list_marker(line).is_some_and(|rest| !rest.is_empty());
+            let digits = line.trim_start().chars().take_while(char::is_ascii_digit).count();
+            opens_item && (digits == 0 || line.trim_start()[..digits].trim_start_matches('0') == "1")
+        })
+        .map(|n| n + 1)
 }
 
 /// A GitHub-flavoured table: a first row holding `|` and a separator row of dashes (with

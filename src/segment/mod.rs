@@ -5,6 +5,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 mod html;
 mod inline;
+mod list;
 mod markdown;
 #[cfg(test)]
 mod properties;
@@ -14,6 +15,7 @@ mod stream;
 mod tests;
 mod text_stream;
 
+use list::*;
 use markdown::*;
 use signals::*;
 
@@ -162,9 +164,9 @@ fn markdown_into(
                 Some((_, list)) => {
                     for (kind, text, why) in list {
                         expanded.push(Block {
-                            lines: vec![text.as_str()],
+                            lines: text.split('\n').collect(),
                         });
-                        stated.push(Some((*kind, *why)));
+                        stated.push(kind.map(|kind| (kind, *why)));
                     }
                 }
             }
@@ -273,7 +275,12 @@ fn split_html(source: &SourceText, outline: bool, sink: &mut dyn FnMut(&str, Pas
         })
         .collect();
     let title = page.title.clone().unwrap_or_else(|| file_stem(&source.source));
-    assemble(&source.source, title, &blocks, &kinds, &reasons, outline, sink)
+    let mut assembly = Assembly {
+        text_lists: false,
+        ..Assembly::new(title, outline)
+    };
+    assembly.feed(&blocks, &kinds, &reasons, sink);
+    assembly.finish(&source.source)
 }
 
 /// Number of words in `text`, counted as whitespace-separated tokens.
@@ -468,23 +475,55 @@ fn blocks(text: &str, format: Format) -> Vec<Block<'_>> {
 }
 
 /// [`blocks`] of a text that is not the start of a document (a byte order mark there is text).
+/// In Markdown, as CommonMark reads it, a block also ends where an ATX heading, a fence or a
+/// thematic break interrupts it: each of those lines stands alone (a fenced block runs to its
+/// closing fence), except inside an HTML block, which only a blank line ends.
 fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
     let mut blocks = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut in_fence = false;
+    let markdown = format == Format::Markdown;
+    fn end<'a>(current: &mut Vec<&'a str>, blocks: &mut Vec<Block<'a>>) {
+        if !current.is_empty() {
+            blocks.push(Block {
+                lines: std::mem::take(current),
+            });
+        }
+    }
     for raw in text.lines() {
         let line = raw.trim_end_matches('\r');
         let blank = line.trim().is_empty();
-        if format == Format::Markdown && line.trim_start().starts_with("```") {
+        if markdown && line.trim_start().starts_with("```") {
             in_fence = !in_fence;
+            if in_fence {
+                // A fence opening inside a paragraph starts a block of its own.
+                if current
+                    .first()
+                    .is_some_and(|first| !is_html_block_start(first.trim_start()))
+                {
+                    end(&mut current, &mut blocks);
+                }
+                current.push(line);
+            } else {
+                current.push(line);
+                if current
+                    .first()
+                    .is_some_and(|first| first.trim_start().starts_with("```"))
+                {
+                    end(&mut current, &mut blocks);
+                }
+            }
+            continue;
         }
         if blank && !in_fence {
-            if !current.is_empty() {
-                blocks.push(Block {
-                    lines: std::mem::take(&mut current),
-                });
-            }
+            end(&mut current, &mut blocks);
         } else if !blank {
+            if markdown && !in_fence && interrupts_a_block(line, &current) {
+                end(&mut current, &mut blocks);
+                current.push(line);
+                end(&mut current, &mut blocks);
+                continue;
+            }
             current.push(line);
         }
     }
@@ -554,6 +593,9 @@ struct Assembly {
     outline: bool,
     /// Markdown: inline markup is taken out of headings, captions and passages.
     markdown: bool,
+    /// Plain text: a paragraph holding a list gives a passage an item ([`text_list_pieces`]);
+    /// Markdown and HTML state their lists in markup.
+    text_lists: bool,
     /// The innermost open heading is a [`Kind::BoldLine`].
     bold_open: bool,
     sections: Vec<Section>,
@@ -572,6 +614,7 @@ impl Assembly {
             title,
             outline,
             markdown: false,
+            text_lists: true,
             bold_open: false,
             sections: vec![Section {
                 path: Vec::new(),
@@ -592,21 +635,36 @@ impl Assembly {
     fn markdown(title: String, outline: bool) -> Assembly {
         Assembly {
             markdown: true,
+            text_lists: false,
             ..Assembly::new(title, outline)
         }
     }
 
     /// A block's text as a reader sees it: Markdown's inline markup taken out
-    /// ([`inline::plain`], which never leaves it empty), except in fenced code, shown as written.
+    /// ([`inline::plain`], which never leaves it empty); fenced code shows its lines without
+    /// the fences, as written (the fences too when the code is empty).
     fn shown(markdown: bool, block: &Block, text: String) -> String {
         let fenced = block
             .lines
             .first()
             .is_some_and(|l| l.trim_start().starts_with("```"));
-        if markdown && !fenced {
-            inline::plain(text)
-        } else {
+        if !markdown {
+            return text;
+        }
+        if !fenced {
+            return inline::plain(text);
+        }
+        let closed = block.lines.len() > 1
+            && block
+                .lines
+                .last()
+                .is_some_and(|l| l.trim_start().starts_with("```"));
+        let code = &block.lines[1..block.lines.len() - usize::from(closed)];
+        let inside = Block { lines: code.to_vec() }.normalised();
+        if inside.is_empty() {
             text
+        } else {
+            inside
         }
     }
 
@@ -623,6 +681,7 @@ impl Assembly {
             title,
             outline,
             markdown,
+            text_lists,
             bold_open,
             sections,
             headings,
@@ -709,14 +768,24 @@ impl Assembly {
                             section.passages += 1;
                         }
                     };
-                    let text = Assembly::shown(markdown, &blocks[i], blocks[i].normalised());
-                    // Most paragraphs are one passage: they move on without a copy.
-                    if normalised_words(&text) <= MAX_PASSAGE_WORDS && text.len() <= MAX_PASSAGE_BYTES {
-                        emit(text);
+                    // A plain-text list gives a passage an item (Markdown's come as blocks).
+                    let listed = if *text_lists {
+                        text_list_pieces(&blocks[i])
                     } else {
-                        for piece in split_paragraph(&text, MAX_PASSAGE_WORDS) {
-                            for text in cap_passage(piece, MAX_PASSAGE_BYTES) {
-                                emit(text);
+                        None
+                    };
+                    let texts = listed.unwrap_or_else(|| {
+                        vec![Assembly::shown(markdown, &blocks[i], blocks[i].normalised())]
+                    });
+                    for text in texts {
+                        // Most paragraphs are one passage: they move on without a copy.
+                        if normalised_words(&text) <= MAX_PASSAGE_WORDS && text.len() <= MAX_PASSAGE_BYTES {
+                            emit(text);
+                        } else {
+                            for piece in split_paragraph(&text, MAX_PASSAGE_WORDS) {
+                                for text in cap_passage(piece, MAX_PASSAGE_BYTES) {
+                                    emit(text);
+                                }
                             }
                         }
                     }

@@ -290,12 +290,29 @@ fn document_words(text: &str, format: Format) -> Vec<&str> {
         .collect()
 }
 
+/// A word that may be a list item's marker (a bullet, or `1.` / `1)`), which plain text drops
+/// where a line opens an item and keeps elsewhere: the word checks leave it out on both sides.
+fn is_list_mark(word: &str) -> bool {
+    let bullet = word.chars().count() == 1 && word.chars().all(|c| list::BULLETS.contains(&c));
+    let number = word
+        .strip_suffix(['.', ')'])
+        .is_some_and(|d| (1..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    bullet || number
+}
+
+/// The words of `text` but list marks ([`is_list_mark`]).
+fn words_of(text: &str) -> Vec<&str> {
+    text.split_whitespace().filter(|w| !is_list_mark(w)).collect()
+}
+
 /// Checks that `doc_words` is exactly: the title, then for each section its heading, then
-/// its captions and passages interleaved, each caption and passage in order.
+/// its captions and passages interleaved, each caption and passage in order (list marks
+/// aside).
 fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), String> {
+    let doc_words: Vec<&str> = doc_words.iter().copied().filter(|w| !is_list_mark(w)).collect();
     let mut pos = 0;
     if doc.title != SOURCE_STEM {
-        let title: Vec<&str> = doc.title.split_whitespace().collect();
+        let title: Vec<&str> = words_of(&doc.title);
         if doc_words.get(..title.len()) != Some(title.as_slice()) {
             return Err(format!("title {:?} does not open the document", doc.title));
         }
@@ -304,7 +321,7 @@ fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), Str
     let mut passages = doc.passages.iter();
     for section in &doc.sections {
         if let Some(heading) = section.path.last() {
-            let heading: Vec<&str> = heading.split_whitespace().collect();
+            let heading: Vec<&str> = words_of(heading);
             if doc_words.get(pos..pos + heading.len()) != Some(heading.as_slice()) {
                 return Err(format!("heading {:?} not at word {pos}", section.path));
             }
@@ -314,12 +331,8 @@ fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), Str
         if own.len() != section.passages || own.iter().any(|p| p.section != section.path) {
             return Err(format!("passages of {:?} do not match its count", section.path));
         }
-        let body: Vec<&str> = own.iter().flat_map(|p| p.text.split_whitespace()).collect();
-        let captions: Vec<Vec<&str>> = section
-            .captions
-            .iter()
-            .map(|c| c.split_whitespace().collect())
-            .collect();
+        let body: Vec<&str> = own.iter().flat_map(|p| words_of(&p.text)).collect();
+        let captions: Vec<Vec<&str>> = section.captions.iter().map(|c| words_of(c)).collect();
         let len = body.len() + captions.iter().map(Vec::len).sum::<usize>();
         let Some(span) = doc_words.get(pos..pos + len) else {
             return Err(format!("section {:?} runs past the end", section.path));

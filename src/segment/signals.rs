@@ -108,6 +108,15 @@ pub(super) fn classify_lines(
             reasons[i] = why;
         }
     }
+    // Short lines numbered one after another are a list's items: passages, not headings.
+    for (i, item) in numbered_runs(lines).into_iter().enumerate() {
+        if item {
+            kinds[i] = Kind::Paragraph;
+            if explain {
+                reasons[i] = vec!["a numbered list item: short lines numbered one after another".into()];
+            }
+        }
+    }
     (kinds, reasons)
 }
 
@@ -145,10 +154,13 @@ pub(super) fn short_lines(blocks: &[Block]) -> Vec<Option<String>> {
     blocks.iter().map(short_line).collect()
 }
 
-/// The text of a block that is heading-shaped, `None` for a paragraph ([`short_lines`]).
+/// The text of a block that is heading-shaped, `None` for a paragraph ([`short_lines`]): a
+/// line opening with a bullet is a list item, never a heading.
 pub(super) fn short_line(block: &Block) -> Option<String> {
-    (block.is_short_line() && !ends_with_closing_punctuation(block.lines[0].trim()))
-        .then(|| block.normalised())
+    (block.is_short_line()
+        && !ends_with_closing_punctuation(block.lines[0].trim())
+        && bulleted(block.lines[0]).is_none())
+    .then(|| block.normalised())
 }
 
 /// A short line with a paragraph on each side: the only place a caption can stand.

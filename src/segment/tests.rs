@@ -204,7 +204,7 @@ fn markdown_reads_as_rendered_without_its_inline_markup() {
             "Key responsibilities: planning lessons and grading marking.",
             "Role | Pay",
             "Teacher | $50,000",
-            "``` let x = **y**; ```"
+            "let x = **y**;"
         ]
     );
     // Markup that renders as nothing is kept as written: no empty passage or heading.
@@ -846,4 +846,128 @@ fn collapsing_ascii_lines_byte_by_byte_gives_the_words_of_split_whitespace() {
         let expected: Vec<&str> = std::iter::once("x").chain(line.split_whitespace()).collect();
         assert_eq!(out, expected.join(" "), "{line:?}");
     }
+}
+
+fn texts(doc: &Document) -> Vec<(String, &str)> {
+    doc.passages
+        .iter()
+        .map(|p| (p.section.join(" > "), p.text.as_str()))
+        .collect()
+}
+
+#[test]
+fn plain_text_bullet_lines_between_blank_lines_are_items_not_nested_headings() {
+    let doc = text_doc(&format!(
+        "T\n\nDuties of a Nurse\n\nTheir main duties are:\n\n- Giving medication\n\n- Checking vital signs\n\n\
+         • Comforting families\n\n{BODY}\n\nDuties of a Doctor\n\n{BODY}"
+    ));
+    assert_eq!(paths(&doc), ["Duties of a Nurse", "Duties of a Doctor"]);
+    let texts = texts(&doc);
+    assert_eq!(texts[1], ("Duties of a Nurse".into(), "Giving medication"));
+    assert_eq!(texts[3], ("Duties of a Nurse".into(), "Comforting families"));
+    assert_eq!(texts[5].0, "Duties of a Doctor");
+}
+
+#[test]
+fn plain_text_list_inside_a_paragraph_gives_its_lead_in_then_each_item() {
+    let doc = text_doc(&format!(
+        "T\n\nSkills\n\nKey duties include:\n- Meeting the client to understand\n  the brief and the budget\n\
+         * Drawing floor plans\n• Applying for permits\n\n1. Pricing the job\n2) Ordering materials\n\n{BODY}"
+    ));
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Key duties include:",
+            "Meeting the client to understand the brief and the budget",
+            "Drawing floor plans",
+            "Applying for permits",
+            "Pricing the job",
+            "Ordering materials",
+            BODY
+        ]
+    );
+}
+
+#[test]
+fn plain_text_prose_with_one_line_opening_like_an_item_stays_one_paragraph() {
+    let doc = text_doc(
+        "T\n\nThe team grew fast and the product manager\n- not the CEO - chose the market.\nIt worked.\n",
+    );
+    assert_eq!(doc.passages.len(), 1);
+    assert!(doc.passages[0].text.contains("manager - not the CEO"));
+}
+
+#[test]
+fn plain_text_short_lines_numbered_in_order_are_items_and_numbered_headings_stay_headings() {
+    let doc = text_doc(&format!(
+        "T\n\nTop skills\n\n1. Communication\n\n2. Leadership\n\n3. Problem solving\n\n{BODY}\n\nNext part\n\n{BODY}"
+    ));
+    assert_eq!(paths(&doc), ["Top skills", "Next part"]);
+    let texts = texts(&doc);
+    assert_eq!(texts[0], ("Top skills".into(), "Communication"));
+    assert_eq!(texts[2], ("Top skills".into(), "Problem solving"));
+    // Numbered headings each over their own text stay headings, numbers and all.
+    let doc = text_doc(&format!("T\n\n1. Introduction\n\n{BODY}\n\n2. Methods\n\n{BODY}"));
+    assert_eq!(paths(&doc), ["1. Introduction", "2. Methods"]);
+    // Out of order, a run is no list.
+    let doc = text_doc(&format!("T\n\n1. Part one\n\n3. Part three\n\n{BODY}"));
+    assert_eq!(paths(&doc), ["1. Part one", "1. Part one > 3. Part three"]);
+}
+
+#[test]
+fn markdown_atx_heading_needs_no_blank_line_around_it() {
+    let doc = md_doc("# Title\nIntro text.\n## Duties\nDoctors treat.\nThey also teach.\n### Sub\n- item one\n- item two\n");
+    assert_eq!(doc.title, "Title");
+    assert_eq!(paths(&doc), ["", "Duties", "Duties > Sub"]);
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Intro text.",
+            "Doctors treat. They also teach.",
+            "item one",
+            "item two"
+        ]
+    );
+    // Indented four spaces, a `#` line is code, not a heading.
+    let doc = md_doc("# T\n\nSome text\n    # not a heading\n");
+    assert_eq!(doc.passages.len(), 1);
+}
+
+#[test]
+fn markdown_list_interrupting_a_paragraph_gives_its_lead_in_then_each_item() {
+    let doc = md_doc("# T\n\n## Teacher\n\nKey duties include:\n- Planning lessons\n- Marking tests\n\n**Key skills:**\n1. Patience\n2. Clarity\n\nIt ran to\n2. Not a list: only `1.` interrupts a paragraph.\n");
+    assert_eq!(paths(&doc), ["Teacher", "Teacher > Key skills:"]);
+    let texts = texts(&doc);
+    assert_eq!(
+        texts,
+        [
+            ("Teacher".into(), "Key duties include:"),
+            ("Teacher".into(), "Planning lessons"),
+            ("Teacher".into(), "Marking tests"),
+            ("Teacher > Key skills:".into(), "Patience"),
+            ("Teacher > Key skills:".into(), "Clarity"),
+            (
+                "Teacher > Key skills:".into(),
+                "It ran to 2. Not a list: only 1. interrupts a paragraph."
+            ),
+        ]
+    );
+}
+
+#[test]
+fn markdown_thematic_breaks_are_no_passages_and_dashes_under_text_are_a_heading() {
+    let doc =
+        md_doc("# T\n\nFirst.\n\n---\n\nSecond.\n***\nThird.\n\n* * *\n\n___\n\nSetext\n---\n\nFourth.\n");
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["First.", "Second.", "Third.", "Fourth."]);
+    assert_eq!(paths(&doc), ["", "Setext"]);
+}
+
+#[test]
+fn markdown_fenced_code_shows_its_lines_without_the_fences_and_empty_fences_nothing() {
+    let doc = md_doc("# T\n\nRun this:\n```sh\nrsearch index\n```\nThen query.\n\n```\n```\n");
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["Run this:", "rsearch index", "Then query."]);
 }
