@@ -718,6 +718,13 @@ impl Assembly {
                             _ if run > 1 => offset + 1,
                             _ => leaf_level,
                         };
+                        // A bold line is a subheading of its section: a heading of the
+                        // markup's own (`#`, `<hN>`) closes it whatever the levels say, so
+                        // a bold line before the first `#` heading is no parent of the rest.
+                        if *bold_open && kinds[j] != Kind::BoldLine {
+                            open.pop();
+                            *bold_open = false;
+                        }
                         while open.last().is_some_and(|(l, _)| *l >= level) {
                             open.pop();
                         }

@@ -971,3 +971,14 @@ fn markdown_fenced_code_shows_its_lines_without_the_fences_and_empty_fences_noth
     let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
     assert_eq!(texts, ["Run this:", "rsearch index", "Then query."]);
 }
+
+#[test]
+fn markdown_bold_line_before_the_first_heading_is_no_parent_of_the_headings_after_it() {
+    let doc = md_doc(
+        "# T\n\n**Table of Contents**\n\n- [Overview](#overview)\n\n## Overview\n\nText.\n\n**Key skills:**\n\nPatience.\n\n## Next\n\nMore.\n",
+    );
+    assert_eq!(
+        paths(&doc),
+        ["Table of Contents", "Overview", "Overview > Key skills:", "Next"]
+    );
+}
