@@ -21,14 +21,14 @@ enum Piece<'a> {
 /// The text as Markdown renders it: `**bold**`, `_em_` and `~~struck~~` lose their marks,
 /// `` `code` `` its ticks, `[text](url)` and `[text][ref]` give their text, `![alt](src)` its alt
 /// text, `<https://…>` its address, footnote marks (`[^1]`) and inline tags (`<br>`, `<kbd>`)
-/// go, and `\*` is a `*`. Marks that do not pair (`5 * 3`, `snake_case`, `*nix`) stay as
+/// go, entities (`&amp;`, `&#8212;`) give their characters, and `\*` is a `*`. Marks that do not pair (`5 * 3`, `snake_case`, `*nix`) stay as
 /// written. Spaces stay collapsed and trimmed. Text that would render as nothing (a code span
 /// of spaces, a lone footnote mark) is returned as written, so no heading or passage is empty.
 /// Work is linear in the text, with bounded look-ahead.
 pub(super) fn plain(text: String) -> String {
     if !text
         .bytes()
-        .any(|b| matches!(b, b'*' | b'_' | b'~' | b'`' | b'[' | b'!' | b'<' | b'\\'))
+        .any(|b| matches!(b, b'*' | b'_' | b'~' | b'`' | b'[' | b'!' | b'<' | b'\\' | b'&'))
     {
         return text;
     }
@@ -78,10 +78,15 @@ pub(super) fn plain(text: String) -> String {
                 if hay.get(open) != Some(&b'[') {
                     None
                 } else if bytes.get(open + 1) == Some(&b'^') && b == b'[' {
-                    // A footnote mark `[^1]`: not text of the passage.
+                    // A footnote mark `[^1]`: not text of the passage; opening the text with a
+                    // colon (`[^1]: …`), it labels the footnote's own text and goes with it.
                     link_text_end(hay, open).map(|close| {
                         pieces.push(Piece::Text(&text[plain_from..i]));
-                        close + 1
+                        if i == 0 && hay.get(close + 1) == Some(&b':') {
+                            close + 2
+                        } else {
+                            close + 1
+                        }
                     })
                 } else {
                     link_text_end(hay, open).and_then(|close| {
@@ -100,6 +105,11 @@ pub(super) fn plain(text: String) -> String {
                     Shown::Nothing => {}
                 }
                 end
+            }),
+            b'&' => entity(&text[i..bound]).map(|(len, shown)| {
+                pieces.push(Piece::Text(&text[plain_from..i]));
+                pieces.push(Piece::Owned(shown));
+                i + len
             }),
             b'*' | b'_' | b'~' => {
                 let run = run_length(hay, i, b);
@@ -145,6 +155,45 @@ pub(super) fn plain(text: String) -> String {
     } else {
         shown
     }
+}
+
+/// An entity or numeric character reference opening `text` (`&amp;`, `&mdash;`, `&#8212;`,
+/// `&#x2014;`, always closed by `;`, as CommonMark reads them): its length and the text it
+/// stands for (U+FFFD for a number that is no character). `None` when it is no reference.
+fn entity(text: &str) -> Option<(usize, String)> {
+    let end = text.bytes().take(34).position(|b| b == b';')?;
+    let name = &text[1..end];
+    let code = |digits: &str, radix: u32| {
+        let n = u32::from_str_radix(digits, radix).ok()?;
+        Some(
+            char::from_u32(n)
+                .filter(|&c| c != '\0')
+                .unwrap_or('\u{fffd}')
+                .to_string(),
+        )
+    };
+    let shown = if let Some(number) = name.strip_prefix('#') {
+        match number.strip_prefix(['x', 'X']) {
+            Some(hex) if (1..=6).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                code(hex, 16)?
+            }
+            None if (1..=7).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit()) => {
+                code(number, 10)?
+            }
+            _ => return None,
+        }
+    } else {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let &(first, second) = html5ever::data::NAMED_ENTITIES.get(&text[1..=end])?;
+        [first, second]
+            .into_iter()
+            .filter(|&c| c != 0)
+            .filter_map(char::from_u32)
+            .collect()
+    };
+    (!shown.is_empty()).then_some((end + 1, shown))
 }
 
 /// How many `mark` bytes run from `at`.
@@ -394,6 +443,25 @@ mod tests {
             } else {
                 assert_eq!(got, text);
             }
+        }
+    }
+
+    #[test]
+    fn entities_give_their_characters_outside_code_only() {
+        for (markdown, shown) in [
+            ("R&amp;D &mdash; and CEOs&nbsp;too", "R&D — and CEOs too"),
+            ("&#8212; &#x2014; &#X41;", "— — A"),
+            ("&#0; &#1114112;", "\u{fffd} \u{fffd}"),
+            (
+                "Fish &chips; &amp &#xZZ; & more",
+                "Fish &chips; &amp &#xZZ; & more",
+            ),
+            ("`&amp;` stays in code", "&amp; stays in code"),
+            ("&lt;b&gt; is not a tag", "<b> is not a tag"),
+            ("[^1]: The footnote's own text.", "The footnote's own text."),
+            ("Says: [^1]: not a label here", "Says: : not a label here"),
+        ] {
+            assert_eq!(plain(markdown.to_string()), shown, "{markdown}");
         }
     }
 

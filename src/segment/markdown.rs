@@ -74,7 +74,14 @@ pub(super) fn markdown_pieces(block: &Block) -> Option<Vec<Piece>> {
         for line in &block.lines[lead..] {
             let line = line.trim();
             match list_marker(line) {
-                Some(rest) => items.push(rest.split_whitespace().collect::<Vec<_>>().join(" ")),
+                Some(rest) => {
+                    // A task list's box (`- [ ] Call the board`) is no text of the item.
+                    let rest = ["[ ] ", "[x] ", "[X] "]
+                        .iter()
+                        .find_map(|task| rest.strip_prefix(task))
+                        .unwrap_or(rest);
+                    items.push(rest.split_whitespace().collect::<Vec<_>>().join(" "))
+                }
                 None => {
                     if let Some(item) = items.last_mut() {
                         for word in line.split_whitespace() {
@@ -409,6 +416,19 @@ pub(super) fn atx_heading(line: &str) -> Option<(usize, &str)> {
         return None;
     }
     let text = rest.trim().trim_end_matches('#').trim();
+    // Attributes some dialects put last (`## Overview {#overview}`, `{.unnumbered}`).
+    let text = match text.rsplit_once('{') {
+        Some((before, attributes))
+            if attributes.strip_suffix('}').is_some_and(|list| {
+                list.split_whitespace()
+                    .all(|a| a.len() > 1 && (a.starts_with(['#', '.']) || a.contains('=')))
+            }) && attributes.starts_with(['#', '.'])
+                && !before.trim().is_empty() =>
+        {
+            before.trim_end()
+        }
+        _ => text,
+    };
     if text.is_empty() {
         None
     } else {

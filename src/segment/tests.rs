@@ -982,3 +982,12 @@ fn markdown_bold_line_before_the_first_heading_is_no_parent_of_the_headings_afte
         ["Table of Contents", "Overview", "Overview > Key skills:", "Next"]
     );
 }
+
+#[test]
+fn markdown_heading_attributes_and_task_boxes_are_no_text() {
+    let doc = md_doc("# Guide {#top}\n\n## Overview {#overview .intro}\n\n- [ ] Call the board\n- [x] Hire a CTO\n\n## Set {theory}\n\nText.\n");
+    assert_eq!(doc.title, "Guide");
+    assert_eq!(paths(&doc), ["Overview", "Set {theory}"]);
+    let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["Call the board", "Hire a CTO", "Text."]);
+}
