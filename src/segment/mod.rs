@@ -516,6 +516,11 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
             continue;
         }
         if blank && !in_fence {
+            if !markdown && lines_are_paragraphs(&current) {
+                for line in current.drain(..) {
+                    blocks.push(Block { lines: vec![line] });
+                }
+            }
             end(&mut current, &mut blocks);
         } else if !blank {
             if markdown && !in_fence && interrupts_a_block(line, &current) {
@@ -527,10 +532,60 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
             current.push(line);
         }
     }
+    if !markdown && lines_are_paragraphs(&current) {
+        for line in current.drain(..) {
+            blocks.push(Block { lines: vec![line] });
+        }
+    }
     if !current.is_empty() {
         blocks.push(Block { lines: current });
     }
     blocks
+}
+
+/// Whether a plain-text block is written a paragraph a line, as text typed with one line
+/// break between paragraphs is: no line runs on into the next (none ends with a comma or
+/// without closing a sentence, unless it is heading-shaped, and none is followed by a line
+/// opening in lower case), a line of more than [`MAX_SHORT_LINE_WORDS`] words closes a
+/// sentence, and there is a heading-shaped line (a short one without closing punctuation,
+/// a question too) or every line is that long. A hard-wrapped
+/// paragraph, whose lines end inside sentences, never is.
+fn lines_are_paragraphs(lines: &[&str]) -> bool {
+    if lines.len() < 2 {
+        return false;
+    }
+    let ends_a_sentence = |line: &str| {
+        line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '」', '』', '）'])
+            .ends_with(['.', '!', '?', ':', '…', '。', '！', '？', '：', '۔'])
+    };
+    let long = |line: &str| line.split_whitespace().nth(MAX_SHORT_LINE_WORDS).is_some();
+    let mut headings = 0;
+    let mut prose = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.trim();
+        if lines
+            .get(i + 1)
+            .and_then(|next| next.trim_start().chars().next())
+            .is_some_and(char::is_lowercase)
+        {
+            return false;
+        }
+        if long(line) {
+            if !ends_a_sentence(line) {
+                return false;
+            }
+            prose += 1;
+        } else if line.ends_with([',', ';', '，', '；', '،', '؛']) {
+            return false;
+        } else if !ends_with_closing_punctuation(line) {
+            // Heading-shaped (a question too), as a line alone between blank lines is.
+            if !(Block { lines: vec![line] }).is_short_line() {
+                return false;
+            }
+            headings += 1;
+        }
+    }
+    prose > 0 && (headings > 0 || prose == lines.len())
 }
 
 /// A plain-text title is the first line, unless that line is too long to be one.

@@ -991,3 +991,36 @@ fn markdown_heading_attributes_and_task_boxes_are_no_text() {
     let texts: Vec<&str> = doc.passages.iter().map(|p| p.text.as_str()).collect();
     assert_eq!(texts, ["Call the board", "Hire a CTO", "Text."]);
 }
+
+#[test]
+fn plain_text_written_a_paragraph_a_line_gives_its_title_headings_and_paragraphs() {
+    let long =
+        "The captain is in command of the aircraft and responsible for the safety of everyone on board.";
+    let doc = text_doc(&format!(
+        "Pilot vs Controller: Who Keeps a Flight Safe?\nEvery flight depends on two groups of people, in the air and on the ground.\n\
+         What Does a Pilot Do?\n{long}\n{long}\nWhat Does a Controller Do?\n{long}\n"
+    ));
+    assert_eq!(doc.title, "Pilot vs Controller: Who Keeps a Flight Safe?");
+    assert_eq!(
+        paths(&doc),
+        ["", "What Does a Pilot Do?", "What Does a Controller Do?"]
+    );
+    assert_eq!(doc.passages.len(), 4);
+    assert_eq!(doc.passages[1].text, long);
+}
+
+#[test]
+fn plain_text_hard_wrapped_paragraphs_stay_whole() {
+    for text in [
+        // Lines running on mid-sentence, into a line opening in lower case.
+        "T\n\nThe product manager talks to customers every week and\nbrings what they say back to the team, who turn it\ninto the plan for the next release of the product.\n",
+        // A comma at a line's end, short lines opening in capitals.
+        "T\n\nThe CEO answers to the board, the investors and the press,\nMedia interviews included\nNot every week.\n",
+        // Short sentences a line: no line of prose, so one passage.
+        "T\n\nArchitect: design.\nEngineer: structure.\nContractor: cost.\n",
+    ] {
+        let doc = text_doc(text);
+        assert_eq!(doc.passages.len(), 1, "{text}");
+        assert!(doc.sections.iter().all(|s| s.path.is_empty()), "{text}");
+    }
+}
