@@ -3,10 +3,11 @@
 
 use super::*;
 
-/// Bullets that open a list item in plain text, as pages saved as text and hand-written
-/// notes put them; a dash or a star only with a space after it.
+/// Bullets that open a list item in plain text, as pages saved as text, word processors'
+/// text exports (`·`, and U+F0B7 of the Symbol font) and hand-written notes put them; each only
+/// with white space after it.
 pub(super) const BULLETS: &[char] = &[
-    '-', '*', '+', '•', '◦', '▪', '▫', '‣', '●', '○', '■', '□', '►', '▸', '➢', '✓', '✔',
+    '-', '*', '+', '•', '◦', '▪', '▫', '‣', '●', '○', '■', '□', '►', '▸', '➢', '✓', '✔', '·', '\u{f0b7}',
 ];
 
 /// The text after a bullet and white space, if the line opens a bulleted item with text.
@@ -93,4 +94,16 @@ pub(super) fn numbered_runs(lines: &[Option<String>]) -> Vec<bool> {
         i = end;
     }
     items
+}
+
+/// A word that may be a list item's marker (a bullet, or `1.` / `1)` of up to three digits):
+/// plain text drops it where a line opens an item and keeps it elsewhere, so checks that every
+/// word of a text is placed leave such words out.
+pub fn is_list_mark(word: &str) -> bool {
+    let mut chars = word.chars();
+    let bullet = chars.next().is_some_and(|c| BULLETS.contains(&c)) && chars.next().is_none();
+    let number = word
+        .strip_suffix(['.', ')'])
+        .is_some_and(|d| (1..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    bullet || number
 }

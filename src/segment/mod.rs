@@ -15,6 +15,7 @@ mod stream;
 mod tests;
 mod text_stream;
 
+pub use list::is_list_mark;
 use list::*;
 use markdown::*;
 use signals::*;

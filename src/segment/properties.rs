@@ -290,16 +290,6 @@ fn document_words(text: &str, format: Format) -> Vec<&str> {
         .collect()
 }
 
-/// A word that may be a list item's marker (a bullet, or `1.` / `1)`), which plain text drops
-/// where a line opens an item and keeps elsewhere: the word checks leave it out on both sides.
-fn is_list_mark(word: &str) -> bool {
-    let bullet = word.chars().count() == 1 && word.chars().all(|c| list::BULLETS.contains(&c));
-    let number = word
-        .strip_suffix(['.', ')'])
-        .is_some_and(|d| (1..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
-    bullet || number
-}
-
 /// The words of `text` but list marks ([`is_list_mark`]).
 fn words_of(text: &str) -> Vec<&str> {
     text.split_whitespace().filter(|w| !is_list_mark(w)).collect()
