@@ -12,6 +12,11 @@ use rsearch::{prepare, segment};
 /// `section: A > B`, `caption: A > B | text`, `passage: N | A > B | roles | topics`.
 fn describe(dir: &Path) -> Vec<String> {
     let text = fs::read_to_string(dir.join("article.txt")).expect("article.txt");
+    describe_text(dir, text)
+}
+
+/// [`describe`] of `text` read with the taxonomy of `dir`.
+fn describe_text(dir: &Path, text: String) -> Vec<String> {
     let taxonomy_text = fs::read_to_string(dir.join("taxonomy.toml")).expect("taxonomy.toml");
     let taxonomy = Taxonomy::parse(&taxonomy_text).expect("taxonomy parses");
     let source = SourceText {
@@ -119,4 +124,87 @@ fn devset_scores_against_gold() {
         assert_eq!(score.right, score.total, "{kind}s:\n{}", misses.join("\n"));
     }
     assert!(misses.is_empty(), "{}", misses.join("\n"));
+}
+
+/// The passages' texts of `text`, in order.
+fn texts(text: String) -> Vec<String> {
+    let source = SourceText {
+        source: "article.txt".into(),
+        text,
+        format: Format::Text,
+    };
+    segment::document(&source)
+        .passages
+        .into_iter()
+        .map(|p| p.text)
+        .collect()
+}
+
+/// Every article of the set, and the bundled one: (folder holding its taxonomy, its text).
+fn articles() -> Vec<(std::path::PathBuf, String)> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<_> = fs::read_dir(manifest.join("tests/fixtures/devset"))
+        .expect("devset folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut articles: Vec<_> = dirs
+        .into_iter()
+        .map(|dir| {
+            let text = fs::read_to_string(dir.join("article.txt")).expect("article.txt");
+            (dir, text)
+        })
+        .collect();
+    let corpus = manifest.join("corpus");
+    let bundled =
+        fs::read_to_string(corpus.join("product-manager-vs-ceo-vs-cto.txt")).expect("bundled article");
+    articles.push((corpus, bundled));
+    articles
+}
+
+#[test]
+fn articles_typed_a_paragraph_a_line_give_the_outline_of_their_blank_line_form() {
+    for (dir, text) in articles() {
+        let squeezed: String = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_ne!(squeezed, text);
+        let before = describe_text(&dir, text.clone());
+        assert!(before.iter().filter(|l| l.starts_with("section:")).count() >= 3);
+        assert_eq!(describe_text(&dir, squeezed.clone()), before, "{}", dir.display());
+        assert_eq!(texts(squeezed), texts(text), "{}", dir.display());
+    }
+}
+
+#[test]
+fn hard_wrapped_articles_keep_the_outline_of_their_unwrapped_form() {
+    for (dir, text) in articles() {
+        // Every paragraph wrapped at 72 columns, blank lines between paragraphs kept.
+        let wrapped: String = text
+            .lines()
+            .map(|line| {
+                let mut out = String::new();
+                let mut width = 0;
+                for word in line.split_whitespace() {
+                    if width > 0 && width + 1 + word.len() > 72 {
+                        out.push('\n');
+                        width = 0;
+                    } else if width > 0 {
+                        out.push(' ');
+                        width += 1;
+                    }
+                    out.push_str(word);
+                    width += word.len();
+                }
+                out + "\n"
+            })
+            .collect();
+        assert_ne!(wrapped, text);
+        let before = describe_text(&dir, text.clone());
+        assert_eq!(describe_text(&dir, wrapped.clone()), before, "{}", dir.display());
+        assert_eq!(texts(wrapped), texts(text), "{}", dir.display());
+    }
 }

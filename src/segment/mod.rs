@@ -548,8 +548,8 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
 /// break between paragraphs is: no line runs on into the next (none ends with a comma or
 /// without closing a sentence, unless it is heading-shaped, and none is followed by a line
 /// opening in lower case), a line of more than [`MAX_SHORT_LINE_WORDS`] words closes a
-/// sentence, and there is a heading-shaped line (a short one without closing punctuation,
-/// a question too) or every line is that long. A hard-wrapped
+/// sentence (but a first line, which may be a title), and there is a heading-shaped line (a
+/// short one without closing punctuation, a question too) or every line is that long. A hard-wrapped
 /// paragraph, whose lines end inside sentences, never is.
 fn lines_are_paragraphs(lines: &[&str]) -> bool {
     if lines.len() < 2 {
@@ -573,7 +573,12 @@ fn lines_are_paragraphs(lines: &[&str]) -> bool {
         }
         if long(line) {
             if !ends_a_sentence(line) {
-                return false;
+                // Only a first line may be that long without closing a sentence: a title.
+                if i > 0 || line.chars().count() > MAX_TITLE_CHARS || ends_with_closing_punctuation(line) {
+                    return false;
+                }
+                headings += 1;
+                continue;
             }
             prose += 1;
         } else if line.ends_with([',', ';', '，', '；', '،', '؛']) {
@@ -589,14 +594,34 @@ fn lines_are_paragraphs(lines: &[&str]) -> bool {
     prose > 0 && (headings > 0 || prose == lines.len())
 }
 
-/// A plain-text title is the first line, unless that line is too long to be one.
+/// A plain-text title is the first line, unless that line is too long to be one, or a first
+/// block that is a title hard-wrapped ([`is_wrapped_title`]).
 fn text_title<'a, 'b>(blocks: &'b [Block<'a>]) -> (Option<String>, &'b [Block<'a>]) {
     match blocks.first() {
         Some(first) if first.lines.len() == 1 && first.lines[0].trim().chars().count() <= MAX_TITLE_CHARS => {
             (Some(first.normalised()), &blocks[1..])
         }
+        Some(first) if is_wrapped_title(first) => (Some(first.normalised()), &blocks[1..]),
         _ => (None, blocks),
     }
+}
+
+/// A title hard-wrapped over two or three lines: at most [`MAX_TITLE_CHARS`] in all, no line
+/// closing a sentence, the last without closing punctuation (a question is a title).
+fn is_wrapped_title(block: &Block) -> bool {
+    let ends_sentence = |line: &str| line.trim_end().ends_with(['.', '!', '。', '！']);
+    (2..=3).contains(&block.lines.len())
+        && block
+            .lines
+            .iter()
+            .map(|l| l.trim().chars().count() + 1)
+            .sum::<usize>()
+            <= MAX_TITLE_CHARS + 1
+        && !block.lines.iter().any(|l| ends_sentence(l))
+        && block
+            .lines
+            .last()
+            .is_some_and(|l| !ends_with_closing_punctuation(l.trim()))
 }
 
 /// The title used when a file has none: its file name without extension.

@@ -1024,3 +1024,20 @@ fn plain_text_hard_wrapped_paragraphs_stay_whole() {
         assert!(doc.sections.iter().all(|s| s.path.is_empty()), "{text}");
     }
 }
+
+#[test]
+fn plain_text_title_wrapped_over_two_lines_is_the_title_and_a_wrapped_paragraph_is_not() {
+    let doc = text_doc(&format!(
+        "Pilot vs Flight Attendant vs Air Traffic Controller: Who Keeps a\nFlight Safe?\n\n{BODY}\n"
+    ));
+    assert_eq!(
+        doc.title,
+        "Pilot vs Flight Attendant vs Air Traffic Controller: Who Keeps a Flight Safe?"
+    );
+    assert_eq!(doc.passages.len(), 1);
+    let doc = text_doc(&format!(
+        "Every flight depends on three groups.\nPilots fly the plane\n\n{BODY}\n"
+    ));
+    assert_eq!(doc.title, "sample");
+    assert_eq!(doc.passages.len(), 2);
+}
