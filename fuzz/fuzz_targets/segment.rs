@@ -1,6 +1,6 @@
 //! Arbitrary bytes as a document, read as plain text and as Markdown: segmentation never
 //! panics, no passage is empty or over the byte cap, and in plain text every word of the
-//! document but list marks is placed exactly once (title, a heading, a caption or a passage); a word longer
+//! document is placed exactly once (title, a heading, a caption or a passage); a word longer
 //! than the cap may be cut, so then only its characters are checked. Cut a piece at a time (as a
 //! large file is: Markdown in one pass, plain text in two), the passages are those of the whole.
 
@@ -15,7 +15,7 @@ const SOURCE_STEM: &str = "fuzzed-input-without-title";
 
 fn placed_words<'a>(document: &'a Document, text_words: &[&str]) -> Vec<&'a str> {
     let mut placed: Vec<&str> = Vec::new();
-    let title: Vec<&str> = document.title.split_whitespace().filter(|w| !segment::is_list_mark(w)).collect();
+    let title: Vec<&str> = document.title.split_whitespace().collect();
     if document.title != SOURCE_STEM && text_words.starts_with(&title) {
         placed.extend(title);
     }
@@ -83,10 +83,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(whole, pieces, "cut a piece at a time, the passages differ");
         if format == Format::Text {
             let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            // List marks are dropped where a line opens an item and kept elsewhere.
-            let mut words: Vec<&str> = body.split_whitespace().filter(|w| !segment::is_list_mark(w)).collect();
+            let mut words: Vec<&str> = body.split_whitespace().collect();
             let mut placed = placed_words(&document, &words);
-            placed.retain(|w| !segment::is_list_mark(w));
             if words.iter().all(|w| w.len() <= segment::MAX_PASSAGE_BYTES) {
                 words.sort_unstable();
                 placed.sort_unstable();

@@ -1,12 +1,12 @@
 //! Lists in plain text: lines that open an item with a bullet or a number, read as the
-//! Markdown reader reads list items — one passage an item, the marker dropped.
+//! Markdown reader reads list items — one passage an item — but kept as written.
 
 use super::*;
 
 /// Bullets that open a list item in plain text, as pages saved as text, word processors'
 /// text exports (`·`, and U+F0B7 of the Symbol font) and hand-written notes put them; each only
 /// with white space after it.
-pub(super) const BULLETS: &[char] = &[
+const BULLETS: &[char] = &[
     '-', '*', '+', '•', '◦', '▪', '▫', '‣', '●', '○', '■', '□', '►', '▸', '➢', '✓', '✔', '·', '\u{f0b7}',
 ];
 
@@ -41,13 +41,11 @@ fn item_text(line: &str) -> Option<&str> {
 }
 
 /// The passages of a plain-text paragraph block that holds a list, `None` for any other: a
-/// block of one line opening an item gives its text; a block where two lines or more open
-/// items gives the lines before the first (the lead-in, if any), then each item with the lines
-/// that continue it. Markers are dropped; white space is collapsed.
+/// block where two lines or more open items gives the lines before the first (the lead-in, if
+/// any), then each item with the lines that continue it. Items keep their markers: in plain
+/// text a leading sign may be content (`- interval → interval`, `* denotes repetition`), and
+/// a block of one line is one passage anyway. White space is collapsed.
 pub(super) fn text_list_pieces(block: &Block) -> Option<Vec<String>> {
-    if let [line] = &block.lines[..] {
-        return item_text(line).map(|text| vec![Block { lines: vec![text] }.normalised()]);
-    }
     let opening = block
         .lines
         .iter()
@@ -59,7 +57,7 @@ pub(super) fn text_list_pieces(block: &Block) -> Option<Vec<String>> {
     let mut pieces: Vec<Vec<&str>> = vec![Vec::new()];
     for line in &block.lines {
         match item_text(line) {
-            Some(text) => pieces.push(vec![text]),
+            Some(_) => pieces.push(vec![line]),
             None => pieces.last_mut().into_iter().for_each(|piece| piece.push(line)),
         }
     }
@@ -94,16 +92,4 @@ pub(super) fn numbered_runs(lines: &[Option<String>]) -> Vec<bool> {
         i = end;
     }
     items
-}
-
-/// A word that may be a list item's marker (a bullet, or `1.` / `1)` of up to three digits):
-/// plain text drops it where a line opens an item and keeps it elsewhere, so checks that every
-/// word of a text is placed leave such words out.
-pub fn is_list_mark(word: &str) -> bool {
-    let mut chars = word.chars();
-    let bullet = chars.next().is_some_and(|c| BULLETS.contains(&c)) && chars.next().is_none();
-    let number = word
-        .strip_suffix(['.', ')'])
-        .is_some_and(|d| (1..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
-    bullet || number
 }

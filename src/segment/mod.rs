@@ -15,7 +15,6 @@ mod stream;
 mod tests;
 mod text_stream;
 
-pub use list::is_list_mark;
 use list::*;
 use markdown::*;
 use signals::*;

@@ -290,19 +290,12 @@ fn document_words(text: &str, format: Format) -> Vec<&str> {
         .collect()
 }
 
-/// The words of `text` but list marks ([`is_list_mark`]).
-fn words_of(text: &str) -> Vec<&str> {
-    text.split_whitespace().filter(|w| !is_list_mark(w)).collect()
-}
-
 /// Checks that `doc_words` is exactly: the title, then for each section its heading, then
-/// its captions and passages interleaved, each caption and passage in order (list marks
-/// aside).
+/// its captions and passages interleaved, each caption and passage in order.
 fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), String> {
-    let doc_words: Vec<&str> = doc_words.iter().copied().filter(|w| !is_list_mark(w)).collect();
     let mut pos = 0;
     if doc.title != SOURCE_STEM {
-        let title: Vec<&str> = words_of(&doc.title);
+        let title: Vec<&str> = doc.title.split_whitespace().collect();
         if doc_words.get(..title.len()) != Some(title.as_slice()) {
             return Err(format!("title {:?} does not open the document", doc.title));
         }
@@ -311,7 +304,7 @@ fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), Str
     let mut passages = doc.passages.iter();
     for section in &doc.sections {
         if let Some(heading) = section.path.last() {
-            let heading: Vec<&str> = words_of(heading);
+            let heading: Vec<&str> = heading.split_whitespace().collect();
             if doc_words.get(pos..pos + heading.len()) != Some(heading.as_slice()) {
                 return Err(format!("heading {:?} not at word {pos}", section.path));
             }
@@ -321,8 +314,12 @@ fn every_word_in_one_place(doc: &Document, doc_words: &[&str]) -> Result<(), Str
         if own.len() != section.passages || own.iter().any(|p| p.section != section.path) {
             return Err(format!("passages of {:?} do not match its count", section.path));
         }
-        let body: Vec<&str> = own.iter().flat_map(|p| words_of(&p.text)).collect();
-        let captions: Vec<Vec<&str>> = section.captions.iter().map(|c| words_of(c)).collect();
+        let body: Vec<&str> = own.iter().flat_map(|p| p.text.split_whitespace()).collect();
+        let captions: Vec<Vec<&str>> = section
+            .captions
+            .iter()
+            .map(|c| c.split_whitespace().collect())
+            .collect();
         let len = body.len() + captions.iter().map(Vec::len).sum::<usize>();
         let Some(span) = doc_words.get(pos..pos + len) else {
             return Err(format!("section {:?} runs past the end", section.path));

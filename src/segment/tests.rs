@@ -863,13 +863,13 @@ fn plain_text_bullet_lines_between_blank_lines_are_items_not_nested_headings() {
     ));
     assert_eq!(paths(&doc), ["Duties of a Nurse", "Duties of a Doctor"]);
     let texts = texts(&doc);
-    assert_eq!(texts[1], ("Duties of a Nurse".into(), "Giving medication"));
-    assert_eq!(texts[3], ("Duties of a Nurse".into(), "Comforting families"));
+    assert_eq!(texts[1], ("Duties of a Nurse".into(), "- Giving medication"));
+    assert_eq!(texts[3], ("Duties of a Nurse".into(), "• Comforting families"));
     assert_eq!(texts[5].0, "Duties of a Doctor");
 }
 
 #[test]
-fn plain_text_list_inside_a_paragraph_gives_its_lead_in_then_each_item() {
+fn plain_text_list_inside_a_paragraph_gives_its_lead_in_then_each_item_as_written() {
     let doc = text_doc(&format!(
         "T\n\nSkills\n\nKey duties include:\n- Meeting the client to understand\n  the brief and the budget\n\
          * Drawing floor plans\n• Applying for permits\n\n1. Pricing the job\n2) Ordering materials\n\n{BODY}"
@@ -879,11 +879,11 @@ fn plain_text_list_inside_a_paragraph_gives_its_lead_in_then_each_item() {
         texts,
         [
             "Key duties include:",
-            "Meeting the client to understand the brief and the budget",
-            "Drawing floor plans",
-            "Applying for permits",
-            "Pricing the job",
-            "Ordering materials",
+            "- Meeting the client to understand the brief and the budget",
+            "* Drawing floor plans",
+            "• Applying for permits",
+            "1. Pricing the job",
+            "2) Ordering materials",
             BODY
         ]
     );
@@ -905,8 +905,8 @@ fn plain_text_short_lines_numbered_in_order_are_items_and_numbered_headings_stay
     ));
     assert_eq!(paths(&doc), ["Top skills", "Next part"]);
     let texts = texts(&doc);
-    assert_eq!(texts[0], ("Top skills".into(), "Communication"));
-    assert_eq!(texts[2], ("Top skills".into(), "Problem solving"));
+    assert_eq!(texts[0], ("Top skills".into(), "1. Communication"));
+    assert_eq!(texts[2], ("Top skills".into(), "3. Problem solving"));
     // Numbered headings each over their own text stay headings, numbers and all.
     let doc = text_doc(&format!("T\n\n1. Introduction\n\n{BODY}\n\n2. Methods\n\n{BODY}"));
     assert_eq!(paths(&doc), ["1. Introduction", "2. Methods"]);
