@@ -32,6 +32,10 @@ use crate::prepare;
 /// the passages of a document repeat its source, title and headings, which a larger block
 /// compresses away (the store is 6% smaller), while a hit still decompresses one block only.
 const DOCSTORE_BLOCK_BYTES: usize = 32_768;
+/// zstd level of the store blocks (zstd's default is 3): on the 197 MB corpus, 7 makes the
+/// store 5% smaller (86.0 → 81.4 MB) for 4% more build CPU; reading a block costs about the
+/// same at any level (a query +2–3% instructions). 12 saves 1% more for 29% more build CPU.
+const DOCSTORE_ZSTD_LEVEL: i32 = 7;
 /// An update touching more files than this, and more than half the corpus, is a full build.
 const UPDATE_MAX_FILES: usize = 64;
 
@@ -360,7 +364,9 @@ fn write_generation(
     progress: &Progress,
 ) -> Result<BuildSummary> {
     let settings_of_index = IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(DOCSTORE_ZSTD_LEVEL),
+        }),
         docstore_blocksize: DOCSTORE_BLOCK_BYTES,
         ..IndexSettings::default()
     };
