@@ -4,6 +4,7 @@
 //! terms, for snippets.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::tokenizer::{
     Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
@@ -12,6 +13,54 @@ use tantivy::tokenizer::{
 /// Words remembered by one analyzer before its memory is emptied (about 100 bytes each), so
 /// a corpus with an endless vocabulary cannot make a build grow without bound.
 const MAX_REMEMBERED: usize = 30_000;
+
+/// A word's stem, as remembered: `None` when stemming leaves the word as it is (most words of
+/// a text), so that giving it again copies nothing.
+type Stems = HashMap<Box<str>, Option<Box<str>>, BuildHasherDefault<WordHasher>>;
+
+/// Hash of the words and texts remembered here: the multiply-and-rotate hash of the Rust
+/// compiler's own tables (FxHash), eight bytes at a time. The standard hasher, built to resist
+/// chosen keys, cost more than finding the stem in a table did; a corpus is the user's own
+/// text, and a bad spread would only be slower.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WordHasher(u64);
+
+impl WordHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Token filter giving the same stems as tantivy's English [`Stemmer`], remembering each word's
 /// stem so that a word seen before is not stemmed again.
@@ -24,7 +73,7 @@ impl TokenFilter for CachedStemmer {
     fn transform<T: Tokenizer>(self, tokenizer: T) -> CachedStemmerFilter<T> {
         CachedStemmerFilter {
             inner: tokenizer,
-            stems: HashMap::new(),
+            stems: Stems::default(),
             stemmer: word_stemmer(),
         }
     }
@@ -34,7 +83,7 @@ impl TokenFilter for CachedStemmer {
 #[derive(Clone)]
 pub struct CachedStemmerFilter<T> {
     inner: T,
-    stems: HashMap<String, String>,
+    stems: Stems,
     /// Stems one word (the whole input is one token).
     stemmer: TextAnalyzer,
 }
@@ -54,7 +103,7 @@ impl<T: Tokenizer> Tokenizer for CachedStemmerFilter<T> {
 /// Tokens of the filter before, stemmed.
 pub struct CachedStemmerStream<'a, T> {
     tail: T,
-    stems: &'a mut HashMap<String, String>,
+    stems: &'a mut Stems,
     stemmer: &'a mut TextAnalyzer,
 }
 
@@ -65,16 +114,26 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
         }
         let token = self.tail.token_mut();
         if let Some(stem) = self.stems.get(token.text.as_str()) {
-            token.text.clear();
-            token.text.push_str(stem);
+            if let Some(stem) = stem {
+                token.text.clear();
+                token.text.push_str(stem);
+            }
             return true;
         }
-        let stem = stem_word(self.stemmer, &token.text).unwrap_or_else(|| token.text.clone());
+        let stem = stem_word(self.stemmer, &token.text).filter(|stem| *stem != token.text);
         if self.stems.len() >= MAX_REMEMBERED {
             self.stems.clear();
         }
-        let word = std::mem::replace(&mut token.text, stem.clone());
-        self.stems.insert(word, stem);
+        match stem {
+            Some(stem) => {
+                let word = std::mem::replace(&mut token.text, stem);
+                self.stems
+                    .insert(word.into_boxed_str(), Some(token.text.as_str().into()));
+            }
+            None => {
+                self.stems.insert(token.text.as_str().into(), None);
+            }
+        }
         true
     }
 
@@ -91,7 +150,7 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
 const REMEMBERED_TEXT_MAX_BYTES: usize = 256;
 /// Texts remembered by one [`Remembered`] analyzer before its memory is emptied: a document's
 /// title and the headings of the sections being indexed are far fewer.
-const REMEMBERED_TEXTS_MAX: usize = 1_024;
+const REMEMBERED_TEXTS_MAX: usize = 4_096;
 /// [`Remembered`] checks how often it finds a text every this many texts, and stops
 /// remembering when it found fewer than a quarter of them (the analyzer of the passages'
 /// field, whose short passages seldom repeat).
@@ -105,7 +164,7 @@ const REMEMBERED_CHECK_EVERY: u32 = 4_096;
 #[derive(Clone)]
 pub struct Remembered<T> {
     inner: T,
-    texts: HashMap<Box<str>, Analysed>,
+    texts: HashMap<Box<str>, Analysed, BuildHasherDefault<WordHasher>>,
     /// Texts looked up and found since the last check ([`REMEMBERED_CHECK_EVERY`]).
     looked_up: u32,
     found: u32,
@@ -123,7 +182,7 @@ impl TokenFilter for RememberShortTexts {
     fn transform<T: Tokenizer>(self, inner: T) -> Remembered<T> {
         Remembered {
             inner,
-            texts: HashMap::new(),
+            texts: HashMap::default(),
             looked_up: 0,
             found: 0,
             off: false,
