@@ -170,6 +170,8 @@ pub struct Remembered<T> {
     found: u32,
     /// Set once remembering stopped paying: every text is analysed again.
     off: bool,
+    /// The token a remembered text's tokens are given in, kept to reuse its text's buffer.
+    token: Token,
 }
 
 /// Token filter, last of an analyzer, making it a [`Remembered`] one.
@@ -186,6 +188,7 @@ impl TokenFilter for RememberShortTexts {
             looked_up: 0,
             found: 0,
             off: false,
+            token: Token::default(),
         }
     }
 }
@@ -249,7 +252,7 @@ impl<T: Tokenizer> Tokenizer for Remembered<T> {
             Some(analysed) => RememberedStream::Remembered {
                 analysed,
                 next: 0,
-                token: Token::default(),
+                token: &mut self.token,
             },
             None => RememberedStream::Analysing(self.inner.token_stream(text)),
         }
@@ -262,7 +265,7 @@ pub enum RememberedStream<'a, S> {
     Remembered {
         analysed: &'a Analysed,
         next: usize,
-        token: Token,
+        token: &'a mut Token,
     },
 }
 
