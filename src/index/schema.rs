@@ -207,7 +207,11 @@ mod tests {
         let mut remembering = indexing_analyzer();
         let mut plain = analyzer();
         for text in &texts {
-            assert_eq!(stream_tokens(&mut remembering, text), stream_tokens(&mut plain, text), "{text:?}");
+            assert_eq!(
+                stream_tokens(&mut remembering, text),
+                stream_tokens(&mut plain, text),
+                "{text:?}"
+            );
         }
     }
 
@@ -217,7 +221,10 @@ mod tests {
         let mut plain = analyzer();
         for i in 0..10_000 {
             let text = format!("passage {i} says something new about item {}", i * 7);
-            assert_eq!(stream_tokens(&mut remembering, &text), stream_tokens(&mut plain, &text));
+            assert_eq!(
+                stream_tokens(&mut remembering, &text),
+                stream_tokens(&mut plain, &text)
+            );
         }
     }
 
@@ -227,7 +234,13 @@ mod tests {
         let mut out = Vec::new();
         while stream.advance() {
             let t = stream.token();
-            out.push((t.text.clone(), t.position, t.offset_from, t.offset_to, t.position_length));
+            out.push((
+                t.text.clone(),
+                t.position,
+                t.offset_from,
+                t.offset_to,
+                t.position_length,
+            ));
         }
         out
     }

@@ -273,7 +273,11 @@ impl<S: TokenStream> TokenStream for RememberedStream<'_, S> {
     fn advance(&mut self) -> bool {
         match self {
             RememberedStream::Analysing(stream) => stream.advance(),
-            RememberedStream::Remembered { analysed, next, token } => {
+            RememberedStream::Remembered {
+                analysed,
+                next,
+                token,
+            } => {
                 let Some(kept) = analysed.tokens.get(*next) else {
                     return false;
                 };
