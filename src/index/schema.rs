@@ -228,6 +228,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn remembered_stems_past_the_tables_bound_are_the_stemmers() {
+        // More distinct words than the stem table keeps (it is emptied and filled again),
+        // words stemming changes and words it leaves, each seen twice.
+        let words: Vec<String> = (0..40_000)
+            .map(|i| match i % 3 {
+                0 => format!("running{i}s"),
+                1 => format!("connection{}ing", i % 500),
+                _ => format!("w{i}"),
+            })
+            .collect();
+        let mut remembering = indexing_analyzer();
+        let mut plain = analyzer();
+        for text in words
+            .chunks(50)
+            .map(|chunk| chunk.join(" "))
+            .chain(words.chunks(70).map(|chunk| chunk.join(" ")))
+        {
+            assert_eq!(
+                stream_tokens(&mut remembering, &text),
+                stream_tokens(&mut plain, &text)
+            );
+        }
+    }
+
     /// Tokens of `text` by an analyzer kept from one text to the next.
     fn stream_tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize, usize)> {
         let mut stream = analyzer.token_stream(text);
