@@ -11,7 +11,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::TantivyDocument;
 
-use super::stem::{CachedStemmer, StemInitials};
+use super::stem::{CachedStemmer, RememberShortTexts, StemInitials};
 use crate::model::{Labels, Passage};
 
 /// Bumped whenever the schema, the analyzer or the labelling rules change: an index with
@@ -118,8 +118,10 @@ pub fn analyzer() -> TextAnalyzer {
 }
 
 /// The same analyzer for writing: it gives the same terms, remembering the stem of every word
-/// it has seen (a corpus repeats its words, and stemming was a sixth of a build's CPU).
-/// Queries and snippets keep [`analyzer`], which needs no memory.
+/// it has seen (a corpus repeats its words, and stemming was a sixth of a build's CPU), and
+/// the tokens of every short text it analysed (a document's title and headings come back
+/// with each of its passages: [`RememberShortTexts`]). Queries and snippets keep
+/// [`analyzer`], which needs no memory.
 pub(super) fn indexing_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
@@ -127,6 +129,7 @@ pub(super) fn indexing_analyzer() -> TextAnalyzer {
         .filter(AsciiFoldingFilter)
         .filter(stop_words())
         .filter(CachedStemmer)
+        .filter(RememberShortTexts)
         .build()
 }
 
@@ -181,6 +184,90 @@ mod tests {
         let terms = |analyzer: TextAnalyzer| tokens(analyzer, text);
         assert_eq!(terms(indexing_analyzer()), terms(analyzer()));
         assert!(terms(analyzer()).iter().any(|(term, ..)| term == "strategi"));
+    }
+
+    #[test]
+    fn remembered_titles_and_headings_give_the_tokens_of_analysing_them_again() {
+        // One analyzer instance for a run of values, as tantivy keeps one per field: titles
+        // and headings repeated passage after passage, texts past the memory's bound, a
+        // long text, an empty one, one of stop words only, and the first text again.
+        let mut texts: Vec<String> = Vec::new();
+        for file in 0..3 {
+            for passage in 0..40 {
+                texts.push(format!("The CTO's Guide to Strategies, part {file}"));
+                texts.push(format!("Running Meetings {}", passage / 7));
+                texts.push("Cafés and   cafés: the  Naïve  ANALYSIS".to_string());
+            }
+        }
+        texts.extend((0..1_500).map(|i| format!("heading number {i} of many headings")));
+        texts.push("word ".repeat(80));
+        texts.push(String::new());
+        texts.push("the and of".to_string());
+        texts.push(texts[0].clone());
+        let mut remembering = indexing_analyzer();
+        let mut plain = analyzer();
+        for text in &texts {
+            assert_eq!(
+                stream_tokens(&mut remembering, text),
+                stream_tokens(&mut plain, text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn remembering_stops_for_texts_that_do_not_repeat_and_still_gives_their_tokens() {
+        let mut remembering = indexing_analyzer();
+        let mut plain = analyzer();
+        for i in 0..10_000 {
+            let text = format!("passage {i} says something new about item {}", i * 7);
+            assert_eq!(
+                stream_tokens(&mut remembering, &text),
+                stream_tokens(&mut plain, &text)
+            );
+        }
+    }
+
+    #[test]
+    fn remembered_stems_past_the_tables_bound_are_the_stemmers() {
+        // More distinct words than the stem table keeps (it is emptied and filled again),
+        // words stemming changes and words it leaves, each seen twice.
+        let words: Vec<String> = (0..40_000)
+            .map(|i| match i % 3 {
+                0 => format!("running{i}s"),
+                1 => format!("connection{}ing", i % 500),
+                _ => format!("w{i}"),
+            })
+            .collect();
+        let mut remembering = indexing_analyzer();
+        let mut plain = analyzer();
+        for text in words
+            .chunks(50)
+            .map(|chunk| chunk.join(" "))
+            .chain(words.chunks(70).map(|chunk| chunk.join(" ")))
+        {
+            assert_eq!(
+                stream_tokens(&mut remembering, &text),
+                stream_tokens(&mut plain, &text)
+            );
+        }
+    }
+
+    /// Tokens of `text` by an analyzer kept from one text to the next.
+    fn stream_tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize, usize)> {
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push((
+                t.text.clone(),
+                t.position,
+                t.offset_from,
+                t.offset_to,
+                t.position_length,
+            ));
+        }
+        out
     }
 
     /// Tokens of `text`: their text, position and offsets.
