@@ -26,6 +26,7 @@ pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::QueryVector;
 use crate::index::{field, snippet_analyzer, Fields, LiveIndex};
+use crate::label::Taxonomy;
 use crate::model::{Facets, Hit, LabelKind, Labels, Results, Snippet};
 
 /// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
@@ -151,28 +152,49 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels. When fewer
-    // passages match than the top holds, the top is every hit: no second pass is needed.
-    let top = searcher
-        .search(&query, &TopDocs::with_limit(limit).order_by_score())
-        .context("searching the index")?;
-    let every_hit = top.len() < limit;
-    let counted = if every_hit {
-        None
-    } else {
-        Some(count(live, searcher, &query)?)
-    };
-    let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
-    let passages = top
-        .into_iter()
-        .take(request.limit)
-        .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
-        .collect::<Result<Vec<_>>>()?;
+    // scores nothing, and the label counts only when the index has labels. That pass runs on
+    // another thread beside the first and the reading of the hits: on a large index it costs
+    // as much as they do, and the freshness check beside the search leaves a core idle once
+    // it is done. When fewer passages match than the top holds, the top is every hit and the
+    // count is not needed.
+    let taxonomy = &live.taxonomy;
+    let (snippets, passages, counted) = std::thread::scope(|scope| -> Result<_> {
+        let counting = std::thread::Builder::new()
+            .name("count-hits".into())
+            .spawn_scoped(scope, || count_labelled(taxonomy, searcher, &*query))
+            .ok();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(limit).order_by_score())
+            .context("searching the index")?;
+        let every_hit = top.len() < limit;
+        let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
+        let passages = top
+            .into_iter()
+            .take(request.limit)
+            .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let counted = match (counting, every_hit) {
+            // Not needed: whatever the count gave, even a failure, is left unread.
+            (Some(counting), true) => {
+                let _ = counting.join();
+                None
+            }
+            (None, true) => None,
+            // A panic in tantivy (a damaged index) goes on as if it had happened here.
+            (Some(counting), false) => Some(
+                counting
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            ),
+            (None, false) => Some(count_labelled(taxonomy, searcher, &*query)?),
+        };
+        Ok((snippets, passages, counted))
+    })?;
     let (total, facets) = match counted {
         Some(counted) => counted,
         None => (
             passages.len(),
-            hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels)),
+            hit_counts(taxonomy, passages.iter().map(|(_, _, p)| &p.labels)),
         ),
     };
     let mut hits = Vec::new();
@@ -203,31 +225,34 @@ fn execute(
 /// The number of passages a query matches and their label counts (only when the index has
 /// labels), from a pass that scores nothing.
 fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
-    Ok(
-        if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
-            let total = query.count(searcher).context("counting hits")?;
-            (total, Facets::default())
-        } else {
-            let mut roles = FacetCollector::for_field(field::ROLES);
-            roles.add_facet(Facet::root());
-            let mut topics = FacetCollector::for_field(field::TOPICS);
-            topics.add_facet(Facet::root());
-            let (total, role_counts, topic_counts) = searcher
-                .search(query, &(Count, roles, topics))
-                .context("counting hits per label")?;
-            let facets = Facets {
-                roles: counts(live, LabelKind::Role, &role_counts),
-                topics: counts(live, LabelKind::Topic, &topic_counts),
-            };
-            (total, facets)
-        },
-    )
+    count_labelled(&live.taxonomy, searcher, query)
+}
+
+/// [`count`] with the index's taxonomy alone, which another thread can take.
+fn count_labelled(taxonomy: &Taxonomy, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
+    Ok(if taxonomy.roles.is_empty() && taxonomy.topics.is_empty() {
+        let total = query.count(searcher).context("counting hits")?;
+        (total, Facets::default())
+    } else {
+        let mut roles = FacetCollector::for_field(field::ROLES);
+        roles.add_facet(Facet::root());
+        let mut topics = FacetCollector::for_field(field::TOPICS);
+        topics.add_facet(Facet::root());
+        let (total, role_counts, topic_counts) = searcher
+            .search(query, &(Count, roles, topics))
+            .context("counting hits per label")?;
+        let facets = Facets {
+            roles: counts(taxonomy, LabelKind::Role, &role_counts),
+            topics: counts(taxonomy, LabelKind::Topic, &topic_counts),
+        };
+        (total, facets)
+    })
 }
 
 /// The label counts of the given passages' labels, as [`count`] gives them for the passages
 /// a query matches (empty when the index has no labels).
-fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
-    if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
+fn hit_counts<'a>(taxonomy: &Taxonomy, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
+    if taxonomy.roles.is_empty() && taxonomy.topics.is_empty() {
         return Facets::default();
     }
     let tally = |slugs: &mut dyn Iterator<Item = &'a String>| {
@@ -239,11 +264,15 @@ fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + C
     };
     Facets {
         roles: ordered(
-            live,
+            taxonomy,
             LabelKind::Role,
             tally(&mut labels.clone().flat_map(|l| &l.roles)),
         ),
-        topics: ordered(live, LabelKind::Topic, tally(&mut labels.flat_map(|l| &l.topics))),
+        topics: ordered(
+            taxonomy,
+            LabelKind::Topic,
+            tally(&mut labels.flat_map(|l| &l.topics)),
+        ),
     }
 }
 
@@ -280,8 +309,8 @@ pub fn label_counts(live: &LiveIndex) -> Result<Facets> {
         .search(&tantivy::query::AllQuery, &(roles, topics))
         .context("counting labels")?;
     Ok(Facets {
-        roles: counts(live, LabelKind::Role, &role_counts),
-        topics: counts(live, LabelKind::Topic, &topic_counts),
+        roles: counts(&live.taxonomy, LabelKind::Role, &role_counts),
+        topics: counts(&live.taxonomy, LabelKind::Topic, &topic_counts),
     })
 }
 
@@ -318,7 +347,7 @@ fn with_filters(
 
 /// Label counts in taxonomy order, leaving out labels with no hit.
 fn counts(
-    live: &LiveIndex,
+    taxonomy: &Taxonomy,
     kind: LabelKind,
     facet_counts: &tantivy::collector::FacetCounts,
 ) -> Vec<(String, u64)> {
@@ -331,14 +360,13 @@ fn counts(
             )
         })
         .collect();
-    ordered(live, kind, found)
+    ordered(taxonomy, kind, found)
 }
 
 /// Label counts (`found`, in slug order) put in taxonomy order; labels the taxonomy does not
 /// know come last.
-fn ordered(live: &LiveIndex, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    let mut ordered: Vec<(String, u64)> = live
-        .taxonomy
+fn ordered(taxonomy: &Taxonomy, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    let mut ordered: Vec<(String, u64)> = taxonomy
         .list(kind)
         .iter()
         .filter_map(|c| found.iter().find(|(slug, _)| *slug == c.slug).cloned())
