@@ -49,12 +49,13 @@ impl Cli {
         let name = Command::QUERY;
         let root =
             clap::Command::new("rsearch").subcommand(QueryArgs::augment_args(clap::Command::new(name)));
-        let matches = root.try_get_matches_from(args).ok()?;
-        let (subcommand, query) = matches.subcommand()?;
+        let mut matches = root.try_get_matches_from(args).ok()?;
+        let (subcommand, mut query) = matches.remove_subcommand()?;
         if subcommand != name {
             return None;
         }
-        let args = QueryArgs::from_arg_matches(query).ok()?;
+        // Taken out of the matches, not copied as `from_arg_matches` would.
+        let args = QueryArgs::from_arg_matches_mut(&mut query).ok()?;
         Some(Cli {
             command: Command::Query(args),
         })

@@ -329,10 +329,24 @@ fn counts_made_beside_the_top_equal_those_of_every_hit_under_every_filter() {
         &["--role", "ceo"],
         &["--topic", "responsibilities"],
         &["--role", "cto", "--topic", "skills"],
-        &["--role", "ceo", "--role", "product-manager", "--topic", "differences", "--topic", "skills"],
+        &[
+            "--role",
+            "ceo",
+            "--role",
+            "product-manager",
+            "--topic",
+            "differences",
+            "--topic",
+            "skills",
+        ],
     ];
     let mut counted = 0;
-    for query in ["market research", "technology team", "product", "decisions OR strategy"] {
+    for query in [
+        "market research",
+        "technology team",
+        "product",
+        "decisions OR strategy",
+    ] {
         for filter in filters {
             let with = |limit: &str| {
                 let mut args = vec![query, "--limit", limit, "--json"];
@@ -352,5 +366,8 @@ fn counts_made_beside_the_top_equal_those_of_every_hit_under_every_filter() {
             }
         }
     }
-    assert!(counted >= 12, "only {counted} searches had more hits than their top");
+    assert!(
+        counted >= 12,
+        "only {counted} searches had more hits than their top"
+    );
 }

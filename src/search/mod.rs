@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::collector::{Collector, Count, FacetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, Term};
@@ -152,20 +152,53 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels. That pass runs on
-    // another thread beside the first and the reading of the hits: on a large index it costs
-    // as much as they do, and the freshness check beside the search leaves a core idle once
-    // it is done. When fewer passages match than the top holds, the top is every hit and the
-    // count is not needed.
+    // scores nothing, and the label counts only when the index has labels. Both run on two
+    // threads: this one searches the first segments for the best hits, reads them and makes
+    // their snippets; the other searches the other segments, hands over what it found, then
+    // counts. On a large index each pass costs as much as the other, and the freshness check
+    // beside the search leaves a core idle once it is done. When fewer passages match than
+    // the top holds, the top is every hit and the count is not needed.
     let taxonomy = &live.taxonomy;
+    let top_docs = TopDocs::with_limit(limit).order_by_score();
+    let weight = query
+        .weight(EnableScoring::enabled_from_searcher(searcher))
+        .context("searching the index")?;
+    let segments = searcher.segment_readers();
+    let own = first_half(segments);
     let (snippets, passages, counted) = std::thread::scope(|scope| -> Result<_> {
-        let counting = std::thread::Builder::new()
-            .name("count-hits".into())
-            .spawn_scoped(scope, || count_labelled(taxonomy, searcher, &*query))
-            .ok();
-        let top = searcher
-            .search(&query, &TopDocs::with_limit(limit).order_by_score())
+        let (hand_over, handed) = std::sync::mpsc::channel();
+        let (top_docs, weight) = (&top_docs, &*weight);
+        let helper = std::thread::Builder::new()
+            .name("search-help".into())
+            .spawn_scoped(scope, move || {
+                let found: Vec<_> = segments[own..]
+                    .iter()
+                    .zip(own..)
+                    .map(|(segment, ord)| top_docs.collect_segment(weight, ord as u32, segment))
+                    .collect();
+                let _ = hand_over.send(found);
+                count_labelled(taxonomy, searcher, &*query)
+            })
+            .context("starting a search thread")?;
+        let mut found = segments[..own]
+            .iter()
+            .zip(0..)
+            .map(|(segment, ord)| top_docs.collect_segment(weight, ord, segment))
+            .collect::<Vec<_>>();
+        match handed.recv() {
+            Ok(theirs) => found.extend(theirs),
+            // The other thread ended without handing over: it panicked (a damaged index),
+            // and goes on as if that had happened here.
+            Err(_) => match helper.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(_) => anyhow::bail!("searching the index: the other thread found nothing"),
+            },
+        }
+        let found = found
+            .into_iter()
+            .collect::<tantivy::Result<Vec<_>>>()
             .context("searching the index")?;
+        let top = top_docs.merge_fruits(found).context("searching the index")?;
         let every_hit = top.len() < limit;
         let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
         let passages = top
@@ -173,20 +206,12 @@ fn execute(
             .take(request.limit)
             .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
             .collect::<Result<Vec<_>>>()?;
-        let counted = match (counting, every_hit) {
+        let counted = helper.join();
+        let counted = match every_hit {
             // Not needed: whatever the count gave, even a failure, is left unread.
-            (Some(counting), true) => {
-                let _ = counting.join();
-                None
-            }
-            (None, true) => None,
+            true => None,
             // A panic in tantivy (a damaged index) goes on as if it had happened here.
-            (Some(counting), false) => Some(
-                counting
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            ),
-            (None, false) => Some(count_labelled(taxonomy, searcher, &*query)?),
+            false => Some(counted.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?),
         };
         Ok((snippets, passages, counted))
     })?;
@@ -220,6 +245,19 @@ fn execute(
         facets,
         did_you_mean: None,
     })
+}
+
+/// How many of `segments`, from the first, hold half their passages or more (all of one):
+/// the search's own share of the best hits, the rest going to another thread.
+fn first_half(segments: &[tantivy::SegmentReader]) -> usize {
+    let total: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+    let mut own = 0;
+    let mut held = 0;
+    while own < segments.len() && 2 * held < total {
+        held += u64::from(segments[own].max_doc());
+        own += 1;
+    }
+    own.max(segments.len().min(1))
 }
 
 /// The number of passages a query matches and their label counts (only when the index has
