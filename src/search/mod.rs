@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
-use tantivy::collector::{Collector, Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, SegmentCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, Term};
@@ -13,12 +15,14 @@ use tantivy::{Searcher, Term};
 mod exclude;
 mod explain;
 pub mod fusion;
+mod handoff;
 mod plan;
 mod semantic;
 mod stored;
 mod synonyms;
 mod typo;
 
+use handoff::Task;
 pub(crate) use plan::Plan;
 pub(crate) use stored::passage_query;
 use stored::{context, load};
@@ -152,69 +156,65 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels. Both run on two
-    // threads: this one searches the first segments for the best hits, reads them and makes
-    // their snippets; the other searches the other segments, hands over what it found, then
-    // counts. On a large index each pass costs as much as the other, and the freshness check
-    // beside the search leaves a core idle once it is done. When fewer passages match than
+    // scores nothing, and the label counts only when the index has labels. On a large index
+    // each pass costs as much as reading the hits, and the freshness check beside the search
+    // leaves a core idle once it is done: a second thread searches the later segments for
+    // the best hits, then counts, while this one searches the first segments and reads the
+    // hits. Whichever thread comes first to a piece does it ([`Task`]), so this one never
+    // waits for a thread a busy machine has not started yet. When fewer passages match than
     // the top holds, the top is every hit and the count is not needed.
     let taxonomy = &live.taxonomy;
-    let top_docs = TopDocs::with_limit(limit).order_by_score();
     let weight = query
         .weight(EnableScoring::enabled_from_searcher(searcher))
         .context("searching the index")?;
-    let segments = searcher.segment_readers();
-    let own = first_half(segments);
-    let (snippets, passages, counted) = std::thread::scope(|scope| -> Result<_> {
-        let (hand_over, handed) = std::sync::mpsc::channel();
-        let (top_docs, weight) = (&top_docs, &*weight);
-        let helper = std::thread::Builder::new()
-            .name("search-help".into())
-            .spawn_scoped(scope, move || {
-                let found: Vec<_> = segments[own..]
-                    .iter()
-                    .zip(own..)
-                    .map(|(segment, ord)| top_docs.collect_segment(weight, ord as u32, segment))
-                    .collect();
-                let _ = hand_over.send(found);
-                count_labelled(taxonomy, searcher, &*query)
-            })
-            .context("starting a search thread")?;
-        let mut found = segments[..own]
-            .iter()
-            .zip(0..)
-            .map(|(segment, ord)| top_docs.collect_segment(weight, ord, segment))
-            .collect::<Vec<_>>();
-        match handed.recv() {
-            Ok(theirs) => found.extend(theirs),
-            // The other thread ended without handing over: it panicked (a damaged index),
-            // and goes on as if that had happened here.
-            Err(_) => match helper.join() {
-                Err(panic) => std::panic::resume_unwind(panic),
-                Ok(_) => anyhow::bail!("searching the index: the other thread found nothing"),
-            },
+    let shared = Arc::new(Shared {
+        top_docs: TopDocs::with_limit(limit).order_by_score(),
+        own: first_half(searcher.segment_readers()),
+        searcher: searcher.clone(),
+        weight,
+        query,
+        labelled: !(taxonomy.roles.is_empty() && taxonomy.topics.is_empty()),
+        theirs: Task::new(),
+        count: Task::new(),
+    });
+    let helping = Arc::clone(&shared);
+    // Without a thread, this one does everything.
+    let _ = std::thread::Builder::new()
+        .name("search-help".into())
+        .spawn(move || {
+            helping.theirs.offer(|| helping.later_segments());
+            helping.count.offer(|| helping.count());
+        });
+    let top_docs = &shared.top_docs;
+    let mut found: Vec<_> = searcher.segment_readers()[..shared.own]
+        .iter()
+        .zip(0..)
+        .map(|(segment, ord)| top_docs.collect_segment(&*shared.weight, ord, segment))
+        .collect();
+    found.extend(shared.theirs.take(|| shared.later_segments()));
+    let found = found
+        .into_iter()
+        .collect::<tantivy::Result<Vec<_>>>()
+        .context("searching the index")?;
+    let top = top_docs.merge_fruits(found).context("searching the index")?;
+    let every_hit = top.len() < limit;
+    let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
+    let passages = top
+        .into_iter()
+        .take(request.limit)
+        .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
+        .collect::<Result<Vec<_>>>()?;
+    // Not needed when the top is every hit: whatever the count gives is then left unread.
+    let counted = match every_hit {
+        true => None,
+        false => {
+            let (total, facets) = shared.count.take(|| shared.count())?;
+            Some((
+                total,
+                facets.map(|f| labelled_counts(taxonomy, &f)).unwrap_or_default(),
+            ))
         }
-        let found = found
-            .into_iter()
-            .collect::<tantivy::Result<Vec<_>>>()
-            .context("searching the index")?;
-        let top = top_docs.merge_fruits(found).context("searching the index")?;
-        let every_hit = top.len() < limit;
-        let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
-        let passages = top
-            .into_iter()
-            .take(request.limit)
-            .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let counted = helper.join();
-        let counted = match every_hit {
-            // Not needed: whatever the count gave, even a failure, is left unread.
-            true => None,
-            // A panic in tantivy (a damaged index) goes on as if it had happened here.
-            false => Some(counted.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?),
-        };
-        Ok((snippets, passages, counted))
-    })?;
+    };
     let (total, facets) = match counted {
         Some(counted) => counted,
         None => (
@@ -247,8 +247,79 @@ fn execute(
     })
 }
 
-/// How many of `segments`, from the first, hold half their passages or more (all of one):
-/// the search's own share of the best hits, the rest going to another thread.
+/// The number of passages a query matches and their label counts (only when the index has
+/// labels), from a pass that scores nothing.
+fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
+    let taxonomy = &live.taxonomy;
+    let labelled = !(taxonomy.roles.is_empty() && taxonomy.topics.is_empty());
+    let (total, facets) = count_hits(labelled, searcher, query)?;
+    Ok((
+        total,
+        facets.map(|f| labelled_counts(taxonomy, &f)).unwrap_or_default(),
+    ))
+}
+
+/// Role and topic counts as tantivy gives them, of the roles and the topics.
+type FacetPair = (FacetCounts, FacetCounts);
+
+/// The number of passages `query` matches and, when `labelled`, their role and topic counts.
+fn count_hits(labelled: bool, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Option<FacetPair>)> {
+    if !labelled {
+        return Ok((query.count(searcher).context("counting hits")?, None));
+    }
+    let mut roles = FacetCollector::for_field(field::ROLES);
+    roles.add_facet(Facet::root());
+    let mut topics = FacetCollector::for_field(field::TOPICS);
+    topics.add_facet(Facet::root());
+    let (total, role_counts, topic_counts) = searcher
+        .search(query, &(Count, roles, topics))
+        .context("counting hits per label")?;
+    Ok((total, Some((role_counts, topic_counts))))
+}
+
+/// The label counts of [`count_hits`] in taxonomy order.
+fn labelled_counts(taxonomy: &Taxonomy, (roles, topics): &FacetPair) -> Facets {
+    Facets {
+        roles: counts(taxonomy, LabelKind::Role, roles),
+        topics: counts(taxonomy, LabelKind::Topic, topics),
+    }
+}
+
+/// What the search's two threads share: the query, its weight, the collector of the best
+/// hits, which segments are this thread's (`..own`), and the two pieces the other thread
+/// offers to do.
+struct Shared<C: Collector> {
+    searcher: Searcher,
+    weight: Box<dyn Weight>,
+    query: Box<dyn Query>,
+    top_docs: C,
+    own: usize,
+    labelled: bool,
+    /// The best hits of the segments from `own` on, one list a segment.
+    theirs: Task<Vec<tantivy::Result<SegmentFruit<C>>>>,
+    count: Task<Result<(usize, Option<FacetPair>)>>,
+}
+
+/// What a collector gathers from one segment.
+type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
+
+impl<C: Collector> Shared<C> {
+    /// The best hits of each segment from `own` on, as tantivy's search collects them.
+    fn later_segments(&self) -> Vec<tantivy::Result<SegmentFruit<C>>> {
+        self.searcher.segment_readers()[self.own..]
+            .iter()
+            .zip(self.own..)
+            .map(|(segment, ord)| self.top_docs.collect_segment(&*self.weight, ord as u32, segment))
+            .collect()
+    }
+
+    fn count(&self) -> Result<(usize, Option<FacetPair>)> {
+        count_hits(self.labelled, &self.searcher, &*self.query)
+    }
+}
+
+/// How many of `segments`, from the first, hold half their passages or more (at least one):
+/// the search's own share of the best hits, the rest going to the other thread.
 fn first_half(segments: &[tantivy::SegmentReader]) -> usize {
     let total: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
     let mut own = 0;
@@ -258,33 +329,6 @@ fn first_half(segments: &[tantivy::SegmentReader]) -> usize {
         own += 1;
     }
     own.max(segments.len().min(1))
-}
-
-/// The number of passages a query matches and their label counts (only when the index has
-/// labels), from a pass that scores nothing.
-fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
-    count_labelled(&live.taxonomy, searcher, query)
-}
-
-/// [`count`] with the index's taxonomy alone, which another thread can take.
-fn count_labelled(taxonomy: &Taxonomy, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
-    Ok(if taxonomy.roles.is_empty() && taxonomy.topics.is_empty() {
-        let total = query.count(searcher).context("counting hits")?;
-        (total, Facets::default())
-    } else {
-        let mut roles = FacetCollector::for_field(field::ROLES);
-        roles.add_facet(Facet::root());
-        let mut topics = FacetCollector::for_field(field::TOPICS);
-        topics.add_facet(Facet::root());
-        let (total, role_counts, topic_counts) = searcher
-            .search(query, &(Count, roles, topics))
-            .context("counting hits per label")?;
-        let facets = Facets {
-            roles: counts(taxonomy, LabelKind::Role, &role_counts),
-            topics: counts(taxonomy, LabelKind::Topic, &topic_counts),
-        };
-        (total, facets)
-    })
 }
 
 /// The label counts of the given passages' labels, as [`count`] gives them for the passages
