@@ -2,10 +2,9 @@
 //! Never prints; any text a person types is a valid query.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use anyhow::{Context as _, Result};
 use std::sync::Arc;
 
+use anyhow::{Context as _, Result};
 use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, SegmentCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{Facet, Field, IndexRecordOption};
@@ -330,6 +329,7 @@ impl<C: Collector> Shared<C> {
             .collect()
     }
 
+    /// Every hit of the query counted, with its labels when the index has them.
     fn count(&self) -> Result<(usize, Option<FacetPair>)> {
         count_hits(self.labelled, &self.searcher, &*self.query)
     }
