@@ -18,6 +18,9 @@
 #   (default 10) after WARMUP runs (default 2). KEEP=1 keeps the work folder. TANTIVY names the
 #   tantivy-cli binary (default: `tantivy` on PATH, installed with cargo when missing); RSEARCH
 #   names an rsearch binary to measure instead of building this tree's (e.g. an older build).
+#   BASELINE names a second rsearch binary (e.g. the previous release) whose queries are timed
+#   on the same index in the same hyperfine run, interleaved with the others, for a
+#   before/after comparison that the load of the moment affects alike.
 # Installs hyperfine, ripgrep and GNU time with apt-get when they are missing.
 set -euo pipefail
 
@@ -122,10 +125,15 @@ tv_segments=$(find "$work/tantivy-index" -name '*.store' | wc -l)
 echo "timing ${#queries[@]} queries x $runs runs ..." >&2
 hyperfine -N -i --style none --warmup "$warmup" --runs "$runs" \
   --export-json "$work/floor.json" "true" >/dev/null 2>&1
+baseline_command=()
+if [ -n "${BASELINE:-}" ]; then
+  baseline_command=("${BASELINE} query '{q}' --json --limit 10 --index $work/rsearch-index")
+fi
 hyperfine -N -i --style none --warmup "$warmup" --runs "$runs" -L q "$query_list" \
   --export-json "$work/both.json" \
   "$bin query '{q}' --json --limit 10 --index $work/rsearch-index" \
-  "$tantivy bench -i $work/tantivy-index -n 1 -q '$work/q/{q}'" >/dev/null 2>&1
+  "$tantivy bench -i $work/tantivy-index -n 1 -q '$work/q/{q}'" \
+  "${baseline_command[@]}" >/dev/null 2>&1
 if [ "$with_rg" = 1 ]; then
   hyperfine -N -i --style none --warmup "$warmup" --runs "$runs" -L q "$rg_list" \
     --export-json "$work/rg.json" "rg -i -c --no-messages -e '{q}' $corpus" >/dev/null 2>&1
@@ -140,11 +148,11 @@ tv_query_rss=$(for q in "${queries[@]:0:10}"; do
   /usr/bin/time -f '%M' "$tantivy" bench -i "$work/tantivy-index" -n 1 -q "$work/q/$q" 2>&1 >/dev/null | tail -n 1
 done | median_rss)
 
-python3 - "$work" "$corpus" "$files" "$corpus_mb" "${#queries[@]}" "$runs" "$with_rg" \
+python3 - "$work" "$corpus" "$files" "$corpus_mb" "${#queries[@]}" "$runs" "$with_rg" "$bin" "${BASELINE:-}" \
   "$rs_wall" "$rs_cpu" "$rs_rss" "$rs_mb" "$rs_segments" "$rs_query_rss" \
   "$tv_wall" "$tv_cpu" "$tv_rss" "$tv_mb" "$tv_segments" "$tv_query_rss" <<'EOF'
 import json, statistics, sys
-(work, corpus, files, corpus_mb, nq, runs, with_rg,
+(work, corpus, files, corpus_mb, nq, runs, with_rg, rs_bin, base_bin,
  rs_wall, rs_cpu, rs_rss, rs_mb, rs_seg, rs_qrss,
  tv_wall, tv_cpu, tv_rss, tv_mb, tv_seg, tv_qrss) = sys.argv[1:]
 
@@ -159,8 +167,9 @@ def p95(ts):
     return ts[min(len(ts) - 1, int(round(0.95 * (len(ts) - 1))))]
 
 both = load("both")
-rs = ms([r for r in both if "rsearch" in r["command"].split()[0]])
-tv = ms([r for r in both if "rsearch" not in r["command"].split()[0]])
+rs = ms([r for r in both if r["command"].split()[0] == rs_bin])
+tv = ms([r for r in both if r["command"].split()[0] not in (rs_bin, base_bin)])
+base = ms([r for r in both if base_bin and r["command"].split()[0] == base_bin])
 floor = ms(load("floor"))
 med = statistics.median
 print(f"corpus   {corpus}: {files} files, {corpus_mb} MB; {nq} queries x {runs} runs, whole process, warm cache")
@@ -174,6 +183,10 @@ print(f"| rsearch (`index --full`, `query --json --limit 10`) | {float(rs_wall):
 print(f"| ratio rsearch / tantivy-cli | {float(rs_wall) / float(tv_wall):.2f} | {float(rs_cpu) / float(tv_cpu):.2f} | "
       f"{float(rs_rss) / float(tv_rss):.2f} | {float(rs_mb) / float(tv_mb):.2f} | | {med(rs) / med(tv):.2f} | "
       f"{p95(rs) / p95(tv):.2f} | {float(rs_qrss) / float(tv_qrss):.2f} |")
+if base:
+    print(f"| rsearch `BASELINE` ({base_bin}), same index, same run | | | | | | {med(base):.2f} | {p95(base):.2f} | |")
+    print(f"| ratio BASELINE / tantivy-cli | | | | | | {med(base) / med(tv):.2f} | {p95(base) / p95(tv):.2f} | |")
+    print(f"| ratio rsearch / BASELINE | | | | | | {med(rs) / med(base):.2f} | {p95(rs) / p95(base):.2f} | |")
 if with_rg == "1":
     rg = ms(load("rg"))
     print(f"| ripgrep `rg -i -c` | | | | | | {med(rg):.2f} | {p95(rg):.2f} | |")

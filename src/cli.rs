@@ -1,9 +1,10 @@
 //! Command-line syntax: the flags and subcommands as clap parses them. Nothing else in the
 //! program sees clap types but `commands::settings`, which turns them into settings.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -20,6 +21,45 @@ Examples:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line of this process, as [`Cli::read`] reads it.
+    pub fn from_env() -> Result<Cli, clap::Error> {
+        Cli::read(std::env::args_os().collect())
+    }
+
+    /// Parses `args` (the program's name first). A query, the command run most and often
+    /// from scripts, is first parsed by its own subcommand alone: building the parsers of
+    /// every subcommand cost more than a query's parse. Whatever that parser does not
+    /// accept (`--help`, a typo, a missing value) is parsed again by the whole command line,
+    /// so every help text and message is the whole command's, and what it accepts parses to
+    /// the same settings, as both take the query's arguments from the same definition.
+    pub fn read(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        if args.get(1).is_some_and(|a| a == "query") {
+            if let Some(cli) = Cli::query_alone(&args) {
+                return Ok(cli);
+            }
+        }
+        Cli::try_parse_from(args)
+    }
+
+    /// `args` parsed by the `query` subcommand alone; `None` for anything it does not accept.
+    fn query_alone(args: &[OsString]) -> Option<Cli> {
+        let name = Command::QUERY;
+        let root =
+            clap::Command::new("rsearch").subcommand(QueryArgs::augment_args(clap::Command::new(name)));
+        let mut matches = root.try_get_matches_from(args).ok()?;
+        let (subcommand, mut query) = matches.remove_subcommand()?;
+        if subcommand != name {
+            return None;
+        }
+        // Taken out of the matches, not copied as `from_arg_matches` would.
+        let args = QueryArgs::from_arg_matches_mut(&mut query).ok()?;
+        Some(Cli {
+            command: Command::Query(args),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +109,11 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  rsearch man | man -l -")]
     Man,
+}
+
+impl Command {
+    /// The name of the query subcommand on the command line.
+    const QUERY: &'static str = "query";
 }
 
 /// Where the index and its corpus are, and whether to refresh the index first.
@@ -325,4 +370,115 @@ pub enum Shell {
     Fish,
     Powershell,
     Elvish,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Vec<OsString> {
+        std::iter::once("rsearch")
+            .chain(line.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn a_query_parsed_alone_gives_what_the_whole_command_line_gives() {
+        let accepted: [&[&str]; 12] = [
+            &["query", "cybersecurity"],
+            &["query", "market research", "--json", "--limit", "3"],
+            &[
+                "query", "-n", "5", "x", "--role", "ceo", "--role", "cto", "--topic", "risk",
+            ],
+            &[
+                "query", "x", "--format", "jsonl", "--color", "never", "--full", "--exact",
+            ],
+            &[
+                "query",
+                "x",
+                "--by-role",
+                "--explain",
+                "-C",
+                "2",
+                "--mode",
+                "hybrid",
+            ],
+            &[
+                "query",
+                "x",
+                "--index",
+                "/tmp/i",
+                "--corpus",
+                "c",
+                "--no-refresh",
+                "--memory",
+                "32",
+            ],
+            &[
+                "query",
+                "x",
+                "--model",
+                "m",
+                "--remote",
+                "typesense://h:1",
+                "--collection",
+                "c",
+            ],
+            &["query", "x", "--api-key-env", "K", "--context=3"],
+            &["query", "--", "-media"],
+            &["query", "help"],
+            &["query", "--json", "x"],
+            &["query", "x", "--mode", "semantic", "--limit=1"],
+        ];
+        for line in accepted {
+            let whole = Cli::try_parse_from(args(line)).expect("the whole command line accepts it");
+            let alone = Cli::query_alone(&args(line)).expect("the query alone accepts it");
+            assert_eq!(format!("{alone:?}"), format!("{whole:?}"), "{line:?}");
+            let read = Cli::read(args(line)).expect("read");
+            assert_eq!(format!("{read:?}"), format!("{whole:?}"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_query_alone_refuses_is_read_by_the_whole_command_line() {
+        let refused: [&[&str]; 11] = [
+            &["query"],
+            &["query", "--help"],
+            &["query", "-h"],
+            &["query", "x", "--version"],
+            &["query", "x", "--limit", "0"],
+            &["query", "x", "--json", "--format", "plain"],
+            &["query", "x", "--remote", "typesense://h:1", "--explain"],
+            &["query", "x", "-C", "101"],
+            &["query", "-media"],
+            &["query", "x", "y"],
+            &["query", "x", "--mode", "fuzzy"],
+        ];
+        for line in refused {
+            assert!(Cli::query_alone(&args(line)).is_none(), "{line:?}");
+            let whole = Cli::try_parse_from(args(line))
+                .map(|_| ())
+                .map_err(|e| (e.kind(), e.to_string()));
+            let read = Cli::read(args(line))
+                .map(|_| ())
+                .map_err(|e| (e.kind(), e.to_string()));
+            assert!(whole.is_err(), "{line:?}");
+            assert_eq!(read, whole, "{line:?}");
+        }
+        for line in [
+            &["index"][..],
+            &["--help"],
+            &["help", "query"],
+            &["show", "a.txt:1"],
+        ] {
+            let whole = Cli::try_parse_from(args(line))
+                .map(|c| format!("{c:?}"))
+                .map_err(|e| e.to_string());
+            let read = Cli::read(args(line))
+                .map(|c| format!("{c:?}"))
+                .map_err(|e| e.to_string());
+            assert_eq!(read, whole, "{line:?}");
+        }
+    }
 }

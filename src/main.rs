@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use rsearch::cli::Cli;
 use rsearch::commands::{self, Outcome};
 use rsearch::output::terminal_safe;
@@ -11,7 +10,7 @@ use rsearch::output::terminal_safe;
 fn main() -> ExitCode {
     // Panics are bugs; report them as one line like any other error, without a backtrace.
     std::panic::set_hook(Box::new(|_| {}));
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::from_env() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
             let message = format!("{}{}", one_line(&e.to_string()), dash_hint(&e));

@@ -317,3 +317,57 @@ fn totals_and_label_counts_agree_whether_every_hit_fits_in_the_top_or_not() {
         assert_eq!(one.facets.topics, all.facets.topics, "{query}");
     }
 }
+
+/// The total and the label counts of a query larger than its top are counted beside the top
+/// hits on another thread: with filters of each kind, both, or several of one kind, they equal
+/// those made from every hit.
+#[test]
+fn counts_made_beside_the_top_equal_those_of_every_hit_under_every_filter() {
+    let env = TestEnv::new();
+    let filters: [&[&str]; 5] = [
+        &[],
+        &["--role", "ceo"],
+        &["--topic", "responsibilities"],
+        &["--role", "cto", "--topic", "skills"],
+        &[
+            "--role",
+            "ceo",
+            "--role",
+            "product-manager",
+            "--topic",
+            "differences",
+            "--topic",
+            "skills",
+        ],
+    ];
+    let mut counted = 0;
+    for query in [
+        "market research",
+        "technology team",
+        "product",
+        "decisions OR strategy",
+    ] {
+        for filter in filters {
+            let with = |limit: &str| {
+                let mut args = vec![query, "--limit", limit, "--json"];
+                args.extend_from_slice(filter);
+                let mut all = vec!["query"];
+                all.extend_from_slice(&args);
+                env.run(&all).json()
+            };
+            let (all, top) = (with("100000"), with("2"));
+            assert_eq!(all.total_hits, all.hits.len(), "{query} {filter:?}");
+            assert_eq!(top.total_hits, all.total_hits, "{query} {filter:?}");
+            assert_eq!(top.facets.roles, all.facets.roles, "{query} {filter:?}");
+            assert_eq!(top.facets.topics, all.facets.topics, "{query} {filter:?}");
+            if all.total_hits > 2 {
+                counted += 1;
+                assert_eq!(top.hits.len(), 2, "{query} {filter:?}");
+            }
+        }
+    }
+    assert!(
+        counted >= 12,
+        "only {counted} searches had more hits than their top"
+    );
+}

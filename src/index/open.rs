@@ -137,8 +137,9 @@ fn open_generation(dir: &Path) -> Result<LiveIndex, Unfit> {
     }
     let directory = GenerationDirectory::open(dir).map_err(|e| unreadable(&e))?;
     let index = Index::open(directory).map_err(|e| Unfit::Unreadable(describe(&e)))?;
-    let metas = index.load_metas().map_err(|e| Unfit::Unreadable(describe(&e)))?;
-    let stamp = stamp_of(metas.payload.as_deref())?;
+    // The commit's payload alone: tantivy's own reading of the commit also makes the schema
+    // and every segment's entry again.
+    let stamp = read_stamp(dir)?;
     index.tokenizers().register(ANALYZER, analyzer());
     let fields = Fields::of(&index.schema()).map_err(|e| unreadable(&e))?;
     let reader = index

@@ -145,8 +145,16 @@ pub fn snippet_analyzer(initials: Vec<char>) -> TextAnalyzer {
         .build()
 }
 
+/// English stop words, made once a process: the filter shares its list, and a query makes
+/// several analyzers (the index's, the snippets') that would otherwise each build it anew.
 fn stop_words() -> StopWordFilter {
-    StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()))
+    static STOP_WORDS: std::sync::OnceLock<StopWordFilter> = std::sync::OnceLock::new();
+    STOP_WORDS
+        .get_or_init(|| {
+            StopWordFilter::new(Language::English)
+                .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()))
+        })
+        .clone()
 }
 
 /// The index document of one passage of the document `source` titled `title`, with its labels.

@@ -2,10 +2,11 @@
 //! Never prints; any text a person types is a valid query.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, SegmentCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, Term};
@@ -13,12 +14,14 @@ use tantivy::{Searcher, Term};
 mod exclude;
 mod explain;
 pub mod fusion;
+mod handoff;
 mod plan;
 mod semantic;
 mod stored;
 mod synonyms;
 mod typo;
 
+use handoff::Task;
 pub(crate) use plan::Plan;
 pub(crate) use stored::passage_query;
 use stored::{context, load};
@@ -26,10 +29,14 @@ pub use typo::{typo_budget, typo_distance, TypoAutomaton};
 
 use crate::embed::QueryVector;
 use crate::index::{field, snippet_analyzer, Fields, LiveIndex};
+use crate::label::Taxonomy;
 use crate::model::{Facets, Hit, LabelKind, Labels, Results, Snippet};
 
 /// Passages each ranking of a hybrid search brings to the fusion (more when `--limit` asks).
 const FUSION_CANDIDATES: usize = 100;
+/// Indexes of fewer passages are searched on one thread: their search costs less than
+/// starting another (the bundled article took 1.25 times as long at load 20 with a second).
+const HELPED_PASSAGES: u64 = 100_000;
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
 
@@ -138,6 +145,18 @@ fn execute(
     if let Some(meaning) = meaning {
         return semantic::execute(live, searcher, plan, request, meaning);
     }
+    let helped = searcher.num_docs() >= HELPED_PASSAGES;
+    lexical(live, searcher, plan, request, helped)
+}
+
+/// [`execute`] by words: with `helped`, a second thread takes pieces of the work.
+fn lexical(
+    live: &LiveIndex,
+    searcher: &Searcher,
+    plan: &Plan,
+    request: &Request,
+    helped: bool,
+) -> Result<Results> {
     let fields = &live.fields;
     if !plan::has_terms(&*plan.query) {
         // Only punctuation, stop words or symbols: nothing is searched, so nothing matches
@@ -151,28 +170,72 @@ fn execute(
     let limit = request.limit.min(searcher.num_docs() as usize).max(1);
     // The best hits alone let tantivy skip blocks that cannot make the top (block-max WAND);
     // the total and the label counts need every hit, so they come from a second pass that
-    // scores nothing, and the label counts only when the index has labels. When fewer
-    // passages match than the top holds, the top is every hit: no second pass is needed.
-    let top = searcher
-        .search(&query, &TopDocs::with_limit(limit).order_by_score())
+    // scores nothing, and the label counts only when the index has labels. On a large index
+    // each pass costs as much as reading the hits, and the freshness check beside the search
+    // leaves a core idle once it is done: a second thread searches the later segments for
+    // the best hits, then counts, while this one searches the first segments and reads the
+    // hits. Whichever thread comes first to a piece does it ([`Task`]), so this one never
+    // waits for a thread a busy machine has not started yet. When fewer passages match than
+    // the top holds, the top is every hit and the count is not needed.
+    let taxonomy = &live.taxonomy;
+    let weight = query
+        .weight(EnableScoring::enabled_from_searcher(searcher))
         .context("searching the index")?;
+    let shared = Arc::new(Shared {
+        top_docs: TopDocs::with_limit(limit).order_by_score(),
+        own: first_half(searcher.segment_readers()),
+        searcher: searcher.clone(),
+        weight,
+        query,
+        labelled: !(taxonomy.roles.is_empty() && taxonomy.topics.is_empty()),
+        theirs: Task::new(),
+        count: Task::new(),
+    });
+    if helped {
+        let helping = Arc::clone(&shared);
+        // Without a thread, this one does everything.
+        let _ = std::thread::Builder::new()
+            .name("search-help".into())
+            .spawn(move || {
+                helping.theirs.offer(|| helping.later_segments());
+                helping.count.offer(|| helping.count());
+            });
+    }
+    let top_docs = &shared.top_docs;
+    let mut found: Vec<_> = searcher.segment_readers()[..shared.own]
+        .iter()
+        .zip(0..)
+        .map(|(segment, ord)| top_docs.collect_segment(&*shared.weight, ord, segment))
+        .collect();
+    found.extend(shared.theirs.take(|| shared.later_segments()));
+    let found = found
+        .into_iter()
+        .collect::<tantivy::Result<Vec<_>>>()
+        .context("searching the index")?;
+    let top = top_docs.merge_fruits(found).context("searching the index")?;
     let every_hit = top.len() < limit;
-    let counted = if every_hit {
-        None
-    } else {
-        Some(count(live, searcher, &query)?)
-    };
     let snippets = snippet_generator(searcher, &*plan.query, fields.text)?;
     let passages = top
         .into_iter()
         .take(request.limit)
         .map(|(score, address)| Ok((score, address, load(searcher, fields, address)?)))
         .collect::<Result<Vec<_>>>()?;
+    // Not needed when the top is every hit: whatever the count gives is then left unread.
+    let counted = match every_hit {
+        true => None,
+        false => {
+            let (total, facets) = shared.count.take(|| shared.count())?;
+            Some((
+                total,
+                facets.map(|f| labelled_counts(taxonomy, &f)).unwrap_or_default(),
+            ))
+        }
+    };
     let (total, facets) = match counted {
         Some(counted) => counted,
         None => (
             passages.len(),
-            hit_counts(live, passages.iter().map(|(_, _, p)| &p.labels)),
+            hit_counts(taxonomy, passages.iter().map(|(_, _, p)| &p.labels)),
         ),
     };
     let mut hits = Vec::new();
@@ -203,31 +266,92 @@ fn execute(
 /// The number of passages a query matches and their label counts (only when the index has
 /// labels), from a pass that scores nothing.
 fn count(live: &LiveIndex, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Facets)> {
-    Ok(
-        if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
-            let total = query.count(searcher).context("counting hits")?;
-            (total, Facets::default())
-        } else {
-            let mut roles = FacetCollector::for_field(field::ROLES);
-            roles.add_facet(Facet::root());
-            let mut topics = FacetCollector::for_field(field::TOPICS);
-            topics.add_facet(Facet::root());
-            let (total, role_counts, topic_counts) = searcher
-                .search(query, &(Count, roles, topics))
-                .context("counting hits per label")?;
-            let facets = Facets {
-                roles: counts(live, LabelKind::Role, &role_counts),
-                topics: counts(live, LabelKind::Topic, &topic_counts),
-            };
-            (total, facets)
-        },
-    )
+    let taxonomy = &live.taxonomy;
+    let labelled = !(taxonomy.roles.is_empty() && taxonomy.topics.is_empty());
+    let (total, facets) = count_hits(labelled, searcher, query)?;
+    Ok((
+        total,
+        facets.map(|f| labelled_counts(taxonomy, &f)).unwrap_or_default(),
+    ))
+}
+
+/// Role and topic counts as tantivy gives them, of the roles and the topics.
+type FacetPair = (FacetCounts, FacetCounts);
+
+/// The number of passages `query` matches and, when `labelled`, their role and topic counts.
+fn count_hits(labelled: bool, searcher: &Searcher, query: &dyn Query) -> Result<(usize, Option<FacetPair>)> {
+    if !labelled {
+        return Ok((query.count(searcher).context("counting hits")?, None));
+    }
+    let mut roles = FacetCollector::for_field(field::ROLES);
+    roles.add_facet(Facet::root());
+    let mut topics = FacetCollector::for_field(field::TOPICS);
+    topics.add_facet(Facet::root());
+    let (total, role_counts, topic_counts) = searcher
+        .search(query, &(Count, roles, topics))
+        .context("counting hits per label")?;
+    Ok((total, Some((role_counts, topic_counts))))
+}
+
+/// The label counts of [`count_hits`] in taxonomy order.
+fn labelled_counts(taxonomy: &Taxonomy, (roles, topics): &FacetPair) -> Facets {
+    Facets {
+        roles: counts(taxonomy, LabelKind::Role, roles),
+        topics: counts(taxonomy, LabelKind::Topic, topics),
+    }
+}
+
+/// What the search's two threads share: the query, its weight, the collector of the best
+/// hits, which segments are this thread's (`..own`), and the two pieces the other thread
+/// offers to do.
+struct Shared<C: Collector> {
+    searcher: Searcher,
+    weight: Box<dyn Weight>,
+    query: Box<dyn Query>,
+    top_docs: C,
+    own: usize,
+    labelled: bool,
+    /// The best hits of the segments from `own` on, one list a segment.
+    theirs: Task<Vec<tantivy::Result<SegmentFruit<C>>>>,
+    count: Task<Result<(usize, Option<FacetPair>)>>,
+}
+
+/// What a collector gathers from one segment.
+type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
+
+impl<C: Collector> Shared<C> {
+    /// The best hits of each segment from `own` on, as tantivy's search collects them.
+    fn later_segments(&self) -> Vec<tantivy::Result<SegmentFruit<C>>> {
+        self.searcher.segment_readers()[self.own..]
+            .iter()
+            .zip(self.own..)
+            .map(|(segment, ord)| self.top_docs.collect_segment(&*self.weight, ord as u32, segment))
+            .collect()
+    }
+
+    /// Every hit of the query counted, with its labels when the index has them.
+    fn count(&self) -> Result<(usize, Option<FacetPair>)> {
+        count_hits(self.labelled, &self.searcher, &*self.query)
+    }
+}
+
+/// How many of `segments`, from the first, hold half their passages or more (at least one):
+/// the search's own share of the best hits, the rest going to the other thread.
+fn first_half(segments: &[tantivy::SegmentReader]) -> usize {
+    let total: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+    let mut own = 0;
+    let mut held = 0;
+    while own < segments.len() && 2 * held < total {
+        held += u64::from(segments[own].max_doc());
+        own += 1;
+    }
+    own.max(segments.len().min(1))
 }
 
 /// The label counts of the given passages' labels, as [`count`] gives them for the passages
 /// a query matches (empty when the index has no labels).
-fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
-    if live.taxonomy.roles.is_empty() && live.taxonomy.topics.is_empty() {
+fn hit_counts<'a>(taxonomy: &Taxonomy, labels: impl Iterator<Item = &'a Labels> + Clone) -> Facets {
+    if taxonomy.roles.is_empty() && taxonomy.topics.is_empty() {
         return Facets::default();
     }
     let tally = |slugs: &mut dyn Iterator<Item = &'a String>| {
@@ -239,11 +363,15 @@ fn hit_counts<'a>(live: &LiveIndex, labels: impl Iterator<Item = &'a Labels> + C
     };
     Facets {
         roles: ordered(
-            live,
+            taxonomy,
             LabelKind::Role,
             tally(&mut labels.clone().flat_map(|l| &l.roles)),
         ),
-        topics: ordered(live, LabelKind::Topic, tally(&mut labels.flat_map(|l| &l.topics))),
+        topics: ordered(
+            taxonomy,
+            LabelKind::Topic,
+            tally(&mut labels.flat_map(|l| &l.topics)),
+        ),
     }
 }
 
@@ -280,8 +408,8 @@ pub fn label_counts(live: &LiveIndex) -> Result<Facets> {
         .search(&tantivy::query::AllQuery, &(roles, topics))
         .context("counting labels")?;
     Ok(Facets {
-        roles: counts(live, LabelKind::Role, &role_counts),
-        topics: counts(live, LabelKind::Topic, &topic_counts),
+        roles: counts(&live.taxonomy, LabelKind::Role, &role_counts),
+        topics: counts(&live.taxonomy, LabelKind::Topic, &topic_counts),
     })
 }
 
@@ -318,7 +446,7 @@ fn with_filters(
 
 /// Label counts in taxonomy order, leaving out labels with no hit.
 fn counts(
-    live: &LiveIndex,
+    taxonomy: &Taxonomy,
     kind: LabelKind,
     facet_counts: &tantivy::collector::FacetCounts,
 ) -> Vec<(String, u64)> {
@@ -331,14 +459,13 @@ fn counts(
             )
         })
         .collect();
-    ordered(live, kind, found)
+    ordered(taxonomy, kind, found)
 }
 
 /// Label counts (`found`, in slug order) put in taxonomy order; labels the taxonomy does not
 /// know come last.
-fn ordered(live: &LiveIndex, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    let mut ordered: Vec<(String, u64)> = live
-        .taxonomy
+fn ordered(taxonomy: &Taxonomy, kind: LabelKind, found: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    let mut ordered: Vec<(String, u64)> = taxonomy
         .list(kind)
         .iter()
         .filter_map(|c| found.iter().find(|(slug, _)| *slug == c.slug).cloned())
@@ -412,6 +539,51 @@ pub(crate) fn opening(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_helped_by_a_second_thread_gives_what_one_thread_gives() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        let live = crate::index::build_and_open(&corpus, &dir.path().join("index"), 50 << 20).expect("index");
+        let searcher = live.reader.searcher();
+        let filters: [(&[&str], &[&str]); 4] = [
+            (&[], &[]),
+            (&["ceo"], &[]),
+            (&[], &["responsibilities", "skills"]),
+            (&["cto", "product-manager"], &["skills"]),
+        ];
+        let mut counted = 0;
+        for query in [
+            "market research",
+            "technology team",
+            "product",
+            "decisions OR strategy",
+        ] {
+            for (roles, topics) in filters {
+                let mut every = Request::new(query, 100_000);
+                every.roles = roles.iter().map(|r| r.to_string()).collect();
+                every.topics = topics.iter().map(|t| t.to_string()).collect();
+                let plan = Plan::build(&live, &searcher, &every).expect("plan");
+                let all = lexical(&live, &searcher, &plan, &every, false).expect("search");
+                for limit in [1, 2, 100_000] {
+                    let request = Request {
+                        limit,
+                        ..every.clone()
+                    };
+                    let alone = lexical(&live, &searcher, &plan, &request, false).expect("search");
+                    let helped = lexical(&live, &searcher, &plan, &request, true).expect("search");
+                    assert_eq!(helped, alone, "{query} {roles:?} {topics:?} {limit}");
+                    assert_eq!(
+                        helped.total_hits, all.total_hits,
+                        "{query} {roles:?} {topics:?} {limit}"
+                    );
+                    assert_eq!(helped.facets, all.facets, "{query} {roles:?} {topics:?} {limit}");
+                    counted += usize::from(all.total_hits > limit);
+                }
+            }
+        }
+        assert!(counted >= 20, "only {counted} searches counted beyond their top");
+    }
 
     #[test]
     fn opening_cuts_at_a_word() {
