@@ -7,9 +7,9 @@
 //! 16 (16-bit tokens) weights an instruction instead of 8. The sums are exact 32-bit integers,
 //! so every kernel gives the same numbers as the plain one, which the tests check; only the
 //! rounding of the tokens' numbers changes the result. Eight bits serve where a layer's input
-//! has no outlying numbers (the attention's output) and where its outlying columns were
-//! smoothed (the layer-normalised inputs, `mapped.rs`); the feed-forward block's inner numbers
-//! after GELU keep 16.
+//! has no outlying numbers (the attention's output); a layer-normalised input has a few
+//! numbers far larger than the rest, which 8 bits would round away (cosine 0.9970 to the
+//! full-weight vectors instead of 0.9994), so it gets 16.
 
 /// Token rows rounded to integer codes: each row's largest magnitude maps to the largest code
 /// `top` (so an 8-bit row never holds −128, which the AVX2 kernel's sign trick relies on), with
