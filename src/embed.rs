@@ -180,18 +180,13 @@ impl Embedder {
 }
 
 /// Makes what a query reads beside the model, each unless an up-to-date, intact one is there:
-/// the layers' weights in 8 bits (`rsearch-layers-i8s.bin`, 11 MB, a quarter of the f32 bytes,
+/// the layers' weights in 8 bits (`rsearch-layers-i8.bin`, 11 MB, a quarter of the f32 bytes,
 /// which a query uses), in half precision (`rsearch-layers-f16.bin`, 21 MB, used when the
 /// 8-bit copy is missing or damaged) and the word pieces' hash table (`rsearch-vocab.bin`).
 /// Returns whether all are there: a model folder rsearch cannot write keeps serving queries
 /// from the f32 weights and `vocab.txt` alone, with the same word pieces.
 pub fn prepare_query_weights(dir: &Path) -> Result<bool> {
-    let tokenizer = QueryTokenizer::of(dir)?;
-    let calibration = mapped::CALIBRATION
-        .iter()
-        .map(|text| tokenizer.ids(text))
-        .collect::<Result<Vec<_>>>()?;
-    let weights = mapped::write_copies(dir, &calibration)?;
+    let weights = mapped::write_copies(dir)?;
     let vocab = dir.join("vocab.txt");
     let table = !vocab.is_file() || wordpiece::Vocab::write_table(&vocab)?;
     Ok(weights && table)
@@ -283,7 +278,10 @@ impl QueryEmbedder {
         }
         Ok(QueryEmbedder {
             model,
-            tokenizer: QueryTokenizer::of(dir)?,
+            tokenizer: match dir.join("vocab.txt") {
+                vocab if vocab.is_file() => QueryTokenizer::Vocab(wordpiece::Vocab::read(&vocab)?),
+                _ => QueryTokenizer::Full(Box::new(mapped::full_tokenizer(dir)?)),
+            },
             fingerprint: fingerprint(dir)?,
         })
     }
@@ -300,26 +298,7 @@ impl QueryEmbedder {
     /// The word-piece ids of one text, `[CLS]` and `[SEP]` included: those `tokenizer.json`
     /// gives, as the tests check.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
-        self.tokenizer.ids(text)
-    }
-}
-
-/// Word pieces from `vocab.txt` (quick to read), else the full tokenizer of `tokenizer.json`.
-enum QueryTokenizer {
-    Vocab(wordpiece::Vocab),
-    Full(Box<Tokenizer>),
-}
-
-impl QueryTokenizer {
-    fn of(dir: &Path) -> Result<QueryTokenizer> {
-        Ok(match dir.join("vocab.txt") {
-            vocab if vocab.is_file() => QueryTokenizer::Vocab(wordpiece::Vocab::read(&vocab)?),
-            _ => QueryTokenizer::Full(Box::new(mapped::full_tokenizer(dir)?)),
-        })
-    }
-
-    fn ids(&self, text: &str) -> Result<Vec<u32>> {
-        Ok(match self {
+        Ok(match &self.tokenizer {
             QueryTokenizer::Vocab(vocab) => vocab.encode(text, MAX_TOKENS)?,
             QueryTokenizer::Full(tokenizer) => tokenizer
                 .encode(text, true)
@@ -328,6 +307,12 @@ impl QueryTokenizer {
                 .to_vec(),
         })
     }
+}
+
+/// Word pieces from `vocab.txt` (quick to read), else the full tokenizer of `tokenizer.json`.
+enum QueryTokenizer {
+    Vocab(wordpiece::Vocab),
+    Full(Box<Tokenizer>),
 }
 
 /// Cosine of two unit vectors.

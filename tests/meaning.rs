@@ -735,7 +735,7 @@ fn touch(path: &std::path::Path, seconds_ago: u64) {
 fn a_damaged_or_stale_8_bit_copy_is_ignored_and_rebuilt() {
     let env = TestEnv::new();
     let dir = private_model(&env);
-    let copy = dir.join("rsearch-layers-i8s.bin");
+    let copy = dir.join("rsearch-layers-i8.bin");
     let text = "who talks to investors?";
     let quantized = QueryEmbedder::load(&dir).expect("load");
     assert!(quantized.uses_quantized_copy());
@@ -782,41 +782,12 @@ fn a_damaged_or_stale_8_bit_copy_is_ignored_and_rebuilt() {
     assert!(QueryEmbedder::load(&dir).expect("load").uses_quantized_copy());
 }
 
-/// A copy of the first layout (unsmoothed matrices, its own name and version) is never read
-/// as smoothed: the next build writes the current one beside it, which then serves.
-#[test]
-fn a_copy_of_the_earlier_layout_is_not_read_and_the_current_one_is_written() {
-    let env = TestEnv::new();
-    let dir = private_model(&env);
-    let copy = dir.join("rsearch-layers-i8s.bin");
-    let text = "who talks to investors?";
-    let current = QueryEmbedder::load(&dir).expect("load");
-    assert!(current.uses_quantized_copy());
-    let with_copy = current.embed(text).expect("embed").vector;
-    // The same file under its version-1 magic, where version 2 is expected.
-    let mut bytes = std::fs::read(&copy).expect("copy");
-    bytes[..8].copy_from_slice(b"RSQ8L001");
-    std::fs::write(&copy, &bytes).expect("write");
-    let old = QueryEmbedder::load(&dir).expect("load");
-    assert!(!old.uses_quantized_copy() && old.uses_half_copy());
-    // A version-1 file under its own name is left alone, and the current copy written again.
-    std::fs::write(dir.join("rsearch-layers-i8.bin"), b"RSQ8L001").expect("write");
-    assert!(embed::prepare_query_weights(&dir).expect("copies"));
-    let again = QueryEmbedder::load(&dir).expect("load");
-    assert!(again.uses_quantized_copy());
-    assert_eq!(again.embed(text).expect("embed").vector, with_copy);
-    assert_eq!(
-        std::fs::read(dir.join("rsearch-layers-i8.bin")).expect("old copy"),
-        b"RSQ8L001"
-    );
-}
-
 #[test]
 fn a_copy_checked_whole_is_recorded_and_a_later_change_is_still_caught() {
     let env = TestEnv::new();
     let dir = private_model(&env);
-    let copy = dir.join("rsearch-layers-i8s.bin");
-    let record = dir.join("rsearch-layers-i8s.checked");
+    let copy = dir.join("rsearch-layers-i8.bin");
+    let record = dir.join("rsearch-layers-i8.checked");
     let text = "who talks to investors?";
     // A copy is recorded only once it has not changed for 2 s (a change within a coarse
     // clock's tick could keep its change time).

@@ -11,7 +11,6 @@
 //! half-precision copy ([`HALF_FILE`]); the word pieces come from `vocab.txt` and its table
 //! (`wordpiece.rs`) rather than from parsing `tokenizer.json`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -155,21 +154,6 @@ impl MappedModel {
         self.quant.as_ref().filter(|q| !q.is_damaged())
     }
 
-    /// The inverse smoothing factors of a group's inputs, while the 8-bit copy serves.
-    fn smoothing(&self, group: Smoothed, layer: usize) -> Option<&[f32]> {
-        self.quant()?.vector(&group.name(layer), DIMENSIONS)
-    }
-
-    /// The largest magnitude of each column of the smoothed products' inputs over the texts
-    /// (token ids), from a forward pass each on these weights.
-    fn column_peaks(&self, texts: &[Vec<u32>]) -> Result<Vec<f32>> {
-        let mut peaks = vec![0.0f32; 2 * LAYERS * DIMENSIONS];
-        for ids in texts {
-            self.forward_probed(ids, Some(&mut peaks))?;
-        }
-        Ok(peaks)
-    }
-
     /// What the 8-bit copy holds: each layer's biases and layer-norm vectors and the
     /// embeddings' norm and token-type rows, then the matrices of [`MappedModel::half_order`].
     fn quant_layout() -> quantized::Layout {
@@ -182,9 +166,6 @@ impl MappedModel {
             ),
         ];
         for layer in 0..LAYERS {
-            for group in [Smoothed::Attention, Smoothed::Intermediate] {
-                vectors.push((group.name(layer), DIMENSIONS));
-            }
             let name = |part: &str| format!("encoder.layer.{layer}.{part}");
             for (part, size) in [
                 ("attention.self.query.bias", DIMENSIONS),
@@ -297,12 +278,6 @@ impl MappedModel {
     }
 
     fn forward(&self, ids: &[u32]) -> Result<Vec<f32>> {
-        self.forward_probed(ids, None)
-    }
-
-    /// The forward pass; with `probe`, each layer's largest magnitudes of the inputs of its
-    /// smoothed products are gathered into it (column by column, [`Smoothed::at`]).
-    fn forward_probed(&self, ids: &[u32], mut probe: Option<&mut [f32]>) -> Result<Vec<f32>> {
         let n = ids.len().min(self.positions);
         if n == 0 {
             return Ok(vec![0.0; DIMENSIONS]);
@@ -332,7 +307,7 @@ impl MappedModel {
         let norm = Norm::of(self, "embeddings.LayerNorm")?;
         norm.apply(&mut x);
         for layer in 0..LAYERS {
-            Layer::of(self, layer)?.forward(&mut x, n, probe.as_deref_mut().map(|p| (layer, p)))?;
+            Layer::of(self, layer)?.forward(&mut x, n)?;
         }
         let mut mean = vec![0.0f32; DIMENSIONS];
         for row in x.chunks_exact(DIMENSIONS) {
@@ -406,10 +381,9 @@ fn half_header((size, time): (u64, u64), values: usize) -> [u8; HALF_HEADER] {
 
 /// Writes the half-precision copy and the 8-bit copy of the layers' weights beside
 /// `model.safetensors` in `dir`, each unless an up-to-date, intact one is there: through a
-/// temporary file renamed over the old, so a query maps a whole copy or none. The 8-bit
-/// copy's smoothing factors come from the f32 model run on `calibration` (token ids of
-/// [`CALIBRATION`]). Returns whether both copies are there afterwards.
-pub(super) fn write_copies(dir: &Path, calibration: &[Vec<u32>]) -> Result<bool> {
+/// temporary file renamed over the old, so a query maps a whole copy or none. Returns whether
+/// both copies are there afterwards.
+pub(super) fn write_copies(dir: &Path) -> Result<bool> {
     let source = dir.join("model.safetensors");
     let model = MappedModel::open(&source)?;
     let Some(stamp) = source_stamp(&source) else {
@@ -441,49 +415,23 @@ pub(super) fn write_copies(dir: &Path, calibration: &[Vec<u32>]) -> Result<bool>
             quant: None,
             ..model
         };
-        let shape = |name: &str| {
-            let (_, rows, columns) = MappedModel::half_order()
-                .into_iter()
-                .find(|(n, _, _)| n == name)
-                .unwrap_or_default();
-            [rows, columns]
-        };
-        let peaks = full.column_peaks(calibration)?;
-        let mut factors: HashMap<String, Vec<f32>> = HashMap::new();
-        for layer in 0..LAYERS {
-            for group in [Smoothed::Attention, Smoothed::Intermediate] {
-                let weights = group
-                    .matrices(layer)
-                    .iter()
-                    .map(|name| full.tensor(name, &shape(name)))
-                    .collect::<Result<Vec<_>>>()?;
-                factors.insert(
-                    group.name(layer),
-                    smoothing_factors(&peaks[group.at(layer)], &weights),
-                );
-            }
-        }
         let bytes = quantized::encode(
             stamp,
             &MappedModel::quant_layout(),
             |name| {
-                if let Some(factors) = factors.get(name) {
-                    // The copy holds the factors' inverses, by which the tokens are multiplied.
-                    return Ok(Cow::Owned(factors.iter().map(|f| 1.0 / f).collect()));
-                }
                 let size = MappedModel::quant_layout()
                     .vectors
                     .iter()
                     .find(|(n, _)| n == name)
                     .map_or(0, |(_, size)| *size);
-                full.vector(name, size).map(Cow::Borrowed)
+                full.vector(name, size)
             },
             |name| {
-                let values = full.tensor(name, &shape(name))?;
-                Ok(match Smoothed::of_matrix(name) {
-                    Some((group, layer)) => Cow::Owned(smooth(values, &factors[&group.name(layer)])),
-                    None => Cow::Borrowed(values),
-                })
+                let (_, rows, columns) = MappedModel::half_order()
+                    .into_iter()
+                    .find(|(n, _, _)| n == name)
+                    .unwrap_or_default();
+                full.tensor(name, &[rows, columns])
             },
         )?;
         replace(dir, QUANT_FILE, &bytes)
@@ -541,14 +489,10 @@ struct Input<'x> {
 
 /// How finely a dense layer's input tokens are rounded when its weights are in 8 bits.
 #[derive(Clone, Copy)]
-enum TokenBits<'a> {
+enum TokenBits {
     /// An input with no outlying numbers (the attention's output).
     Eight,
-    /// A layer-normalised input: 8 bits once each column is multiplied by its inverse
-    /// smoothing factor (the 8-bit copy's matrices are stored multiplied by the factors).
-    /// `None` when the 8-bit copy does not serve: the weights are the model's own.
-    Smoothed(Option<&'a [f32]>),
-    /// The feed-forward block's inner numbers (after GELU).
+    /// A layer-normalised input, or the feed-forward block's inner numbers.
     Sixteen,
 }
 
@@ -567,33 +511,15 @@ impl<'x> Input<'x> {
             .get_or_init(|| int8::WideRows::of(self.x, self.x.len() / self.rows.max(1)))
     }
 
-    /// The rows in 8 bits, each column first multiplied by `smoothing` when given (an input
-    /// is only ever read with one smoothing, or none: its layers share it).
-    fn in_8_bits(&self, smoothing: Option<&[f32]>) -> &int8::QuantRows {
-        self.quantized.get_or_init(|| {
-            let inputs = self.x.len() / self.rows.max(1);
-            match smoothing {
-                Some(factors) => int8::QuantRows::of(&smooth(self.x, factors), inputs),
-                None => int8::QuantRows::of(self.x, inputs),
-            }
-        })
+    fn in_8_bits(&self) -> &int8::QuantRows {
+        self.quantized
+            .get_or_init(|| int8::QuantRows::of(self.x, self.x.len() / self.rows.max(1)))
     }
-}
-
-/// Each row of `x` multiplied column by column by `factors`.
-fn smooth(x: &[f32], factors: &[f32]) -> Vec<f32> {
-    let mut y = x.to_vec();
-    for row in y.chunks_exact_mut(factors.len().max(1)) {
-        for (v, f) in row.iter_mut().zip(factors) {
-            *v *= f;
-        }
-    }
-    y
 }
 
 /// A dense layer `y = x Wᵀ + b`, its weight stored output-major as PyTorch writes it.
 struct Linear<'a> {
-    tokens: TokenBits<'a>,
+    tokens: TokenBits,
     weight: Weights<'a>,
     bias: &'a [f32],
     inputs: usize,
@@ -604,7 +530,7 @@ impl<'a> Linear<'a> {
     fn of(
         model: &'a MappedModel,
         name: &str,
-        tokens: TokenBits<'a>,
+        tokens: TokenBits,
         inputs: usize,
         outputs: usize,
     ) -> Result<Linear<'a>> {
@@ -622,31 +548,16 @@ impl<'a> Linear<'a> {
     fn apply(&self, input: &Input<'_>) -> Result<Vec<f32>, Damaged> {
         let (x, rows) = (input.x, input.rows);
         assert_eq!(x.len(), rows * self.inputs, "linear input size");
-        // Smoothed 8-bit weights multiply the tokens' smoothed numbers, on every path.
-        let smoothing = match (self.weight, self.tokens) {
-            (Weights::Quant(..), TokenBits::Smoothed(Some(factors))) => Some(factors),
-            _ => None,
-        };
         if let Weights::Quant(quant, part, matrix) = self.weight {
             quant.verify(part, matrix)?;
             if rows <= DIRECT_ROWS {
                 let (values, scales) = (matrix.values, matrix.scales);
                 return Ok(match self.tokens {
-                    TokenBits::Eight | TokenBits::Smoothed(_) => {
-                        int8::linear(input.in_8_bits(smoothing), values, scales, self.bias)
-                    }
+                    TokenBits::Eight => int8::linear(input.in_8_bits(), values, scales, self.bias),
                     TokenBits::Sixteen => int8::linear_wide(input.in_16_bits(), values, scales, self.bias),
                 });
             }
         }
-        let smoothed;
-        let x = match smoothing {
-            Some(factors) => {
-                smoothed = smooth(x, factors);
-                &smoothed[..]
-            }
-            None => x,
-        };
         if rows <= DIRECT_ROWS {
             return Ok(self.apply_direct(x, rows));
         }
@@ -922,42 +833,21 @@ struct Layer<'a> {
 impl<'a> Layer<'a> {
     fn of(model: &'a MappedModel, layer: usize) -> Result<Layer<'a>> {
         let name = |part: &str| format!("encoder.layer.{layer}.{part}");
-        // The layer-normalised inputs (of the query, key, value and inner products) are
-        // rounded to 8 bits once smoothed; the inner numbers after GELU keep 16 bits.
-        let smoothed = |group: Smoothed| TokenBits::Smoothed(model.smoothing(group, layer));
         let square = |part: &str, bits| Linear::of(model, &name(part), bits, DIMENSIONS, DIMENSIONS);
-        let attention = smoothed(Smoothed::Attention);
+        let wide = TokenBits::Sixteen;
         Ok(Layer {
-            query: square("attention.self.query", attention)?,
-            key: square("attention.self.key", attention)?,
-            value: square("attention.self.value", attention)?,
+            query: square("attention.self.query", wide)?,
+            key: square("attention.self.key", wide)?,
+            value: square("attention.self.value", wide)?,
             attention_out: square("attention.output.dense", TokenBits::Eight)?,
             attention_norm: Norm::of(model, &name("attention.output.LayerNorm"))?,
-            intermediate: Linear::of(
-                model,
-                &name("intermediate.dense"),
-                smoothed(Smoothed::Intermediate),
-                DIMENSIONS,
-                INTERMEDIATE,
-            )?,
-            output: Linear::of(
-                model,
-                &name("output.dense"),
-                TokenBits::Sixteen,
-                INTERMEDIATE,
-                DIMENSIONS,
-            )?,
+            intermediate: Linear::of(model, &name("intermediate.dense"), wide, DIMENSIONS, INTERMEDIATE)?,
+            output: Linear::of(model, &name("output.dense"), wide, INTERMEDIATE, DIMENSIONS)?,
             output_norm: Norm::of(model, &name("output.LayerNorm"))?,
         })
     }
 
-    /// With `probe` (the layer's number and the gathered magnitudes), the largest magnitude
-    /// of each column of the smoothed products' inputs is kept in it.
-    fn forward(&self, x: &mut [f32], n: usize, probe: Option<(usize, &mut [f32])>) -> Result<(), Damaged> {
-        let mut probe = probe;
-        if let Some((layer, p)) = probe.as_mut() {
-            column_peaks(x, &mut p[Smoothed::Attention.at(*layer)]);
-        }
+    fn forward(&self, x: &mut [f32], n: usize) -> Result<(), Damaged> {
         let input = Input::new(x, n);
         let q = self.query.apply(&input)?;
         let k = self.key.apply(&input)?;
@@ -968,9 +858,6 @@ impl<'a> Layer<'a> {
             *a += r;
         }
         self.attention_norm.apply(&mut attended);
-        if let Some((layer, p)) = probe.as_mut() {
-            column_peaks(&attended, &mut p[Smoothed::Intermediate.at(*layer)]);
-        }
         let mut inner = self.intermediate.apply(&Input::new(&attended, n))?;
         activation::gelu_in_place(&mut inner);
         let mut out = self.output.apply(&Input::new(&inner, n))?;
@@ -982,115 +869,6 @@ impl<'a> Layer<'a> {
         Ok(())
     }
 }
-
-/// Raises each of `peaks` (one a column) to the largest magnitude of its column in `x`.
-fn column_peaks(x: &[f32], peaks: &mut [f32]) {
-    for row in x.chunks_exact(peaks.len()) {
-        for (p, v) in peaks.iter_mut().zip(row) {
-            *p = p.max(v.abs());
-        }
-    }
-}
-
-/// The layer-normalised inputs whose products take tokens in 8 bits once smoothed: a few of
-/// their columns hold numbers far larger than the rest in every token, which a token's one
-/// scale would round the rest away for (cosine 0.9961 to the full-weight vectors with 8 bits
-/// for the query, key and value unsmoothed). Each column is divided by a factor and the
-/// weights' same column multiplied by it (the product is unchanged), the factor the square root
-/// of the column's largest token number over its largest weight (SmoothQuant, α = ½), so both
-/// sides round alike. The copy stores the weights multiplied and each group's inverse factors.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Smoothed {
-    /// The layer's input, to the query, key and value products (one factor for all three).
-    Attention,
-    /// The attention block's normalised output, to the inner (intermediate) product.
-    Intermediate,
-}
-
-impl Smoothed {
-    /// The name of the group's inverse factors in the 8-bit copy.
-    fn name(self, layer: usize) -> String {
-        match self {
-            Smoothed::Attention => format!("encoder.layer.{layer}.attention.self.smoothing"),
-            Smoothed::Intermediate => format!("encoder.layer.{layer}.intermediate.smoothing"),
-        }
-    }
-
-    /// The weight matrices that read the group's input.
-    fn matrices(self, layer: usize) -> Vec<String> {
-        let parts: &[&str] = match self {
-            Smoothed::Attention => &[
-                "attention.self.query",
-                "attention.self.key",
-                "attention.self.value",
-            ],
-            Smoothed::Intermediate => &["intermediate.dense"],
-        };
-        parts
-            .iter()
-            .map(|part| format!("encoder.layer.{layer}.{part}.weight"))
-            .collect()
-    }
-
-    /// The group's place in the magnitudes a probed forward pass gathers.
-    fn at(self, layer: usize) -> std::ops::Range<usize> {
-        let k = 2 * layer + usize::from(self == Smoothed::Intermediate);
-        k * DIMENSIONS..(k + 1) * DIMENSIONS
-    }
-
-    /// Which group reads the weight matrix `name`, if one does.
-    fn of_matrix(name: &str) -> Option<(Smoothed, usize)> {
-        (0..LAYERS)
-            .flat_map(|layer| [(Smoothed::Attention, layer), (Smoothed::Intermediate, layer)])
-            .find(|(group, layer)| group.matrices(*layer).iter().any(|m| m == name))
-    }
-}
-
-/// The smoothing factor of each column: √(largest token number / largest weight), 1 where
-/// either is zero (a column no text or no weight uses).
-fn smoothing_factors(peaks: &[f32], weights: &[&[f32]]) -> Vec<f32> {
-    let columns = peaks.len();
-    let mut top = vec![0.0f32; columns];
-    for matrix in weights {
-        for row in matrix.chunks_exact(columns) {
-            for (t, w) in top.iter_mut().zip(row) {
-                *t = t.max(w.abs());
-            }
-        }
-    }
-    peaks
-        .iter()
-        .zip(&top)
-        .map(
-            |(&a, &w)| match a > 0.0 && w > 0.0 && a.is_finite() && w.is_finite() {
-                true => (a / w).sqrt(),
-                false => 1.0,
-            },
-        )
-        .collect()
-}
-
-/// Texts the token numbers' column magnitudes are gathered from when the 8-bit copy is made:
-/// questions, phrases and sentences of several kinds and lengths, a single word among them
-/// (a short query's few tokens are the ones rounding moves most).
-pub(super) const CALIBRATION: &[&str] = &[
-    "who is responsible for the budget?",
-    "salary",
-    "The committee approved the new plan after a long discussion about costs and risks.",
-    "How do I reset my password if I forgot it?",
-    "Nurses check on patients every hour and report changes to the doctor on call.",
-    "The engine failed during the test flight, so the crew returned to the airport.",
-    "best way to learn programming",
-    "Quarterly revenue grew by twelve percent, driven by strong demand in Europe and Asia.",
-    "She wrote the report, reviewed the data and presented the results to the board.",
-    "Rain is expected tomorrow afternoon with strong winds along the coast.",
-    "data security and privacy",
-    "What are the main duties of a project manager?",
-    "The library opens at nine in the morning and closes at six in the evening on weekdays.",
-    "Engineers design bridges that can carry heavy loads and resist earthquakes.",
-    "hiring new staff",
-    "The recipe calls for two cups of flour, one egg and a pinch of salt.",
-];
 
 /// Scaled dot-product attention of every token to every token, head by head (no padding: the
 /// text is alone, so no position is masked).
@@ -1138,138 +916,4 @@ pub(super) fn full_tokenizer(dir: &Path) -> Result<Tokenizer> {
         }))
         .map_err(|e| anyhow::anyhow!("setting up the tokenizer: {e}"))?;
     Ok(tokenizer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Numbers from a fixed-seed generator (xorshift), spread over [−1, 1).
-    fn numbers(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.max(1);
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
-
-    #[test]
-    fn smoothing_factors_are_the_root_of_token_peak_over_weight_peak() {
-        // Two weight matrices of three columns: the factor's weight side is the larger.
-        let first = [0.5, -2.0, 0.0, 0.1, 1.0, 0.0];
-        let second = [-1.0, 0.5, 0.0];
-        let factors = smoothing_factors(&[4.0, 8.0, 3.0], &[&first, &second]);
-        assert_eq!(factors[0], 2.0, "√(4 / 1)");
-        assert_eq!(factors[1], 2.0, "√(8 / 2)");
-        assert_eq!(factors[2], 1.0, "a column without weights keeps 1");
-        assert_eq!(
-            smoothing_factors(&[0.0], &[&[1.0]]),
-            [1.0],
-            "a column no token uses keeps 1"
-        );
-    }
-
-    /// Dividing the tokens' columns by the factors and multiplying the weights' columns by
-    /// them leaves every product the same, to float rounding.
-    #[test]
-    fn smoothing_leaves_the_products_equal() {
-        let (inputs, outputs, rows) = (384, 12, 5);
-        let mut x = numbers(rows * inputs, 1);
-        // An outlying column, as layer-normalised inputs have.
-        for row in x.chunks_exact_mut(inputs) {
-            row[7] *= 40.0;
-        }
-        let weight = numbers(outputs * inputs, 2);
-        let mut peaks = vec![0.0f32; inputs];
-        column_peaks(&x, &mut peaks);
-        assert_eq!(
-            peaks[7],
-            x.chunks_exact(inputs).map(|r| r[7].abs()).fold(0.0, f32::max)
-        );
-        let factors = smoothing_factors(&peaks, &[&weight]);
-        assert!(
-            factors[7] > 4.0 * factors[8],
-            "the outlying column is divided most"
-        );
-        let inverse: Vec<f32> = factors.iter().map(|f| 1.0 / f).collect();
-        let (xs, ws) = (smooth(&x, &inverse), smooth(&weight, &factors));
-        for t in 0..rows {
-            for j in 0..outputs {
-                let dot = |a: &[f32], b: &[f32]| -> f32 {
-                    let (a, b) = (&a[t * inputs..(t + 1) * inputs], &b[j * inputs..(j + 1) * inputs]);
-                    a.iter().zip(b).map(|(p, q)| p * q).sum()
-                };
-                let (plain, smoothed) = (dot(&x, &weight), dot(&xs, &ws));
-                assert!((plain - smoothed).abs() < 1e-3, "{t},{j}: {plain} vs {smoothed}");
-            }
-        }
-    }
-
-    /// With an outlying column, the 8-bit product of the smoothed tokens and weights is closer
-    /// to the exact one than that of the unsmoothed numbers.
-    #[test]
-    fn smoothing_brings_8_bit_products_closer_with_an_outlying_column() {
-        let (inputs, outputs, rows) = (384, 16, 4);
-        let mut x = numbers(rows * inputs, 5);
-        for row in x.chunks_exact_mut(inputs) {
-            row[100] = 60.0;
-        }
-        let weight = numbers(outputs * inputs, 6);
-        let bias = vec![0.0f32; outputs];
-        let exact: Vec<f32> = (0..rows * outputs)
-            .map(|k| {
-                let (t, j) = (k / outputs, k % outputs);
-                let a = &x[t * inputs..(t + 1) * inputs];
-                let b = &weight[j * inputs..(j + 1) * inputs];
-                a.iter().zip(b).map(|(p, q)| p * q).sum()
-            })
-            .collect();
-        let error = |x: &[f32], w: &[f32]| -> f32 {
-            let (scales, values) = quantized::quantize(w, inputs);
-            let y = int8::linear(&int8::QuantRows::of(x, inputs), &values, &scales, &bias);
-            y.iter().zip(&exact).map(|(a, b)| (a - b) * (a - b)).sum()
-        };
-        let mut peaks = vec![0.0f32; inputs];
-        column_peaks(&x, &mut peaks);
-        let factors = smoothing_factors(&peaks, &[&weight]);
-        let inverse: Vec<f32> = factors.iter().map(|f| 1.0 / f).collect();
-        let (plain, smoothed) = (
-            error(&x, &weight),
-            error(&smooth(&x, &inverse), &smooth(&weight, &factors)),
-        );
-        assert!(smoothed * 4.0 < plain, "squared error {smoothed} against {plain}");
-    }
-
-    #[test]
-    fn each_smoothed_matrix_belongs_to_one_group_and_place() {
-        assert_eq!(
-            Smoothed::of_matrix("encoder.layer.3.attention.self.key.weight"),
-            Some((Smoothed::Attention, 3))
-        );
-        assert_eq!(
-            Smoothed::of_matrix("encoder.layer.5.intermediate.dense.weight"),
-            Some((Smoothed::Intermediate, 5))
-        );
-        assert_eq!(Smoothed::of_matrix("encoder.layer.0.output.dense.weight"), None);
-        assert_eq!(
-            Smoothed::of_matrix("encoder.layer.0.attention.output.dense.weight"),
-            None
-        );
-        let places: Vec<usize> = (0..LAYERS)
-            .flat_map(|l| {
-                [
-                    Smoothed::Attention.at(l).start,
-                    Smoothed::Intermediate.at(l).start,
-                ]
-            })
-            .collect();
-        assert_eq!(
-            places,
-            (0..2 * LAYERS).map(|k| k * DIMENSIONS).collect::<Vec<_>>()
-        );
-    }
 }

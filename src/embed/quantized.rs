@@ -17,12 +17,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context as _, Result};
 use memmap2::Mmap;
 
-/// The 8-bit copy's file name, beside `model.safetensors`. Version 2 holds the matrices whose
-/// tokens are rounded to 8 bits scaled column by column (smoothed, see `mapped.rs`); a copy of
-/// version 1 (`rsearch-layers-i8.bin`, unsmoothed) is left alone for the builds that read it.
-pub(super) const QUANT_FILE: &str = "rsearch-layers-i8s.bin";
+/// The 8-bit copy's file name, beside `model.safetensors`.
+pub(super) const QUANT_FILE: &str = "rsearch-layers-i8.bin";
 /// First bytes of the copy; the digits are its layout's version.
-const MAGIC: &[u8; 8] = b"RSQ8L002";
+const MAGIC: &[u8; 8] = b"RSQ8L001";
 /// Magic, source size, source time (ns), file length; then one checksum per part.
 const FIXED_HEADER: usize = 32;
 
@@ -79,7 +77,7 @@ impl std::fmt::Display for Damaged {
 impl std::error::Error for Damaged {}
 
 /// The record that the copy was checked whole ([`Quant::record_checked`]), beside it.
-const CHECKED_FILE: &str = "rsearch-layers-i8s.checked";
+const CHECKED_FILE: &str = "rsearch-layers-i8.checked";
 /// First bytes of the record; then the copy's [`Identity`].
 const CHECKED_MAGIC: &[u8; 8] = b"RSQ8OK01";
 /// A copy changed less than this long ago is not recorded as checked: a later change is then
@@ -311,13 +309,12 @@ fn fixed_header((size, time): (u64, u64), layout: &Layout) -> [u8; FIXED_HEADER]
 }
 
 /// The bytes of the copy: `vector(name)` gives each small vector's numbers and
-/// `matrix(name)` each matrix's (as it is to be multiplied: smoothed where it is), in the
-/// layout's order.
+/// `matrix(name)` each matrix's, in the layout's order.
 pub(super) fn encode<'a>(
     stamp: (u64, u64),
     layout: &Layout,
-    vector: impl Fn(&str) -> Result<std::borrow::Cow<'a, [f32]>>,
-    matrix: impl Fn(&str) -> Result<std::borrow::Cow<'a, [f32]>>,
+    vector: impl Fn(&str) -> Result<&'a [f32]>,
+    matrix: impl Fn(&str) -> Result<&'a [f32]>,
 ) -> Result<Vec<u8>> {
     let mut bytes = vec![0u8; layout.header_len()];
     bytes[..FIXED_HEADER].copy_from_slice(&fixed_header(stamp, layout));
@@ -330,7 +327,7 @@ pub(super) fn encode<'a>(
             "weights vector {name} has {} numbers",
             values.len()
         );
-        for v in values.iter() {
+        for v in values {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
@@ -342,7 +339,7 @@ pub(super) fn encode<'a>(
             "weights matrix {name} has {} numbers",
             values.len()
         );
-        let (scales, quantized) = quantize(&values, *columns);
+        let (scales, quantized) = quantize(values, *columns);
         let mut part = Vec::with_capacity(4 * rows + rows * columns);
         for s in &scales {
             part.extend_from_slice(&s.to_le_bytes());
