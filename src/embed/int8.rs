@@ -174,19 +174,20 @@ fn dots_by(kernel: Kernel, x: &QuantRows, weight: &[i8], outputs: usize) -> Vec<
         Kernel::Avx2 => unsafe { bytes_avx2(&x.codes, inputs, weight, outputs, part) },
         #[cfg(target_arch = "x86_64")]
         Kernel::Vnni => {
-            // `vpdpbusd` multiplies unsigned by signed bytes: the codes are shifted by 128
-            // into 1..=255, and 128 × the weight row's sum (over the same numbers) is taken
-            // off each product.
-            let shifted: Vec<u8> = x.codes.iter().map(|&c| (c as u8) ^ 0x80).collect();
+            // `vpdpbusd` multiplies unsigned by signed bytes: the weights are shifted by 128
+            // into 1..=255 as they are loaded, and 128 × the token's sum (over the same
+            // numbers) is taken off each of its products. The token's sum costs a few hundred
+            // additions; the weight row's, which the shift could take instead, a pass over
+            // the whole matrix each product.
             // SAFETY: `Kernel::available` found AVX-512 VNNI and VL on this processor.
-            let mut sums = unsafe { bytes_vnni(&shifted, inputs, weight, outputs, part) };
-            let offsets: Vec<i32> = weight
-                .chunks_exact(inputs)
-                .map(|w| 128 * w[..part].iter().map(|&v| i32::from(v)).sum::<i32>())
-                .collect();
-            for row in sums.chunks_exact_mut(outputs.max(1)) {
-                for (s, o) in row.iter_mut().zip(&offsets) {
-                    *s -= o;
+            let mut sums = unsafe { bytes_vnni(&x.codes, inputs, weight, outputs, part) };
+            for (row, token) in sums
+                .chunks_exact_mut(outputs.max(1))
+                .zip(x.codes.chunks_exact(inputs))
+            {
+                let offset = 128 * token[..part].iter().map(|&c| i32::from(c)).sum::<i32>();
+                for s in row {
+                    *s -= offset;
                 }
             }
             sums
@@ -323,16 +324,16 @@ macro_rules! kernel {
     };
 }
 
-// 8-bit tokens, VNNI: `vpdpbusd` adds four products of unsigned (the shifted codes) by signed
-// bytes to each 32-bit lane.
+// 8-bit tokens, VNNI: `vpdpbusd` adds four products of unsigned (the weights shifted by 128)
+// by signed bytes (the codes) to each 32-bit lane.
 kernel!(
     bytes_vnni,
     bytes_vnni_group,
     "avx2,avx512vnni,avx512vl",
-    u8,
+    i8,
     32,
-    |w: *const i8| _mm256_loadu_si256(w.cast()),
-    |a, x, w| _mm256_dpbusd_epi32(a, x, w)
+    |w: *const i8| _mm256_xor_si256(_mm256_loadu_si256(w.cast()), _mm256_set1_epi8(-128)),
+    |a, x, w| _mm256_dpbusd_epi32(a, w, x)
 );
 // 8-bit tokens, AVX2: `vpmaddubsw` multiplies unsigned by signed bytes into pairs of 16-bit
 // sums, which saturate; with the token's magnitude (≤ 127) as the unsigned side and the weight
