@@ -1373,7 +1373,7 @@ mod tests {
             ("a.txt:3#w4", "a.txt:3", RowKind::Window(4)),
             ("dir#x/a.txt:3#w1", "dir#x/a.txt:3", RowKind::Window(1)),
             ("a.txt:3#h", "a.txt:3", RowKind::Heading),
-            ("dir#h/a.txt:3", "dir#h/a.txt:3", RowKind::Whole),
+            ("dir#h/a.txt:3#h", "dir#h/a.txt:3", RowKind::Heading),
         ] {
             assert_eq!(split_row(id), (passage, kind), "{id}");
         }
@@ -1409,12 +1409,12 @@ mod tests {
         let mut v = Vectors::new("model/1", 2);
         v.insert("a.txt:1#0", &[0.6, 0.8]);
         v.insert("a.txt:1#h", &[0.0, 1.0]);
-        v.insert("b.txt:1#0", &[0.4, 0.9165]);
+        v.insert("b.txt:1#0", &[0.5, 0.866]);
         v.insert("c.txt:1#0", &[0.0, 1.0]);
         let near = v.nearest_passages(&[0.0, 1.0]);
         let order: Vec<&str> = near.iter().map(|n| n.passage).collect();
         // a's heading is as close as c's text (1.0) but counts 1.0 − the discount: below c,
-        // above b's 0.9165 and a's own 0.8.
+        // above b's 0.866 and a's own 0.8.
         assert_eq!(order, ["c.txt:1", "a.txt:1", "b.txt:1"]);
         assert!(
             (near[1].similarity - (1.0 - HEADING_DISCOUNT)).abs() < 1e-3,
