@@ -9,7 +9,8 @@ Two judged collections:
     with queries of five kinds (other words, questions, exact words and phrases, typos, filtered)
     scored per passage on the corpus folder its `# corpus: DIR` line names (default: corpus/).
     `article.tsv` judges the bundled article; the others judge the articles of
-    tests/fixtures/devset/, written without looking at rsearch's results: a held-out check that a
+    tests/fixtures/devset/ and benches/judgements/articles/, written without looking at
+    rsearch's results: a held-out check that a
     ranking change is not fitted to the bundled article. Each set is reported per kind and
     overall, and the held-out sets pooled, each figure with its bootstrap interval.
 

@@ -115,6 +115,15 @@ fn the_article_gets_a_vector_per_passage_and_sentence() {
         assert!(vectors.get(&format!("{id}#0")).is_some(), "{id} has no vector");
     }
     assert!(vectors.len() > 41, "no sentence vectors: {}", vectors.len());
+    // A passage under a heading has a row for its headings; the two before the first one none.
+    assert!(
+        vectors.get(&format!("{ARTICLE}:9#h")).is_some(),
+        "passage 9 has no heading row"
+    );
+    assert!(
+        vectors.get(&format!("{ARTICLE}:1#h")).is_none(),
+        "passage 1 has a heading row"
+    );
     let embedder = Embedder::load(&model()).expect("load model");
     let query = embedder
         .embed(&["protecting data from attackers"])
@@ -898,6 +907,43 @@ fn words_lost_in_a_short_passage_are_found_by_its_windows_of_words() {
     let place = devset(&env, "pilot-attendant-controller");
     let results = devset_query(&env, &place, &["refreshments on board"]);
     assert_eq!(results.hits[0].ordinal, 4, "{}", results.hits[0].text);
+}
+
+#[test]
+fn a_question_that_says_what_a_heading_says_finds_the_passage_under_it() {
+    let env = TestEnv::new();
+    let place = devset(&env, "data-roles");
+    // "Which Role Pays More?" heads the answer, which says "earn more" of two roles by name; the
+    // passage's heading row brings it first, where its own rows left it second.
+    let query = "which role earns the most?";
+    let meaning = devset_query(&env, &place, &[query, "--mode", "semantic"]);
+    assert_eq!(meaning.hits[0].ordinal, 8, "{}", meaning.hits[0].text);
+    let results = devset_query(&env, &place, &[query]);
+    assert_eq!(results.hits[0].ordinal, 8, "{}", results.hits[0].text);
+    assert_eq!(results.hits[0].section, ["Which Role Pays More?"]);
+}
+
+#[test]
+fn vectors_made_before_heading_rows_are_made_again_whole() {
+    let env = TestEnv::new();
+    run(&env, &["index"]).expect_code(0);
+    // The same vectors as an rsearch with window rows but no heading rows wrote them.
+    let mut old = live_vectors(&env);
+    assert!(old.headings);
+    old.headings = false;
+    old.write(&vectors_file(&env)).expect("write vectors");
+    std::fs::write(
+        env.corpus().join("security.txt"),
+        "Network security\n\nThe firewall keeps intruders out of the company network.\n",
+    )
+    .expect("write file");
+    let rebuilt = run(&env, &["index"]).expect_code(0);
+    assert!(
+        rebuilt.stderr.contains("embedded 42 passages"),
+        "{}",
+        rebuilt.stderr
+    );
+    assert!(live_vectors(&env).headings);
 }
 
 #[test]

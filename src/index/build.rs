@@ -204,9 +204,13 @@ fn update_in_place(
         {
             return Ok(None)
         }
-        // Vectors of an earlier rsearch have no window rows: kept beside new files' rows
-        // with windows, the new files would rank above the old ones by meaning.
-        (Some(vectors), _, Some(_)) if !vectors.has_windows().unwrap_or(false) => return Ok(None),
+        // Vectors of an earlier rsearch have no window or heading rows: kept beside new
+        // files' rows with them, the new files would rank above the old ones by meaning.
+        (Some(vectors), _, Some(_))
+            if !(vectors.has_windows().unwrap_or(false) && vectors.has_headings().unwrap_or(false)) =>
+        {
+            return Ok(None)
+        }
         _ => {}
     }
     let diff = manifest.diff(&scan.files);

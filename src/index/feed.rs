@@ -130,7 +130,7 @@ fn add_prepared(
                 }
                 if keep_units {
                     let id = crate::model::passage_id(source, passage.ordinal);
-                    units.extend(vectors::units_of(&id, &passage.text));
+                    units.extend(vectors::units_of(&id, &passage.text, &passage.section));
                 }
             });
             if matches!(streamed, Streamed::Unreadable) {

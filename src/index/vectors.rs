@@ -50,9 +50,13 @@ pub enum VectorChoice {
 /// its 8,000–14,000 quantised rows takes about a millisecond (the README has the figures).
 pub const AUTO_VECTORS_MAX_BYTES: u64 = 1 << 20;
 
-/// The texts a passage is embedded as, with their row ids: the passage, its sentences, and its
-/// windows of words.
-pub(super) fn units_of<'a>(id: &'a str, text: &'a str) -> impl Iterator<Item = Unit> + 'a {
+/// The texts a passage is embedded as, with their row ids: the passage, its sentences, its
+/// windows of words, and the headings it stands under.
+pub(super) fn units_of<'a>(
+    id: &'a str,
+    text: &'a str,
+    section: &[String],
+) -> impl Iterator<Item = Unit> + 'a {
     let whole = crate::embed::passage_units(text)
         .into_iter()
         .enumerate()
@@ -61,8 +65,25 @@ pub(super) fn units_of<'a>(id: &'a str, text: &'a str) -> impl Iterator<Item = U
         .into_iter()
         .enumerate()
         .map(move |(k, window)| (Vectors::window_id(id, k + 1), window.to_string()));
-    whole.chain(windows)
+    let heading = heading_text(section).map(|heading| (Vectors::heading_id(id), heading));
+    whole.chain(windows).chain(heading)
 }
+
+/// The text of a passage's heading row: its section's headings, outermost first, joined as
+/// the outline shows them ("Key Differences › Accountant vs Auditor"); none for a passage
+/// outside every section.
+pub(super) fn heading_text(section: &[String]) -> Option<String> {
+    (!section.is_empty()).then(|| section.join(" › "))
+}
+
+/// How much less a heading row's cosine counts than the passage's or a sentence's. A question
+/// often says what a heading says ("what does a CTO do?" and "Role of a CTO", "how does the
+/// product manager work with the CEO?" and "How the Product Manager, CEO, and CTO
+/// Collaborate") where the passages under it say it in their own words; at full weight every
+/// passage under a heading would tie with the one that answers, so a heading row stands in
+/// only for a passage whose own rows are well below it. Measured 0.05 to 0.20 (see the
+/// README's "Relevance"): 0.10 to 0.20 help every judged set a little, 0.05 costs questions.
+pub const HEADING_DISCOUNT: f32 = 0.12;
 
 /// Words in a window row, and words from one window's start to the next's.
 const WINDOW_WORDS: usize = 8;
@@ -213,6 +234,7 @@ pub struct StoredVectors {
 struct Header {
     fingerprint: String,
     windows: bool,
+    headings: bool,
     rows: usize,
 }
 
@@ -244,6 +266,12 @@ impl StoredVectors {
     /// earlier one), from its first bytes.
     pub fn has_windows(&self) -> Result<bool> {
         Ok(self.header()?.windows)
+    }
+
+    /// Whether the file was made with heading rows for its passages (by this rsearch, not an
+    /// earlier one), from its first bytes.
+    pub fn has_headings(&self) -> Result<bool> {
+        Ok(self.header()?.headings)
     }
 
     /// How many rows (passages, sentences and windows) the file holds, from its first bytes.
@@ -303,12 +331,13 @@ fn read_header(path: &Path) -> Result<Header> {
     let header = (|| -> Result<(Header, usize, Layout)> {
         let layout = Layout::of(&first)?;
         let mut at = MAGIC.len();
-        let (fingerprint, windows) = unmark(take_str(&first, &mut at)?);
+        let (fingerprint, windows, headings) = unmark(take_str(&first, &mut at)?);
         let dimensions = u32::from_le_bytes(take(&first, &mut at, 4)?.try_into()?) as usize;
         let rows = u64::from_le_bytes(take(&first, &mut at, 8)?.try_into()?) as usize;
         let header = Header {
             fingerprint,
             windows,
+            headings,
             rows,
         };
         Ok((header, dimensions, layout))
@@ -332,12 +361,21 @@ fn read_header(path: &Path) -> Result<Header> {
 /// mix passages with windows and passages without. An rsearch that predates window rows takes
 /// the marked fingerprint for another model's, and so rebuilds rather than misreads.
 const WINDOWS_MARK: &str = " +windows";
+/// Follows [`WINDOWS_MARK`] in a file whose passages got heading rows; a file without it is
+/// embedded again whole at the next update, as one without window rows is. An rsearch that
+/// predates heading rows finds neither mark at the end of the fingerprint, takes it for
+/// another model's and rebuilds.
+const HEADINGS_MARK: &str = " +headings";
 
-/// The model's fingerprint and whether it carried [`WINDOWS_MARK`].
-fn unmark(stored: String) -> (String, bool) {
-    match stored.strip_suffix(WINDOWS_MARK) {
-        Some(model) => (model.to_string(), true),
+/// The model's fingerprint and whether it carried [`WINDOWS_MARK`] and [`HEADINGS_MARK`].
+fn unmark(stored: String) -> (String, bool, bool) {
+    let (stored, headings) = match stored.strip_suffix(HEADINGS_MARK) {
+        Some(rest) => (rest.to_string(), true),
         None => (stored, false),
+    };
+    match stored.strip_suffix(WINDOWS_MARK) {
+        Some(model) => (model.to_string(), true, headings),
+        None => (stored, false, headings),
     }
 }
 
@@ -355,13 +393,16 @@ enum RowKind {
     Sentence(usize),
     /// Its window of words k (`#wk`, from 1).
     Window(usize),
+    /// The headings it stands under (`#h`).
+    Heading,
 }
 
 /// The passage of a row id and what the row holds. Files written before window rows existed
-/// hold only `#0` and `#k` rows; a reader that predates them takes a `#wk` row for a whole
-/// passage.
+/// hold only `#0` and `#k` rows; a reader that predates window or heading rows takes a `#wk`
+/// or `#h` row for a whole passage (it never reads such a file: the fingerprint's mark differs).
 fn split_row(id: &str) -> (&str, RowKind) {
     match id.rsplit_once('#') {
+        Some((passage, "h")) => (passage, RowKind::Heading),
         Some((passage, k)) => {
             let kind = match k.strip_prefix('w') {
                 Some(k) => RowKind::Window(k.parse().unwrap_or(0)),
@@ -428,6 +469,8 @@ pub struct Vectors {
     /// Whether the passages got window rows (every set made by this rsearch; not one read
     /// from an earlier rsearch's file).
     pub windows: bool,
+    /// Whether the passages got heading rows (as `windows`).
+    pub headings: bool,
     pub dimensions: usize,
     /// Every row id, one after the other; row r's is `names[starts[r]..starts[r + 1]]`, so a
     /// file of millions of rows is read without an allocation a row.
@@ -445,6 +488,7 @@ impl PartialEq for Vectors {
     fn eq(&self, other: &Vectors) -> bool {
         self.fingerprint == other.fingerprint
             && self.windows == other.windows
+            && self.headings == other.headings
             && self.dimensions == other.dimensions
             && self.len() == other.len()
             && (0..self.len()).all(|row| {
@@ -462,6 +506,8 @@ impl PartialEq for Vectors {
 struct Passages {
     /// Whether each row is a window of words.
     window: Vec<bool>,
+    /// Whether each row is a passage's headings.
+    heading: Vec<bool>,
     /// Whether the rows come in strictly increasing (passage, unit) order.
     sorted: bool,
     of_row: Vec<u32>,
@@ -475,6 +521,7 @@ impl Vectors {
         Vectors {
             fingerprint: fingerprint.to_string(),
             windows: true,
+            headings: true,
             dimensions,
             starts: vec![0],
             ..Vectors::default()
@@ -559,6 +606,7 @@ impl Vectors {
     pub fn retain(&self, keep: impl Fn(&str) -> bool) -> Vectors {
         let mut out = Vectors::new(&self.fingerprint, self.dimensions);
         out.windows = self.windows;
+        out.headings = self.headings;
         for row in 0..self.len() {
             let id = self.id(row);
             if keep(id) {
@@ -571,6 +619,11 @@ impl Vectors {
     /// The row name of unit `k` of a passage: 0 the whole passage, 1… its sentences.
     pub fn row_id(passage: &str, k: usize) -> String {
         format!("{passage}#{k}")
+    }
+
+    /// The row name of a passage's heading row.
+    pub fn heading_id(passage: &str) -> String {
+        format!("{passage}#h")
     }
 
     /// The row name of window `k` (1…) of a passage.
@@ -613,7 +666,13 @@ impl Vectors {
             .into_iter()
             .map(|row| {
                 let r = row as usize;
-                let discount = if groups.window[r] { WINDOW_DISCOUNT } else { 0.0 };
+                let discount = if groups.window[r] {
+                    WINDOW_DISCOUNT
+                } else if groups.heading[r] {
+                    HEADING_DISCOUNT
+                } else {
+                    0.0
+                };
                 (self.score(query, r) - discount, row)
             })
             .filter(|&(score, _)| score >= floor)
@@ -709,6 +768,9 @@ impl Vectors {
         groups.window = (0..self.len())
             .map(|row| matches!(split_row(self.id(row)).1, RowKind::Window(_)))
             .collect();
+        groups.heading = (0..self.len())
+            .map(|row| split_row(self.id(row)).1 == RowKind::Heading)
+            .collect();
         groups
     }
 
@@ -730,7 +792,8 @@ impl Vectors {
         let mut bytes = Vec::with_capacity(32 + self.codes.len() + self.len() * 8 + self.names.len());
         bytes.extend_from_slice(MAGIC);
         let mark = if self.windows { WINDOWS_MARK } else { "" };
-        put_str(&mut bytes, &format!("{}{mark}", self.fingerprint));
+        let headings = if self.headings { HEADINGS_MARK } else { "" };
+        put_str(&mut bytes, &format!("{}{mark}{headings}", self.fingerprint));
         bytes.extend_from_slice(&(self.dimensions as u32).to_le_bytes());
         bytes.extend_from_slice(&(self.len() as u64).to_le_bytes());
         for &row in &order {
@@ -770,11 +833,12 @@ impl Vectors {
             bail!("bad checksum");
         }
         let mut at = MAGIC.len();
-        let (fingerprint, windows) = unmark(take_str(body, &mut at)?);
+        let (fingerprint, windows, headings) = unmark(take_str(body, &mut at)?);
         let dimensions = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
         let count = u64::from_le_bytes(take(body, &mut at, 8)?.try_into()?) as usize;
         let mut vectors = Vectors::new(&fingerprint, dimensions);
         vectors.windows = windows;
+        vectors.headings = headings;
         vectors.starts.reserve(count.min(body.len()));
         for _ in 0..count {
             let n = u32::from_le_bytes(take(body, &mut at, 4)?.try_into()?) as usize;
@@ -827,6 +891,7 @@ impl Vectors {
         // A repeated id (not written by this rsearch): the last vector wins, as on insert.
         let mut unique = Vectors::new(&fingerprint, dimensions);
         unique.windows = windows;
+        unique.headings = headings;
         for row in 0..vectors.len() {
             unique.put(vectors.id(row), vectors.codes_of(row), vectors.scales[row]);
         }
@@ -1077,6 +1142,7 @@ mod tests {
         // Files of these layouts predate window rows.
         let mut expected = sample();
         expected.windows = false;
+        expected.headings = false;
         for (magic, sum) in [(MAGIC_V1, fnv1a as fn(&[u8]) -> u64), (MAGIC_V2, checksum)] {
             write_exact(&path, magic, sum, &rows);
             assert_eq!(Vectors::read(&path).expect("read"), expected);
@@ -1086,19 +1152,23 @@ mod tests {
     }
 
     #[test]
-    fn a_file_made_before_window_rows_reads_without_the_windows_mark() {
+    fn a_file_made_before_window_or_heading_rows_reads_without_their_marks() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("vectors");
-        for windows in [true, false] {
+        for (windows, headings) in [(true, true), (true, false), (false, false)] {
             let mut written = sample();
             written.windows = windows;
+            written.headings = headings;
             written.write(&path).expect("write");
             let read = Vectors::read(&path).expect("read");
-            assert_eq!((read.fingerprint.as_str(), read.windows), ("model/1", windows));
+            assert_eq!(
+                (read.fingerprint.as_str(), read.windows, read.headings),
+                ("model/1", windows, headings)
+            );
             let header = read_header(&path).expect("header");
             assert_eq!(
-                (header.fingerprint.as_str(), header.windows),
-                ("model/1", windows)
+                (header.fingerprint.as_str(), header.windows, header.headings),
+                ("model/1", windows, headings)
             );
         }
     }
@@ -1302,17 +1372,56 @@ mod tests {
             ("a.txt:3#2", "a.txt:3", RowKind::Sentence(2)),
             ("a.txt:3#w4", "a.txt:3", RowKind::Window(4)),
             ("dir#x/a.txt:3#w1", "dir#x/a.txt:3", RowKind::Window(1)),
+            ("a.txt:3#h", "a.txt:3", RowKind::Heading),
+            ("dir#h/a.txt:3#h", "dir#h/a.txt:3", RowKind::Heading),
         ] {
             assert_eq!(split_row(id), (passage, kind), "{id}");
         }
-        let ids: Vec<String> = units_of("a.txt:1", "One two three four. Five six seven eight nine ten.")
-            .map(|(id, _)| id)
-            .collect();
+        let ids: Vec<String> = units_of(
+            "a.txt:1",
+            "One two three four. Five six seven eight nine ten.",
+            &[],
+        )
+        .map(|(id, _)| id)
+        .collect();
         assert_eq!(
             ids,
             ["a.txt:1#0", "a.txt:1#1", "a.txt:1#2", "a.txt:1#w1", "a.txt:1#w2"]
         );
         assert!(RowKind::Sentence(9) < RowKind::Window(1));
+        let section = ["Key Differences".to_string(), "Accountant vs Auditor".to_string()];
+        let units: Vec<Unit> = units_of("a.txt:2", "One sentence only.", &section).collect();
+        assert_eq!(
+            units,
+            [
+                ("a.txt:2#0".to_string(), "One sentence only.".to_string()),
+                (
+                    "a.txt:2#h".to_string(),
+                    "Key Differences › Accountant vs Auditor".to_string()
+                ),
+            ]
+        );
+        assert_eq!(heading_text(&[]), None);
+    }
+
+    #[test]
+    fn a_heading_row_stands_in_for_its_passage_only_when_clearly_closer() {
+        let mut v = Vectors::new("model/1", 2);
+        v.insert("a.txt:1#0", &[0.6, 0.8]);
+        v.insert("a.txt:1#h", &[0.0, 1.0]);
+        v.insert("b.txt:1#0", &[0.5, 0.866]);
+        v.insert("c.txt:1#0", &[0.0, 1.0]);
+        let near = v.nearest_passages(&[0.0, 1.0]);
+        let order: Vec<&str> = near.iter().map(|n| n.passage).collect();
+        // a's heading is as close as c's text (1.0) but counts 1.0 − the discount: below c,
+        // above b's 0.866 and a's own 0.8.
+        assert_eq!(order, ["c.txt:1", "a.txt:1", "b.txt:1"]);
+        assert!(
+            (near[1].similarity - (1.0 - HEADING_DISCOUNT)).abs() < 1e-3,
+            "{near:?}"
+        );
+        // A heading is no sentence of the passage: no snippet sentence comes from it.
+        assert_eq!(near[1].sentence, None);
     }
 
     #[test]
