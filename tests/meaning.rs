@@ -923,14 +923,15 @@ fn a_question_that_says_what_a_heading_says_finds_the_passage_under_it() {
     assert_eq!(results.hits[0].section, ["Which Role Pays More?"]);
 }
 
-#[test]
-fn vectors_made_before_heading_rows_are_made_again_whole() {
+/// An index whose vectors file lacks a mark of the rows written today (`mark` gives it,
+/// by reference): the next update that has anything to do embeds the whole corpus again.
+fn vectors_without_a_mark_are_made_again_whole(mark: fn(&mut Vectors) -> &mut bool) {
     let env = TestEnv::new();
     run(&env, &["index"]).expect_code(0);
-    // The same vectors as an rsearch with window rows but no heading rows wrote them.
+    // The same vectors as an rsearch without those rows wrote them: no mark.
     let mut old = live_vectors(&env);
-    assert!(old.headings);
-    old.headings = false;
+    assert!(*mark(&mut old));
+    *mark(&mut old) = false;
     old.write(&vectors_file(&env)).expect("write vectors");
     std::fs::write(
         env.corpus().join("security.txt"),
@@ -943,28 +944,15 @@ fn vectors_made_before_heading_rows_are_made_again_whole() {
         "{}",
         rebuilt.stderr
     );
-    assert!(live_vectors(&env).headings);
+    assert!(*mark(&mut live_vectors(&env)));
+}
+
+#[test]
+fn vectors_made_before_heading_rows_are_made_again_whole() {
+    vectors_without_a_mark_are_made_again_whole(|v| &mut v.headings);
 }
 
 #[test]
 fn vectors_made_before_windows_of_words_are_made_again_whole() {
-    let env = TestEnv::new();
-    run(&env, &["index"]).expect_code(0);
-    // The same vectors as an rsearch without window rows wrote them: no windows mark.
-    let mut old = live_vectors(&env);
-    assert!(old.windows);
-    old.windows = false;
-    old.write(&vectors_file(&env)).expect("write vectors");
-    std::fs::write(
-        env.corpus().join("security.txt"),
-        "Network security\n\nThe firewall keeps intruders out of the company network.\n",
-    )
-    .expect("write file");
-    let rebuilt = run(&env, &["index"]).expect_code(0);
-    assert!(
-        rebuilt.stderr.contains("embedded 42 passages"),
-        "{}",
-        rebuilt.stderr
-    );
-    assert!(live_vectors(&env).windows);
+    vectors_without_a_mark_are_made_again_whole(|v| &mut v.windows);
 }
