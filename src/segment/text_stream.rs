@@ -367,7 +367,13 @@ impl TextPieces {
         };
         let n = blocks.len();
         let mut q = n;
-        while !last && q > 0 && heading(self.at + q - 1) && heading(self.at + q) {
+        // Never inside a run of headings, nor between the lines of a block read a paragraph a
+        // line (`lines_are_paragraphs`): the rest, read again, must split as the whole did.
+        while !last
+            && q > 0
+            && ((q < n && !after_blank_line(text, &blocks, q))
+                || (heading(self.at + q - 1) && heading(self.at + q)))
+        {
             q -= 1;
         }
         if q == 0 && n > 0 {
@@ -388,6 +394,18 @@ impl TextPieces {
         }
         Some(used)
     }
+}
+
+/// Whether block `q` of `text` starts after a blank line (not after a line of its block read
+/// a paragraph a line); `q` is neither the first block nor past the last.
+fn after_blank_line(text: &str, blocks: &[Block], q: usize) -> bool {
+    let offset = |line: &str| line.as_ptr() as usize - text.as_ptr() as usize;
+    let before = blocks[q - 1]
+        .lines
+        .last()
+        .map_or(0, |line| offset(line) + line.len());
+    let start = offset(blocks[q].lines[0]);
+    text[before..start].matches('\n').count() >= 2
 }
 
 #[cfg(test)]
@@ -478,6 +496,28 @@ mod tests {
         }
         text.push_str("Closing words\n\nThe end of the whole article, one paragraph.\n");
         text
+    }
+
+    #[test]
+    fn two_passes_never_cut_between_the_lines_of_a_block_read_a_paragraph_a_line() {
+        let hints = Hints::default();
+        let prose = "The captain is in command of the aircraft and responsible for everyone on board.";
+        let mut text = String::from("Pilots and Controllers\n\n");
+        for n in 0..12 {
+            // Its last two lines start a run of headings that goes on after the blank line: cut
+            // before them (never inside a run), the two left alone would read as one block.
+            text.push_str(&format!("{prose}\nFirst {n}\nSecond {n}\n\nThird {n}\n\n{prose}\n\n"));
+        }
+        let expected = whole(&text, &hints);
+        assert_eq!(expected.0.len(), 24);
+        assert_eq!(expected.1, 36);
+        for (piece, feed) in [(1, 1), (37, 37), (64, 37), (150, 7), (1 << 20, 4096)] {
+            assert_eq!(
+                two_passes(&text, &hints, piece, feed),
+                expected,
+                "piece {piece}, feed {feed}"
+            );
+        }
     }
 
     #[test]
