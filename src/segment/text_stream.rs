@@ -506,7 +506,9 @@ mod tests {
         for n in 0..12 {
             // Its last two lines start a run of headings that goes on after the blank line: cut
             // before them (never inside a run), the two left alone would read as one block.
-            text.push_str(&format!("{prose}\nFirst {n}\nSecond {n}\n\nThird {n}\n\n{prose}\n\n"));
+            text.push_str(&format!(
+                "{prose}\nFirst {n}\nSecond {n}\n\nThird {n}\n\n{prose}\n\n"
+            ));
         }
         let expected = whole(&text, &hints);
         assert_eq!(expected.0.len(), 24);
