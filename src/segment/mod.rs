@@ -490,6 +490,14 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
             });
         }
     }
+    /// Ends a block at a blank line or the text's end: plain text read a paragraph a line
+    /// gives a block a line.
+    fn end_at_blank<'a>(current: &mut Vec<&'a str>, blocks: &mut Vec<Block<'a>>, markdown: bool) {
+        if !markdown && lines_are_paragraphs(current) {
+            blocks.extend(current.drain(..).map(|line| Block { lines: vec![line] }));
+        }
+        end(current, blocks);
+    }
     for raw in text.lines() {
         let line = raw.trim_end_matches('\r');
         let blank = line.trim().is_empty();
@@ -516,12 +524,7 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
             continue;
         }
         if blank && !in_fence {
-            if !markdown && lines_are_paragraphs(&current) {
-                for line in current.drain(..) {
-                    blocks.push(Block { lines: vec![line] });
-                }
-            }
-            end(&mut current, &mut blocks);
+            end_at_blank(&mut current, &mut blocks, markdown);
         } else if !blank {
             if markdown && !in_fence && interrupts_a_block(line, &current) {
                 end(&mut current, &mut blocks);
@@ -532,14 +535,7 @@ fn raw_blocks(text: &str, format: Format) -> Vec<Block<'_>> {
             current.push(line);
         }
     }
-    if !markdown && lines_are_paragraphs(&current) {
-        for line in current.drain(..) {
-            blocks.push(Block { lines: vec![line] });
-        }
-    }
-    if !current.is_empty() {
-        blocks.push(Block { lines: current });
-    }
+    end_at_blank(&mut current, &mut blocks, markdown);
     blocks
 }
 
